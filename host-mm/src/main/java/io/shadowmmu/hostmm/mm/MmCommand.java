@@ -1,0 +1,122 @@
+package io.shadowmmu.hostmm.mm;
+
+import akka.actor.typed.ActorRef;
+import io.shadowmmu.hostmm.file.MemFile;
+import io.shadowmmu.hostmm.notifier.AccessGrant;
+import io.shadowmmu.hostmm.notifier.Interest;
+import io.shadowmmu.hostmm.notifier.MmuNotification;
+import io.shadowmmu.hostmm.notifier.Range;
+import io.shadowmmu.hostmm.vma.Protection;
+import io.shadowmmu.hostmm.vma.VmaKind;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The protocol of {@link MmActor}, one actor per host process ({@code struct mm_struct}). Its mailbox is the
+ * process's page-table lock: every PTE change happens inside one of its handlers.
+ */
+public sealed interface MmCommand {
+
+    // ---- system calls of the process --------------------------------------------------------------------------
+
+    /**
+     * mmap. {@code address} 0 lets the mm choose; otherwise MAP_FIXED (replaces what is there). Replies the start.
+     */
+    record Mmap(long address, long length, Protection prot, VmaKind kind, MemFile file, long fileOffset,
+                ActorRef<MmResult> replyTo) implements MmCommand {
+        public static Mmap anonymous(long length, Protection prot, ActorRef<MmResult> replyTo) {
+            return new Mmap(0, length, prot, VmaKind.ANON_PRIVATE, null, 0, replyTo);
+        }
+    }
+
+    /** munmap. Replies once every secondary has dropped the range. */
+    record Munmap(long address, long length, ActorRef<MmResult> replyTo) implements MmCommand {
+    }
+
+    /** mprotect. Replies once every secondary has dropped what the new protection forbids. */
+    record Mprotect(long address, long length, Protection prot, ActorRef<MmResult> replyTo) implements MmCommand {
+    }
+
+    /** madvise(MADV_DONTNEED): drop the pages; the next touch refaults (zero-fill for private anonymous memory). */
+    record MadviseDontneed(long address, long length, ActorRef<MmResult> replyTo) implements MmCommand {
+    }
+
+    /** fork: a child mm with copy-on-write private memory. Replies once the child exists. */
+    record Fork(String childName, ActorRef<ForkResult> replyTo) implements MmCommand {
+    }
+
+    /** exit: Release to every subscriber, unmap everything, then stop. */
+    record Exit(ActorRef<MmResult> replyTo) implements MmCommand {
+    }
+
+    /**
+     * OOM-reaper style teardown of private anonymous memory with non-blockable notifications: if a subscriber
+     * answers Nack, the reap is retried later; replies the number of pages reaped.
+     */
+    record OomReap(ActorRef<MmResult> replyTo) implements MmCommand {
+    }
+
+    /**
+     * The process's own CPU touches one 8-byte word at {@code va} (faulting it in if needed). A write stores
+     * {@code value}; the reply carries the value read (or written).
+     */
+    record Access(long va, boolean write, long value, ActorRef<MmResult> replyTo) implements MmCommand {
+    }
+
+    // ---- secondary MMU interface --------------------------------------------------------------------------------
+
+    /**
+     * get_user_pages for one page on behalf of a secondary: fault it in with the requested access and reply the pfn.
+     */
+    record GetUserPage(long va, boolean write, ActorRef<PageReply> replyTo) implements MmCommand {
+    }
+
+    /**
+     * mmu_notifier_register / mmu_interval_notifier_insert. Handled between two messages, so no invalidation is
+     * half-seen; the reply lists invalidations already in flight over the interest.
+     *
+     * @param agent       the subscriber's oracle agent id (its translations are revoked under it when fenced)
+     * @param ackDeadline this subscriber's deadline, or null for the mm's default
+     */
+    record Register(ActorRef<MmuNotification> subscriber, Interest interest, long agent, String name,
+                    Duration ackDeadline, ActorRef<Registered> replyTo) implements MmCommand {
+    }
+
+    record Unregister(long subscription, ActorRef<MmResult> replyTo) implements MmCommand {
+    }
+
+    /** Reply to Register. */
+    record Registered(long mm, long subscription, AccessGrant grant, List<InFlight> inFlight) {
+    }
+
+    /** An invalidation the newcomer must treat as started: its End will follow like any other. */
+    record InFlight(long batch, List<Range> ranges) {
+    }
+
+    /** Reply to Fork. */
+    record ForkResult(MmResult status, long childMm, ActorRef<MmCommand> child) {
+    }
+
+    // ---- inspection -----------------------------------------------------------------------------------------
+
+    record GetStats(ActorRef<MmStats> replyTo) implements MmCommand {
+    }
+
+    /** Frames this mm holds a reference to, through PTEs or pending batches (for the I5 audit). */
+    record GetFrameAudit(ActorRef<FrameAudit> replyTo) implements MmCommand {
+    }
+
+    record FrameAudit(long mm, int[] mappedPfns, int[] pendingPfns) {
+    }
+
+    // ---- host-internal -------------------------------------------------------------------------------------------
+
+    /** From the host's truncate: unmap every page of {@code file} at index {@code >= fromPage}. */
+    record UnmapFileRange(MemFile file, long fromPage, ActorRef<MmResult> replyTo) implements MmCommand {
+    }
+
+    /** Messages only the mm sends to itself (adapters, timers). */
+    non-sealed interface Internal extends MmCommand {
+    }
+}

@@ -1,0 +1,74 @@
+package io.shadowmmu.hostmm.notifier;
+
+import java.util.List;
+
+/** A half-open, page-aligned virtual address range {@code [start, end)} of an mm. */
+public record Range(long start, long end) {
+    public static final long PAGE_SIZE = 4096;
+
+    public Range {
+        if (end < start) {
+            throw new IllegalArgumentException("range end before start: " + hex(start) + "-" + hex(end));
+        }
+    }
+
+    public static Range ofPages(long start, long pages) {
+        return new Range(start, start + pages * PAGE_SIZE);
+    }
+
+    public long length() {
+        return end - start;
+    }
+
+    public long pages() {
+        return (end - start + PAGE_SIZE - 1) / PAGE_SIZE;
+    }
+
+    public boolean isEmpty() {
+        return end == start;
+    }
+
+    public boolean contains(long va) {
+        return va >= start && va < end;
+    }
+
+    public boolean overlaps(Range other) {
+        return start < other.end && other.start < end;
+    }
+
+    public boolean overlaps(long otherStart, long otherEnd) {
+        return start < otherEnd && otherStart < end;
+    }
+
+    public Range intersect(Range other) {
+        long s = Math.max(start, other.start);
+        long e = Math.min(end, other.end);
+        return e > s ? new Range(s, e) : null;
+    }
+
+    public static boolean anyContains(List<Range> ranges, long va) {
+        for (int i = 0; i < ranges.size(); i++) {
+            if (ranges.get(i).contains(va)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    public static long totalPages(List<Range> ranges) {
+        long n = 0;
+        for (Range r : ranges) {
+            n += r.pages();
+        }
+        return n;
+    }
+
+    @Override
+    public String toString() {
+        return "[" + hex(start) + "-" + hex(end) + ")";
+    }
+
+    private static String hex(long v) {
+        return "0x" + Long.toHexString(v);
+    }
+}
