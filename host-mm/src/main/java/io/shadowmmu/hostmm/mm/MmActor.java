@@ -60,6 +60,23 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     private record RetryReap(ActorRef<MmResult> replyTo, int attempt) implements MmCommand.Internal {
     }
 
+    private record AgeTimeout(long request) implements MmCommand.Internal {
+    }
+
+    /** An aging query waiting for the subscribers' young reports. */
+    private static final class AgeQuery {
+        final MmCommand.Age request;
+        final boolean hostYoung;
+        int awaiting;
+        int young;
+
+        AgeQuery(MmCommand.Age request, boolean hostYoung, int awaiting) {
+            this.request = request;
+            this.hostYoung = hostYoung;
+            this.awaiting = awaiting;
+        }
+    }
+
     private static final int STASH_CAPACITY = 1_000_000;
     private static final int MAX_REAP_ATTEMPTS = 20;
 
@@ -81,6 +98,8 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     private final Map<Long, Batch> batches = new LinkedHashMap<>();
     /** Commands waiting for a batch to complete: faults on a range in flight, callers of a change. */
     private final Map<Long, List<MmCommand>> parked = new HashMap<>();
+    private final Map<Long, AgeQuery> ageQueries = new HashMap<>();
+    private long nextAgeRequest = 1;
     private Batch barrier;
     private boolean unstashPending;
     private long nextSubscription = 1;
@@ -183,6 +202,8 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             onUnmapFileRange((MmCommand.UnmapFileRange) msg);
         } else if (msg instanceof MmCommand.OomReap) {
             onOomReap(((MmCommand.OomReap) msg).replyTo(), 1);
+        } else if (msg instanceof MmCommand.Age) {
+            onAge((MmCommand.Age) msg);
         } else if (msg instanceof MmCommand.Exit) {
             onExit((MmCommand.Exit) msg);
         } else {
@@ -199,6 +220,11 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             Batch b = batches.get(((FencePoll) msg).batch());
             if (b != null) {
                 tryFinish(b);
+            }
+        } else if (msg instanceof AgeTimeout) {
+            AgeQuery q = ageQueries.remove(((AgeTimeout) msg).request());
+            if (q != null) {
+                replyAge(q);
             }
         } else if (msg instanceof SubscriberDied) {
             onSubscriberDied(((SubscriberDied) msg).ref());
@@ -679,7 +705,8 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
 
     private void onReply(NotifierReply reply) {
         if (reply instanceof NotifierReply.YoungReport) {
-            return; // aging is driven by reclaim, which owns its own queries
+            onYoungReport((NotifierReply.YoungReport) reply);
+            return;
         }
         long batchId = reply instanceof NotifierReply.Ack ? ((NotifierReply.Ack) reply).batch()
                 : ((NotifierReply.Nack) reply).batch();
@@ -869,6 +896,62 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
         for (int i = 0; i < g.frameCount(); i++) {
             memory.put(g.pfn(i));
         }
+    }
+
+    // ---- aging ---------------------------------------------------------------------------------------------------
+
+    private void onAge(MmCommand.Age a) {
+        boolean hostYoung = false;
+        for (long va = a.range().start(); va < a.range().end(); va += PageTable.PAGE_SIZE) {
+            long pte = space.pageTable().get(va);
+            if (io.shadowmmu.hostmm.pagetable.Pte.isAccessed(pte)) {
+                hostYoung = true;
+                if (a.clear()) {
+                    space.pageTable().testAndClearAccessed(va);
+                }
+            }
+        }
+        long request = nextAgeRequest++;
+        int asked = 0;
+        long deadline = 0;
+        for (Subscription s : subscriptions.values()) {
+            if (!s.interest.overlaps(a.range())) {
+                continue;
+            }
+            MmuNotification query = a.clear()
+                    ? new MmuNotification.ClearYoung(s.id, space.id(), request, a.range(), replyAdapter)
+                    : new MmuNotification.TestYoung(s.id, space.id(), request, a.range(), replyAdapter);
+            s.ref.tell(query);
+            counters.sent(s.id);
+            asked++;
+            deadline = Math.max(deadline, s.ackDeadlineNanos);
+        }
+        AgeQuery q = new AgeQuery(a, hostYoung, asked);
+        if (asked == 0) {
+            replyAge(q);
+            return;
+        }
+        ageQueries.put(request, q);
+        timers.startSingleTimer(new AgeTimeout(request), Duration.ofNanos(deadline));
+    }
+
+    private void onYoungReport(NotifierReply.YoungReport r) {
+        AgeQuery q = ageQueries.get(r.request());
+        if (q == null) {
+            return;
+        }
+        if (r.young()) {
+            q.young++;
+        }
+        if (--q.awaiting == 0) {
+            ageQueries.remove(r.request());
+            timers.cancel(new AgeTimeout(r.request()));
+            replyAge(q);
+        }
+    }
+
+    private static void replyAge(AgeQuery q) {
+        q.request.replyTo().tell(new MmCommand.AgeResult(q.request.range(), q.hostYoung, q.young));
     }
 
     // ---- registration -------------------------------------------------------------------------------------------

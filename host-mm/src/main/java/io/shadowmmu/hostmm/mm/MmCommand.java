@@ -98,6 +98,25 @@ public sealed interface MmCommand {
     record ForkResult(MmResult status, long childMm, ActorRef<MmCommand> child) {
     }
 
+    /**
+     * Aging for reclaim ({@code folio_referenced} over one mm): was any page of {@code range} accessed, by the host
+     * CPU (PTE accessed bit) or by any secondary ({@code clear_flush_young} / {@code test_young})? With
+     * {@code clear}, accessed state is cleared everywhere. A subscriber that does not answer within its ack deadline
+     * counts as "not young" (aging never fences).
+     */
+    record Age(Range range, boolean clear, ActorRef<AgeResult> replyTo) implements MmCommand {
+    }
+
+    /**
+     * @param hostYoung        the primary PTEs had an accessed bit
+     * @param secondariesYoung how many subscribers reported the range young
+     */
+    record AgeResult(Range range, boolean hostYoung, int secondariesYoung) {
+        public boolean young() {
+            return hostYoung || secondariesYoung > 0;
+        }
+    }
+
     // ---- inspection -----------------------------------------------------------------------------------------
 
     record GetStats(ActorRef<MmStats> replyTo) implements MmCommand {

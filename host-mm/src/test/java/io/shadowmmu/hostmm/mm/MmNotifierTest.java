@@ -387,4 +387,29 @@ class MmNotifierTest {
         assertThat(op.receiveMessage().ok()).isTrue();
         assertThat(h.host.memory().hasFlag(g.pfn(), io.shadowmmu.hostmm.phys.PhysicalMemory.FLAG_DIRTY)).isTrue();
     }
+
+    @Test
+    void agingAsksTheHostPteAndEverySubscriber() {
+        HostFixture h = host("gather");
+        ActorRef<MmCommand> mm = h.spawn("p");
+        long va = h.mmapAnon(mm, 4096);
+        h.write(mm, va, 1);
+        HostFixture.Subscriber s = h.subscribe(mm);
+        TestProbe<MmCommand.AgeResult> age = kit.createTestProbe();
+        Range page = new Range(va, va + 4096);
+
+        mm.tell(new MmCommand.Age(page, true, age.getRef()));
+        MmuNotification.ClearYoung q = s.probe().expectMessageClass(MmuNotification.ClearYoung.class);
+        q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), true));
+        MmCommand.AgeResult first = age.receiveMessage();
+        assertThat(first.hostYoung()).isTrue();
+        assertThat(first.secondariesYoung()).isEqualTo(1);
+
+        mm.tell(new MmCommand.Age(page, false, age.getRef()));
+        MmuNotification.TestYoung t = s.probe().expectMessageClass(MmuNotification.TestYoung.class);
+        t.replyTo().tell(new NotifierReply.YoungReport(t.subscription(), t.request(), false));
+        MmCommand.AgeResult second = age.receiveMessage();
+        assertThat(second.hostYoung()).as("cleared by the first query").isFalse();
+        assertThat(second.young()).isFalse();
+    }
 }
