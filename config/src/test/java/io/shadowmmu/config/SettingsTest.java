@@ -49,7 +49,6 @@ class SettingsTest {
         "host.page-size | 8k | must be 4k",
         "host.content-mode | compressed | must be one of full, tagged",
         "host.check-mode | maybe | must be on/off",
-        "notifier.strategy | per_page | is not available yet",
         "notifier.strategy | fastest | must be one of per_page, per_pt_page, range, gather, two_phase",
         "notifier.ack-deadline | 0ms | must be between 1ms and 600s",
         "notifier.ack-deadline | 11m | must be between 1ms and 600s",

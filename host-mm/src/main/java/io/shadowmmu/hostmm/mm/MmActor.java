@@ -646,6 +646,19 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             };
             return b;
         }
+        if (strategy.timing() == DeliveryStrategy.Timing.BEFORE_NO_WAIT) {
+            // Mark first (the starts go out before the change), change at once, hold the frames for the sync.
+            Batch b = open(event, intent, blockable, false);
+            gather.reset();
+            apply.accept(gather);
+            if (b == null) {
+                releaseNow(gather);
+                return null;
+            }
+            b.hold(gather);
+            b.changeApplied = true;
+            return b;
+        }
         gather.reset();
         apply.accept(gather);
         List<Range> changed = gather.ranges();

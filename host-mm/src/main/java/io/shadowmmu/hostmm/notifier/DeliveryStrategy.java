@@ -13,12 +13,25 @@ public interface DeliveryStrategy {
 
     DeliveryStrategyKind kind();
 
-    /**
-     * True: subscribers are told before the PTEs change and the mm admits no other change until all acked
-     * ({@code invalidate_range_start} semantics). False: the mm changes PTEs first, gathers the frames, tells the
-     * subscribers after and frees the frames once all acked.
-     */
-    boolean notifiesBeforeChange();
+    /** When subscribers hear about a change relative to the PTE change itself. */
+    enum Timing {
+        /**
+         * Before the change, and the mm admits no other change until all acked ({@code invalidate_range_start}
+         * as a barrier).
+         */
+        BEFORE_AND_WAIT,
+        /** Before the change, without waiting: the subscriber marks the range; frames wait for the acks (sync). */
+        BEFORE_NO_WAIT,
+        /** After the change: the frames are gathered and held until all acked. */
+        AFTER
+    }
+
+    Timing timing();
+
+    /** True for barrier strategies: the mm waits for every ack before it changes a PTE. */
+    default boolean notifiesBeforeChange() {
+        return timing() == Timing.BEFORE_AND_WAIT;
+    }
 
     /**
      * Splits the ranges one subscriber must hear about into messages, each a list of ranges. Coalescing happens
@@ -32,6 +45,12 @@ public interface DeliveryStrategy {
                 return RangeDelivery.INSTANCE;
             case GATHER:
                 return GatherDelivery.INSTANCE;
+            case PER_PAGE:
+                return PerPageDelivery.INSTANCE;
+            case PER_PT_PAGE:
+                return PerPtPageDelivery.INSTANCE;
+            case TWO_PHASE:
+                return TwoPhaseDelivery.INSTANCE;
             default:
                 throw new IllegalArgumentException("delivery strategy " + kind + " is not available yet");
         }

@@ -21,8 +21,8 @@ public final class GatherDelivery implements DeliveryStrategy {
     }
 
     @Override
-    public boolean notifiesBeforeChange() {
-        return false;
+    public Timing timing() {
+        return Timing.AFTER;
     }
 
     @Override

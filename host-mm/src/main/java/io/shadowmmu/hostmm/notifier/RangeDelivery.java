@@ -20,8 +20,8 @@ public final class RangeDelivery implements DeliveryStrategy {
     }
 
     @Override
-    public boolean notifiesBeforeChange() {
-        return true;
+    public Timing timing() {
+        return Timing.BEFORE_AND_WAIT;
     }
 
     @Override

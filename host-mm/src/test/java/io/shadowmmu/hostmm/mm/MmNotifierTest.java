@@ -76,7 +76,7 @@ class MmNotifierTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gather", "range"})
+    @ValueSource(strings = {"gather", "range", "two_phase", "per_page", "per_pt_page"})
     void aFaultDuringAnInFlightInvalidationNeverReturnsTheRevokedFrame(String strategy) {
         HostFixture h = host(strategy);
         ActorRef<MmCommand> mm = h.spawn("p");
@@ -146,7 +146,7 @@ class MmNotifierTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gather", "range"})
+    @ValueSource(strings = {"gather", "range", "two_phase", "per_page", "per_pt_page"})
     void mprotectToReadOnlyNotifiesProtectionAndKeepsTheFrame(String strategy) {
         HostFixture h = host(strategy);
         ActorRef<MmCommand> mm = h.spawn("p");
@@ -173,7 +173,7 @@ class MmNotifierTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"gather", "range"})
+    @ValueSource(strings = {"gather", "range", "two_phase", "per_page", "per_pt_page"})
     void forkWriteProtectsAndNotifiesTheParentRangeThenCowBreaksNotifyToo(String strategy) {
         HostFixture h = host(strategy);
         ActorRef<MmCommand> parent = h.spawn("parent");
@@ -411,5 +411,30 @@ class MmNotifierTest {
         MmCommand.AgeResult second = age.receiveMessage();
         assertThat(second.hostYoung()).as("cleared by the first query").isFalse();
         assertThat(second.young()).isFalse();
+    }
+
+    /** Messages for an 8 MiB munmap of populated memory: pages, page-table pages, or one, by strategy. */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"per_page, 2048", "per_pt_page, 4", "range, 1", "gather, 1",
+        "two_phase, 1"})
+    void startsPerOperationFollowTheStrategy(String strategy, int expectedStarts) {
+        HostFixture h = new HostFixture(kit, Map.of("notifier.strategy", strategy, "host.memory", "16m"));
+        ActorRef<MmCommand> mm = h.spawn("p");
+        long va = h.mmapAnon(mm, 8L << 20);
+        for (long off = 0; off < (8L << 20); off += 4096) {
+            h.write(mm, va + off, off);
+        }
+        kit.spawn(AutoAckSubscriber.create(mm, Duration.ZERO, null));
+        kit.createTestProbe().awaitAssert(() -> {
+            assertThat(h.stats(mm).subscribers()).isEqualTo(1);
+            return null;
+        });
+        HostFixture.done(h.call(mm, r -> new MmCommand.Munmap(va, 8L << 20, r)));
+        MmStats stats = h.stats(mm);
+        long starts = stats.notifier().acks();
+        assertThat(starts).as("acks, one per start").isEqualTo(expectedStarts);
+        assertThat(stats.notifier().messages()).as("each start paired with an end").isEqualTo(2L * expectedStarts);
+        assertThat(stats.notifier().invalidations()).isEqualTo(1);
+        assertThat(h.host.memory().freeFrames()).isEqualTo(h.host.memory().totalFrames());
     }
 }

@@ -52,7 +52,8 @@ class RandomChurnTest {
 
     @ParameterizedTest(name = "{0} seed {1} slow ack {2} ms, {3} steps")
     @CsvSource({"gather, 1, 0, 600", "gather, 2, 5, 600", "range, 3, 0, 600", "range, 4, 5, 400", "gather, 5, 80, 300",
-        "range, 6, 80, 200"})
+        "range, 6, 80, 200", "two_phase, 7, 5, 400", "per_page, 8, 5, 400", "per_pt_page, 9, 0, 400",
+        "two_phase, 10, 80, 200"})
     void churnKeepsContentsAndAccountsForEveryFrame(String strategy, long seed, long slowMs, int steps) {
         HostFixture h = new HostFixture(kit, Map.of("notifier.strategy", strategy, "notifier.ack-deadline", "40ms",
                 "host.memory", "8m"));
