@@ -60,6 +60,12 @@ class SettingsTest {
         "tlb.flush-all-threshold | 0 | must be between 1 and",
         "oracle.story-length | 0 | must be between 1 and 1024",
         "seed | abc | must be a whole number",
+        "reclaim.low-watermark | 1.5 | must be a fraction between 0 and 1",
+        "reclaim.high-watermark | 0.01 | must be at least reclaim.low-watermark",
+        "reclaim.scan-batch | 0 | must be between 1 and",
+        "reclaim.oom-retry-limit | -1 | must be between 0 and",
+        "migration.interval | 0s | must be between",
+        "ksm.pages-per-scan | 0 | must be between 1 and",
         "host.memroy | 64m | host.memroy = 64m: is not a known setting",
     })
     void eachRuleRejectsABadValueNamingTheKey(String key, String value, String expected) {

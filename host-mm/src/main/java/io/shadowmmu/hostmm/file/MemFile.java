@@ -96,6 +96,7 @@ public final class MemFile {
                 if (saved != null) {
                     memory.restore(fresh, saved);
                 }
+                memory.setIndex(fresh, index);
                 pfn = fresh; // the page cache's own reference
             }
             memory.get(pfn);
@@ -137,6 +138,28 @@ public final class MemFile {
     public void writeBack(long index, int pfn) {
         backingStore.put(index, memory.snapshot(pfn));
         memory.clearFlag(pfn, PhysicalMemory.FLAG_DIRTY);
+    }
+
+    /**
+     * Reclaim of one clean-or-written-back page: removes it from the cache only if nobody but the cache and the
+     * caller ({@code expectedRefs} in all) holds it, so a fault racing the removal either got its reference first
+     * (and the page stays) or finds the page gone and reads it back from the backing store.
+     *
+     * @return true when the page left the cache; the caller then drops the cache's reference
+     */
+    public boolean evictIfUnused(long index, int pfn, int expectedRefs) {
+        boolean[] evicted = {false};
+        pageCache.computeIfPresent(index, (k, cur) -> {
+            if (cur != pfn || memory.refcount(pfn) != expectedRefs) {
+                return cur;
+            }
+            if (memory.hasFlag(pfn, PhysicalMemory.FLAG_DIRTY)) {
+                writeBack(index, pfn);
+            }
+            evicted[0] = true;
+            return null;
+        });
+        return evicted[0];
     }
 
     /** Drops every page-cache page (file deleted): returns the references for the caller to put. */

@@ -9,7 +9,8 @@ import java.util.List;
 
 /**
  * The I5 audit: counts every reference the host can account for (PTEs, page caches, pending-free batches) and checks
- * each frame's reference count against it. Exact only at a quiescent point.
+ * each frame's reference count against it, and the reverse map against the page tables. Exact only at a quiescent
+ * point.
  */
 final class FrameAuditor {
     private static final int MAX_PROBLEMS = 20;
@@ -65,6 +66,19 @@ final class FrameAuditor {
             } else if (actual != refs[pfn]) {
                 note(problems, "frame " + pfn + " refcount " + actual + " but " + refs[pfn]
                         + " references found (owner " + memory.owner(pfn) + ")");
+            }
+        }
+        int[] pteMaps = new int[frames];
+        for (MmCommand.FrameAudit a : audits) {
+            for (int pfn : a.mappedPfns()) {
+                pteMaps[pfn]++;
+            }
+        }
+        for (int pfn = 0; pfn < frames; pfn++) {
+            int recorded = host.rmap().count(pfn);
+            if (recorded != pteMaps[pfn]) {
+                note(problems, "frame " + pfn + ": reverse map records " + recorded + " mappings but "
+                        + pteMaps[pfn] + " PTEs map it");
             }
         }
         long free = memory.freeFrames();

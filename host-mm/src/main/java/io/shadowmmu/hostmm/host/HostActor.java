@@ -14,6 +14,11 @@ import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.MmIds;
 import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.mm.MmStats;
+import io.shadowmmu.config.PressureSettings;
+import io.shadowmmu.hostmm.pressure.KsmScanner;
+import io.shadowmmu.hostmm.pressure.Migrator;
+import io.shadowmmu.hostmm.pressure.PressureCounters;
+import io.shadowmmu.hostmm.pressure.Reclaimer;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,6 +45,7 @@ public final class HostActor extends AbstractBehavior<HostCommand> {
     static final Duration QUERY_TIMEOUT = Duration.ofSeconds(5);
 
     private final HostContext host;
+    private final PressureCounters pressure = new PressureCounters();
     private final Map<Long, ActorRef<MmCommand>> processes = new LinkedHashMap<>();
     private final Map<Long, String> names = new LinkedHashMap<>();
 
@@ -50,6 +56,16 @@ public final class HostActor extends AbstractBehavior<HostCommand> {
     private HostActor(ActorContext<HostCommand> context, HostContext host) {
         super(context);
         this.host = host;
+        PressureSettings p = host.settings().pressure();
+        if (p.reclaimEnabled()) {
+            context.spawn(Reclaimer.create(host, pressure), "reclaim");
+        }
+        if (p.migrationEnabled()) {
+            context.spawn(Migrator.create(host, pressure), "migration");
+        }
+        if (p.ksmEnabled()) {
+            context.spawn(KsmScanner.create(host, pressure), "ksm");
+        }
     }
 
     @Override
@@ -63,6 +79,10 @@ public final class HostActor extends AbstractBehavior<HostCommand> {
                 .onMessage(HostCommand.Truncate.class, this::onTruncate)
                 .onMessage(HostCommand.GetHostStats.class, this::onStats)
                 .onMessage(HostCommand.Audit.class, this::onAudit)
+                .onMessage(HostCommand.GetPressureStats.class, g -> {
+                    g.replyTo().tell(pressure.snapshot(host.swap().reads(), host.swap().usedSlots()));
+                    return this;
+                })
                 .build();
     }
 
@@ -71,6 +91,7 @@ public final class HostActor extends AbstractBehavior<HostCommand> {
         ActorRef<MmCommand> ref = getContext().spawn(MmActor.create(host, getContext().getSelf(), mm, s.name()),
                 "mm-" + mm);
         processes.put(mm, ref);
+        host.processes().put(mm, ref);
         names.put(mm, s.name());
         s.replyTo().tell(new HostCommand.ProcessSpawned(mm, s.name(), ref));
         return this;
@@ -81,6 +102,7 @@ public final class HostActor extends AbstractBehavior<HostCommand> {
         ActorRef<MmCommand> ref = getContext().spawn(MmActor.createForked(host, getContext().getSelf(), a.child()),
                 "mm-" + mm);
         processes.put(mm, ref);
+        host.processes().put(mm, ref);
         names.put(mm, a.child().name());
         a.replyTo().tell(new MmCommand.ForkResult(MmResult.Done.ZERO, mm, ref));
         return this;
@@ -88,6 +110,7 @@ public final class HostActor extends AbstractBehavior<HostCommand> {
 
     private Behavior<HostCommand> onExited(MmExited e) {
         processes.remove(e.mm());
+        host.processes().remove(e.mm());
         names.remove(e.mm());
         return this;
     }

@@ -5,6 +5,8 @@ import io.shadowmmu.hostmm.file.MemFile;
 import io.shadowmmu.hostmm.pagetable.PageTable;
 import io.shadowmmu.hostmm.pagetable.Pte;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
+import io.shadowmmu.hostmm.rmap.ReverseMap;
+import io.shadowmmu.hostmm.swap.SwapStore;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.hostmm.vma.Vma;
 import io.shadowmmu.hostmm.vma.VmaKind;
@@ -30,6 +32,8 @@ final class AddressSpace {
     private final PhysicalMemory memory;
     private final CoherenceEvents events;
     private final MmCounters counters;
+    private final ReverseMap rmap;
+    private final SwapStore swap;
     private final PageTable pageTable = new PageTable();
     private final io.shadowmmu.hostmm.vma.VmaTree vmas = new io.shadowmmu.hostmm.vma.VmaTree();
     private long mappedPages;
@@ -37,13 +41,21 @@ final class AddressSpace {
     private Errno lastErrno;
     private String lastDetail;
 
-    AddressSpace(long id, long agent, String name, PhysicalMemory memory, MmCounters counters) {
+    AddressSpace(long id, long agent, String name, PhysicalMemory memory, ReverseMap rmap, SwapStore swap,
+                 MmCounters counters) {
         this.id = id;
         this.agent = agent;
         this.name = name;
         this.memory = memory;
         this.events = memory.events();
+        this.rmap = rmap;
+        this.swap = swap;
         this.counters = counters;
+    }
+
+    /** A new, empty address space sharing this one's host tables (for fork). */
+    AddressSpace sibling(long childId, long childAgent, String childName) {
+        return new AddressSpace(childId, childAgent, childName, memory, rmap, swap, new MmCounters());
     }
 
     long id() {
@@ -131,10 +143,32 @@ final class AddressSpace {
             }
             return writeProtectFault(page, pte, vma, gather);
         }
-        if (Pte.isSwap(pte) || Pte.isMigration(pte)) {
-            return fail(Errno.EAGAIN, "page at 0x" + Long.toHexString(page) + " is not resident");
+        if (Pte.isSwap(pte)) {
+            return swapIn(page, pte, vma, write);
+        }
+        if (Pte.isMigration(pte)) {
+            return fail(Errno.EAGAIN, "page at 0x" + Long.toHexString(page) + " is being migrated");
         }
         return vma.kind().fileBacked() ? filePageIn(page, vma, write) : anonZeroFill(page, vma, write);
+    }
+
+    /** {@code do_swap_page}: a fresh frame with the slot's contents; this PTE's slot reference goes. */
+    private int swapIn(long page, long pte, Vma vma, boolean write) {
+        long slot = Pte.swapSlot(pte);
+        long[] contents = swap.read(slot);
+        if (contents == null) {
+            return fail(Errno.EAGAIN, "swap slot " + slot + " is still being written");
+        }
+        int pfn = memory.allocate(id, PhysicalMemory.FLAG_ANON);
+        if (pfn == PhysicalMemory.NO_FRAME) {
+            counters.oom++;
+            return fail(Errno.ENOMEM, "out of memory swapping in 0x" + Long.toHexString(page));
+        }
+        memory.restore(pfn, contents);
+        install(page, Pte.make(pfn, vma.prot().writable()) | Pte.ACCESSED | (write ? Pte.DIRTY : 0), pfn);
+        swap.free(slot);
+        counters.swapIn++;
+        return pfn;
     }
 
     private int anonZeroFill(long page, Vma vma, boolean write) {
@@ -207,9 +241,13 @@ final class AddressSpace {
             return fail(Errno.ENOMEM, "out of memory breaking copy-on-write at 0x" + Long.toHexString(page));
         }
         memory.copy(old, copy);
+        if (memory.hasFlag(old, PhysicalMemory.FLAG_KSM)) {
+            counters.ksmBroken++;
+        }
         long previous = pageTable.getAndSet(page, Pte.make(copy, true) | Pte.ACCESSED | Pte.DIRTY);
         forget(page, previous);
         memory.mapped(copy);
+        rmap.add(copy, id, page);
         mappedPages++;
         reportInstalled(page, copy, true);
         counters.cowCopy++;
@@ -234,6 +272,7 @@ final class AddressSpace {
     private void install(long page, long pte, int pfn) {
         pageTable.set(page, pte);
         memory.mapped(pfn);
+        rmap.add(pfn, id, page);
         mappedPages++;
         reportInstalled(page, pfn, Pte.isWritable(pte));
     }
@@ -251,6 +290,7 @@ final class AddressSpace {
             memory.setFlag(pfn, PhysicalMemory.FLAG_DIRTY);
         }
         memory.unmapped(pfn);
+        rmap.remove(pfn, id, page);
         mappedPages--;
         if (events.enabled()) {
             events.translationRemoved(agent, 0, id, page, pfn, memory.generation(pfn));
@@ -273,6 +313,11 @@ final class AddressSpace {
                 forget(va, last);
                 counters.ptesCleared++;
                 gather.changed(va);
+                gather.release(va, Pte.pfn(last));
+            } else if (Pte.isSwap(last)) {
+                swap.free(Pte.swapSlot(last));
+            } else if (Pte.isMigration(last)) {
+                // The migration entry held the mapping's reference; nobody caches a translation of it.
                 gather.release(va, Pte.pfn(last));
             }
         });
@@ -334,6 +379,11 @@ final class AddressSpace {
                 continue;
             }
             pageTable.forEachEntry(vma.start(), vma.end(), (va, pte) -> {
+                if (Pte.isSwap(pte)) {
+                    swap.duplicate(Pte.swapSlot(pte));
+                    child.pageTable.set(va, pte);
+                    return;
+                }
                 if (!Pte.holdsFrame(pte)) {
                     return;
                 }
@@ -353,6 +403,121 @@ final class AddressSpace {
                 child.install(va, (before | Pte.COW) & ~(Pte.WRITABLE | Pte.ACCESSED | Pte.DIRTY), pfn);
             });
         }
+    }
+
+    // ---- memory pressure: swap-out, migration, KSM --------------------------------------------------------------
+
+    /**
+     * Whether {@code page} maps frame {@code pfn} of generation {@code generation}, as an exclusive anonymous page
+     * (only this PTE holds it): the pages reclaim, migration and KSM move.
+     */
+    boolean mapsExclusiveAnon(long page, int pfn, int generation) {
+        long pte = pageTable.get(page);
+        return Pte.holdsFrame(pte) && Pte.pfn(pte) == pfn && memory.generation(pfn) == generation
+                && memory.hasFlag(pfn, PhysicalMemory.FLAG_ANON) && !memory.hasFlag(pfn, PhysicalMemory.FLAG_KSM)
+                && memory.refcount(pfn) == 1;
+    }
+
+    /**
+     * {@code try_to_unmap} for swap-out: the PTE becomes a swap entry naming a reserved slot; the frame moves to the
+     * gather. The slot's contents are written when the invalidation completes, once no secondary can still write.
+     *
+     * @return the slot, or -1 when the page is not an exclusive anonymous page of that generation any more
+     */
+    long swapOut(long page, int pfn, int generation, Gather gather) {
+        if (!mapsExclusiveAnon(page, pfn, generation)) {
+            return -1;
+        }
+        long slot = swap.reserve();
+        long last = pageTable.getAndSet(page, Pte.swapEntry(slot));
+        forget(page, last);
+        counters.swapOut++;
+        gather.changed(page);
+        gather.release(page, pfn);
+        return slot;
+    }
+
+    /**
+     * First half of migration: the PTE becomes a migration entry that keeps the mapping's reference (faults wait for
+     * the second half). Returns false when the page is not an exclusive anonymous page of that generation any more.
+     */
+    boolean migrationUnmap(long page, int pfn, int generation, Gather gather) {
+        if (!mapsExclusiveAnon(page, pfn, generation)) {
+            return false;
+        }
+        // The entry remembers whether the page was writable; hardware only ever adds accessed/dirty bits.
+        long last = pageTable.getAndSet(page, Pte.migrationEntry(pfn) | (pageTable.get(page) & Pte.WRITABLE));
+        forget(page, last);
+        gather.changed(page);
+        return true;
+    }
+
+    /**
+     * Second half of migration, once every secondary dropped the old frame: copy to a new frame and map it; the old
+     * frame loses the entry's reference. Returns the new pfn, or -1 when the entry is gone (unmapped meanwhile) or
+     * memory ran out (then the old frame is mapped back).
+     */
+    int migrationRemap(long page, int oldPfn) {
+        long entry = pageTable.get(page);
+        if (!Pte.isMigration(entry) || Pte.pfn(entry) != oldPfn) {
+            return -1;
+        }
+        boolean writable = Pte.isWritable(entry);
+        int fresh = memory.allocate(id, PhysicalMemory.FLAG_ANON);
+        if (fresh == PhysicalMemory.NO_FRAME) {
+            install(page, Pte.make(oldPfn, writable) | Pte.ACCESSED, oldPfn);
+            return -1;
+        }
+        memory.copy(oldPfn, fresh);
+        if (memory.hasFlag(oldPfn, PhysicalMemory.FLAG_DIRTY)) {
+            memory.setFlag(fresh, PhysicalMemory.FLAG_DIRTY);
+        }
+        install(page, Pte.make(fresh, writable) | Pte.ACCESSED, fresh);
+        memory.put(oldPfn);
+        counters.migrations++;
+        return fresh;
+    }
+
+    /**
+     * KSM's {@code write_protect_page}: the page becomes read-only so its contents are stable. Records the page as
+     * changed when it was writable. False when the page is not that exclusive anonymous frame any more.
+     */
+    boolean writeProtect(long page, int pfn, int generation, Gather gather) {
+        if (!mapsExclusiveAnon(page, pfn, generation)) {
+            return false;
+        }
+        long before = pageTable.clearBits(page, Pte.WRITABLE);
+        if (Pte.isDirty(before)) {
+            memory.setFlag(pfn, PhysicalMemory.FLAG_DIRTY);
+        }
+        if (Pte.isWritable(before)) {
+            gather.changed(page);
+        }
+        return true;
+    }
+
+    /**
+     * KSM's {@code replace_page}: if {@code page} still maps the read-only frame {@code pfn} with the same contents
+     * as the stable KSM frame {@code ksmPfn}, map the KSM frame instead; the old frame goes to the gather.
+     */
+    boolean replaceWithKsm(long page, int pfn, int generation, int ksmPfn, int ksmGeneration, Gather gather) {
+        long pte = pageTable.get(page);
+        if (!Pte.isPresent(pte) || Pte.isWritable(pte) || Pte.pfn(pte) != pfn
+                || memory.generation(pfn) != generation || memory.generation(ksmPfn) != ksmGeneration
+                || !memory.hasFlag(ksmPfn, PhysicalMemory.FLAG_KSM) || !memory.sameContents(pfn, ksmPfn)) {
+            return false;
+        }
+        memory.get(ksmPfn);
+        long previous = pageTable.getAndSet(page, Pte.make(ksmPfn, false) | Pte.COW);
+        forget(page, previous);
+        memory.mapped(ksmPfn);
+        rmap.add(ksmPfn, id, page);
+        mappedPages++;
+        reportInstalled(page, ksmPfn, false);
+        counters.ksmMerged++;
+        gather.changed(page);
+        gather.release(page, pfn);
+        return true;
     }
 
     /** Frames referenced by this address space's PTEs (for the I5 audit). */

@@ -40,6 +40,8 @@ final class Batch {
     final List<Subscription> lateJoiners = new ArrayList<>();
     final List<AccessGrant> fencedGrants = new ArrayList<>();
     final List<Runnable> onComplete = new ArrayList<>();
+    /** Work that needs the held frames one last time (swap write-back), run just before they are released. */
+    final List<Runnable> beforeRelease = new ArrayList<>();
     /** For barrier batches: the change to apply once everybody acked. */
     Runnable change;
     long[] vas = new long[0];

@@ -63,6 +63,10 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     private record AgeTimeout(long request) implements MmCommand.Internal {
     }
 
+    /** A fault that found no free frame, tried again once reclaim had time to free some. */
+    private record RetryFault(MmCommand cause, int attempt) implements MmCommand.Internal {
+    }
+
     /** An aging query waiting for the subscribers' young reports. */
     private static final class AgeQuery {
         final MmCommand.Age request;
@@ -102,6 +106,8 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     private long nextAgeRequest = 1;
     private Batch barrier;
     private boolean unstashPending;
+    /** Attempt number of the fault being re-run after an out-of-memory wait; 0 for a fresh one. */
+    private int faultAttempt;
     private long nextSubscription = 1;
     private long nextBatch = 1;
 
@@ -113,7 +119,8 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     public static Behavior<MmCommand> create(HostContext host, ActorRef<HostCommand> hostActor, long mm, String name) {
         return Behaviors.setup(ctx -> {
             MmCounters counters = new MmCounters();
-            AddressSpace space = new AddressSpace(mm, AgentIds.next(), name, host.memory(), counters);
+            AddressSpace space = new AddressSpace(mm, AgentIds.next(), name, host.memory(), host.rmap(),
+                    host.swap(), counters);
             return start(ctx, host, hostActor, space);
         });
     }
@@ -204,6 +211,16 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             onOomReap(((MmCommand.OomReap) msg).replyTo(), 1);
         } else if (msg instanceof MmCommand.Age) {
             onAge((MmCommand.Age) msg);
+        } else if (msg instanceof MmCommand.SwapOutPage) {
+            onSwapOut((MmCommand.SwapOutPage) msg);
+        } else if (msg instanceof MmCommand.UnmapFilePages) {
+            onUnmapFilePages((MmCommand.UnmapFilePages) msg);
+        } else if (msg instanceof MmCommand.MigratePage) {
+            onMigrate((MmCommand.MigratePage) msg);
+        } else if (msg instanceof MmCommand.KsmWriteProtect) {
+            onKsmWriteProtect((MmCommand.KsmWriteProtect) msg);
+        } else if (msg instanceof MmCommand.KsmMerge) {
+            onKsmMerge((MmCommand.KsmMerge) msg);
         } else if (msg instanceof MmCommand.Exit) {
             onExit((MmCommand.Exit) msg);
         } else {
@@ -220,6 +237,15 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             Batch b = batches.get(((FencePoll) msg).batch());
             if (b != null) {
                 tryFinish(b);
+            }
+        } else if (msg instanceof RetryFault) {
+            RetryFault r = (RetryFault) msg;
+            if (barrier != null) {
+                stash.stash(msg);
+            } else {
+                faultAttempt = r.attempt();
+                route(r.cause());
+                faultAttempt = 0;
             }
         } else if (msg instanceof AgeTimeout) {
             AgeQuery q = ageQueries.remove(((AgeTimeout) msg).request());
@@ -361,7 +387,24 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
         gather.reset();
         int pfn = space.fault(va, write, gather);
         releaseNow(gather);
+        if (pfn == AddressSpace.FAULT_FAILED && space.lastErrno() == Errno.ENOMEM && waitForReclaim(cause)) {
+            return PARKED;
+        }
         return pfn;
+    }
+
+    /**
+     * Out of memory: with reclaim on, the fault waits (a timer, not a blocked thread) and retries, as a task in
+     * direct reclaim would; past the retry limit it fails with ENOMEM.
+     */
+    private boolean waitForReclaim(MmCommand cause) {
+        io.shadowmmu.config.PressureSettings p = host.settings().pressure();
+        if (!p.reclaimEnabled() || faultAttempt >= p.oomRetryLimit()) {
+            return false;
+        }
+        counters.oomWaits++;
+        timers.startSingleTimer(new Object(), new RetryFault(cause, faultAttempt + 1), p.oomRetryInterval());
+        return true;
     }
 
     private void park(long batch, MmCommand cmd) {
@@ -490,9 +533,15 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     }
 
     private void onFork(MmCommand.Fork f) {
+        for (Batch b : batches.values()) {
+            if (b.event == InvalidationEvent.MIGRATE && !b.ended) {
+                park(b.id, f); // a page in migration has no frame to share yet: fork after it lands
+                return;
+            }
+        }
         long childId = MmIds.next();
         String childName = f.childName() != null ? f.childName() : space.name() + "-child";
-        AddressSpace child = new AddressSpace(childId, AgentIds.next(), childName, memory, new MmCounters());
+        AddressSpace child = space.sibling(childId, AgentIds.next(), childName);
         Runnable adopt = () -> hostActor.tell(new HostActor.AdoptForked(new ForkedChild(child), f.replyTo()));
         if (subscriptions.isEmpty()) {
             gather.reset();
@@ -631,48 +680,59 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
      * in flight, or null when no subscriber had to hear about it and the change is complete.
      */
     private Batch change(InvalidationEvent event, List<Range> intent, boolean blockable, Consumer<Gather> apply) {
+        return change(event, intent, blockable, apply, null);
+    }
+
+    /**
+     * As {@link #change(InvalidationEvent, List, boolean, Consumer)}; {@code beforeRelease} (may be null) runs just
+     * before the gathered frames are released, whichever path releases them.
+     */
+    private Batch change(InvalidationEvent event, List<Range> intent, boolean blockable, Consumer<Gather> apply,
+                         Runnable beforeRelease) {
+        Batch b;
         if (strategy.notifiesBeforeChange()) {
-            Batch b = open(event, intent, blockable, true);
-            if (b == null) {
-                gather.reset();
-                apply.accept(gather);
-                releaseNow(gather);
-                return null;
+            b = open(event, intent, blockable, true);
+            if (b != null) {
+                Batch barrierBatch = b;
+                b.change = () -> {
+                    gather.reset();
+                    apply.accept(gather);
+                    barrierBatch.hold(gather);
+                };
             }
-            b.change = () -> {
-                gather.reset();
-                apply.accept(gather);
-                b.hold(gather);
-            };
-            return b;
-        }
-        if (strategy.timing() == DeliveryStrategy.Timing.BEFORE_NO_WAIT) {
+        } else if (strategy.timing() == DeliveryStrategy.Timing.BEFORE_NO_WAIT) {
             // Mark first (the starts go out before the change), change at once, hold the frames for the sync.
-            Batch b = open(event, intent, blockable, false);
+            b = open(event, intent, blockable, false);
             gather.reset();
             apply.accept(gather);
-            if (b == null) {
-                releaseNow(gather);
-                return null;
+            if (b != null) {
+                b.hold(gather);
+                b.changeApplied = true;
             }
-            b.hold(gather);
-            b.changeApplied = true;
-            return b;
+        } else {
+            gather.reset();
+            apply.accept(gather);
+            List<Range> changed = gather.ranges();
+            b = changed.isEmpty() ? null : open(event, List.copyOf(changed), blockable, false);
+            if (b != null) {
+                b.hold(gather);
+                b.changeApplied = true;
+            }
         }
-        gather.reset();
-        apply.accept(gather);
-        List<Range> changed = gather.ranges();
-        if (changed.isEmpty()) {
-            releaseNow(gather);
-            return null;
-        }
-        Batch b = open(event, List.copyOf(changed), blockable, false);
         if (b == null) {
+            if (strategy.notifiesBeforeChange()) {
+                gather.reset();
+                apply.accept(gather);
+            }
+            if (beforeRelease != null) {
+                beforeRelease.run();
+            }
             releaseNow(gather);
             return null;
         }
-        b.hold(gather);
-        b.changeApplied = true;
+        if (beforeRelease != null) {
+            b.beforeRelease.add(beforeRelease);
+        }
         return b;
     }
 
@@ -864,6 +924,9 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             }
         }
         batches.remove(b.id);
+        for (Runnable r : b.beforeRelease) {
+            r.run();
+        }
         for (int pfn : b.pfns) {
             memory.put(pfn);
         }
@@ -908,6 +971,122 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     private void releaseNow(Gather g) {
         for (int i = 0; i < g.frameCount(); i++) {
             memory.put(g.pfn(i));
+        }
+    }
+
+    // ---- memory pressure ------------------------------------------------------------------------------------------
+
+    private void onSwapOut(MmCommand.SwapOutPage c) {
+        long page = c.va() & ~(PageTable.PAGE_SIZE - 1);
+        long[] slot = {-1};
+        int[] pfn = {c.pfn()};
+        Consumer<Gather> apply = g -> slot[0] = space.swapOut(page, c.pfn(), c.generation(), g);
+        // The contents go to swap only once no secondary can still write the frame.
+        Runnable writeBack = () -> {
+            if (slot[0] >= 0) {
+                host.swap().write(slot[0], memory.snapshot(pfn[0]));
+            }
+        };
+        Runnable reply = () -> c.replyTo().tell(new MmCommand.PressureDone(space.id(), page, slot[0] >= 0,
+                slot[0] >= 0 ? "swapped out" : "page changed"));
+        pressureChange(page, apply, writeBack, reply);
+    }
+
+    private void onUnmapFilePages(MmCommand.UnmapFilePages u) {
+        List<Range> ranges = new ArrayList<>();
+        for (Vma vma : space.vmas().all()) {
+            if (vma.file() != u.file()) {
+                continue;
+            }
+            for (long index = u.fromPage(); index < u.toPage(); index++) {
+                long va = vma.addressOfFilePage(index);
+                if (va >= 0) {
+                    ranges.add(new Range(va, va + PageTable.PAGE_SIZE));
+                }
+            }
+        }
+        Consumer<Gather> apply = g -> {
+            for (Range r : ranges) {
+                space.clear(r.start(), r.end(), g);
+            }
+        };
+        Runnable reply = () -> u.replyTo().tell(new MmCommand.PressureDone(space.id(), -1, true, "unmapped"));
+        if (ranges.isEmpty() || subscriptions.isEmpty()) {
+            gather.reset();
+            apply.accept(gather);
+            releaseNow(gather);
+            reply.run();
+            return;
+        }
+        changeThen(InvalidationEvent.CLEAR, ranges, apply, reply);
+    }
+
+    private void onMigrate(MmCommand.MigratePage m) {
+        long page = m.va() & ~(PageTable.PAGE_SIZE - 1);
+        boolean[] unmapped = {false};
+        Consumer<Gather> apply = g -> unmapped[0] = space.migrationUnmap(page, m.pfn(), m.generation(), g);
+        Runnable finish = () -> {
+            int fresh = unmapped[0] ? space.migrationRemap(page, m.pfn()) : -1;
+            m.replyTo().tell(new MmCommand.PressureDone(space.id(), page, fresh >= 0,
+                    fresh >= 0 ? "migrated to " + fresh : "page changed"));
+        };
+        if (subscriptions.isEmpty()) {
+            gather.reset();
+            apply.accept(gather);
+            finish.run();
+            return;
+        }
+        Batch b = change(InvalidationEvent.MIGRATE, List.of(new Range(page, page + PageTable.PAGE_SIZE)), true,
+                apply);
+        if (b == null) {
+            finish.run();
+        } else {
+            b.onComplete.add(finish);
+        }
+    }
+
+    private void onKsmWriteProtect(MmCommand.KsmWriteProtect k) {
+        long page = k.va() & ~(PageTable.PAGE_SIZE - 1);
+        boolean[] ok = {false};
+        Consumer<Gather> apply = g -> {
+            ok[0] = space.writeProtect(page, k.pfn(), k.generation(), g);
+            if (ok[0] && k.makeKsm()) {
+                memory.setFlag(k.pfn(), PhysicalMemory.FLAG_KSM);
+            }
+        };
+        Runnable reply = () -> k.replyTo().tell(new MmCommand.PressureDone(space.id(), page, ok[0],
+                ok[0] ? "write-protected" : "page changed"));
+        pressureChange(page, apply, null, reply);
+    }
+
+    private void onKsmMerge(MmCommand.KsmMerge k) {
+        long page = k.va() & ~(PageTable.PAGE_SIZE - 1);
+        boolean[] ok = {false};
+        Consumer<Gather> apply = g -> ok[0] = space.replaceWithKsm(page, k.pfn(), k.generation(), k.ksmPfn(),
+                k.ksmGeneration(), g);
+        Runnable reply = () -> k.replyTo().tell(new MmCommand.PressureDone(space.id(), page, ok[0],
+                ok[0] ? "merged" : "page changed"));
+        pressureChange(page, apply, null, reply);
+    }
+
+    /** A one-page change on behalf of a memory-pressure daemon; {@code beforeRelease} sees the held frame. */
+    private void pressureChange(long page, Consumer<Gather> apply, Runnable beforeRelease, Runnable reply) {
+        if (subscriptions.isEmpty()) {
+            gather.reset();
+            apply.accept(gather);
+            if (beforeRelease != null) {
+                beforeRelease.run();
+            }
+            releaseNow(gather);
+            reply.run();
+            return;
+        }
+        Batch b = change(InvalidationEvent.CLEAR, List.of(new Range(page, page + PageTable.PAGE_SIZE)), true,
+                apply, beforeRelease);
+        if (b == null) {
+            reply.run();
+        } else {
+            b.onComplete.add(reply);
         }
     }
 

@@ -117,6 +117,45 @@ public sealed interface MmCommand {
         }
     }
 
+    // ---- memory pressure (sent by the host's reclaim, migration and KSM daemons) ----------------------------------
+
+    /**
+     * Swap out the exclusive anonymous page at {@code va} if it still maps frame {@code pfn} of {@code generation}:
+     * unmap with a CLEAR invalidation, write the contents to swap once every secondary acked, free the frame.
+     */
+    record SwapOutPage(long va, int pfn, int generation, ActorRef<PressureDone> replyTo) implements MmCommand {
+    }
+
+    /** Unmap file pages {@code [fromPage, toPage)} of {@code file} from this mm (page-cache reclaim). */
+    record UnmapFilePages(MemFile file, long fromPage, long toPage, ActorRef<PressureDone> replyTo)
+            implements MmCommand {
+    }
+
+    /** Move the exclusive anonymous page at {@code va} to a new frame (MIGRATE invalidation, copy, remap). */
+    record MigratePage(long va, int pfn, int generation, ActorRef<PressureDone> replyTo) implements MmCommand {
+    }
+
+    /**
+     * KSM step 1: write-protect the exclusive anonymous page at {@code va} (a CLEAR invalidation drops writable
+     * secondary translations) and, with {@code makeKsm}, mark its frame as the stable KSM page.
+     */
+    record KsmWriteProtect(long va, int pfn, int generation, boolean makeKsm, ActorRef<PressureDone> replyTo)
+            implements MmCommand {
+    }
+
+    /** KSM step 2: map the stable KSM frame at {@code va} in place of an identical write-protected page. */
+    record KsmMerge(long va, int pfn, int generation, int ksmPfn, int ksmGeneration,
+                    ActorRef<PressureDone> replyTo) implements MmCommand {
+    }
+
+    /**
+     * Reply to the memory-pressure commands, sent once the invalidation completed.
+     *
+     * @param done false when the page changed meanwhile and nothing was done
+     */
+    record PressureDone(long mm, long va, boolean done, String why) {
+    }
+
     // ---- inspection -----------------------------------------------------------------------------------------
 
     record GetStats(ActorRef<MmStats> replyTo) implements MmCommand {
