@@ -49,7 +49,7 @@ public final class HostChurnScenario implements Scenario {
         } finally {
             system.terminate();
         }
-        run.oracle().audit(o.audit());
+        run.oracle().finish(o.audit());
         return report(ops, churn, o);
     }
 

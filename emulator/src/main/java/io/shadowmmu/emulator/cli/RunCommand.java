@@ -95,6 +95,7 @@ public final class RunCommand implements Callable<Integer> {
         Map<String, Object> verdict = new LinkedHashMap<>();
         verdict.put("enabled", oracle.enabled());
         verdict.put("clean", oracle.clean());
+        verdict.put("events", oracle.eventsSeen());
         verdict.put("violations", oracle.counts());
         verdict.put("stories", oracle.stories(10));
         tree.put("oracle", verdict);
@@ -109,8 +110,8 @@ public final class RunCommand implements Callable<Integer> {
             System.out.println("  oracle: clean (I1-I6, no violation)");
         } else {
             System.out.println("  oracle: " + oracle.total() + " VIOLATION(S) " + oracle.counts());
-            for (String story : oracle.stories(5)) {
-                System.out.println("    " + story);
+            for (String story : oracle.stories(3)) {
+                System.out.println("    " + story.replace("\n", "\n    "));
             }
         }
         if (json != null) {

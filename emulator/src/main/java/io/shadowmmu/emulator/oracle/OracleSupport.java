@@ -4,96 +4,85 @@ import io.shadowmmu.config.Settings;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.events.Invariant;
 import io.shadowmmu.hostmm.host.HostCommand;
+import io.shadowmmu.testkit.oracle.CoherenceOracle;
+import io.shadowmmu.testkit.oracle.Violation;
 
+import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * The CLI's view of the coherence oracle: the event sink every host of a run is built with, the end-of-run audit,
- * and the verdict. Until the full oracle is wired in it records the violations agents report themselves and those
- * of the audit.
+ * The CLI's view of the coherence oracle: the event sink every host of a run is built with, the end-of-run checks
+ * (I4 liveness, I5 audit) and the verdict. With {@code oracle.enabled = off} the sink is the no-op one and the run
+ * pays nothing for it.
  */
 public final class OracleSupport {
-    private final boolean enabled;
-    private final AtomicLongArray counts = new AtomicLongArray(Invariant.values().length);
-    private final List<String> stories = Collections.synchronizedList(new ArrayList<>());
-    private final CoherenceEvents events;
+    private final CoherenceOracle oracle;
 
-    private OracleSupport(boolean enabled) {
-        this.enabled = enabled;
-        this.events = !enabled ? CoherenceEvents.NONE : new CoherenceEvents() {
-            @Override
-            public boolean enabled() {
-                return true;
-            }
-
-            @Override
-            public void violation(Invariant invariant, long agent, String detail) {
-                record(invariant, "agent " + agent + ": " + detail);
-            }
-        };
+    private OracleSupport(CoherenceOracle oracle) {
+        this.oracle = oracle;
     }
 
     public static OracleSupport create(Settings settings) {
-        return new OracleSupport(settings.oracle().enabled());
+        return new OracleSupport(settings.oracle().enabled() ? new CoherenceOracle(settings.oracle()) : null);
     }
 
     public boolean enabled() {
-        return enabled;
+        return oracle != null;
     }
 
     public CoherenceEvents events() {
-        return events;
+        return oracle != null ? oracle : CoherenceEvents.NONE;
     }
 
-    /** Turns an I5 audit's problems into violations. */
-    public void audit(HostCommand.AuditReport report) {
-        for (String p : report.problems()) {
-            record(Invariant.I5, p);
-        }
+    /** The oracle itself, for scenarios that check more (null when disabled). */
+    public CoherenceOracle oracle() {
+        return oracle;
     }
 
-    private void record(Invariant invariant, String detail) {
-        counts.incrementAndGet(invariant.ordinal());
-        if (stories.size() < 50) {
-            stories.add(invariant + ": " + detail);
+    /** End of a run: the audit's problems are I5 violations; any invalidation still open is an I4 one. */
+    public void finish(HostCommand.AuditReport audit) {
+        if (oracle == null) {
+            return;
         }
+        oracle.audit(audit);
+        oracle.checkLiveness(Duration.ZERO);
     }
 
     /** Violations by invariant, every invariant present. */
     public Map<String, Long> counts() {
         Map<String, Long> out = new LinkedHashMap<>();
         for (Invariant i : Invariant.values()) {
-            out.put(i.name(), counts.get(i.ordinal()));
+            out.put(i.name(), oracle == null ? 0 : oracle.count(i));
         }
         return out;
     }
 
     public long total() {
-        long n = 0;
-        for (int i = 0; i < counts.length(); i++) {
-            n += counts.get(i);
-        }
-        return n;
+        return oracle == null ? 0 : oracle.total();
     }
 
     public boolean clean() {
         return total() == 0;
     }
 
-    /** Readable accounts of the first violations. */
-    public List<String> stories(int max) {
-        synchronized (stories) {
-            return List.copyOf(stories.subList(0, Math.min(max, stories.size())));
-        }
+    public long eventsSeen() {
+        return oracle == null ? 0 : oracle.eventsSeen();
     }
 
-    static Map<Invariant, Long> emptyCounts() {
-        return new EnumMap<>(Invariant.class);
+    /** Readable accounts of the first violations, stories included. */
+    public List<String> stories(int max) {
+        List<String> out = new ArrayList<>();
+        if (oracle != null) {
+            for (Violation v : oracle.violations()) {
+                if (out.size() == max) {
+                    break;
+                }
+                out.add(v.describe());
+            }
+        }
+        return out;
     }
 }
