@@ -15,7 +15,7 @@ import java.util.Map;
  * <p>Modules with settings of their own read them from {@link #reader()} and validate them the same way.
  */
 public record Settings(long seed, HostSettings host, NotifierSettings notifier, TlbSettings tlb,
-                       OracleSettings oracle, PressureSettings pressure, Config root) {
+                       OracleSettings oracle, PressureSettings pressure, Variant variant, Config root) {
     public static final String ROOT = "shadowmmu";
 
     /** Defaults from reference.conf, overridden by application.conf and system properties. */
@@ -60,6 +60,7 @@ public record Settings(long seed, HostSettings host, NotifierSettings notifier, 
                 TlbSettings.read(r.section("tlb")),
                 OracleSettings.read(r.section("oracle")),
                 PressureSettings.read(r),
+                Variant.read(r),
                 withDefaults);
     }
 
@@ -69,11 +70,11 @@ public record Settings(long seed, HostSettings host, NotifierSettings notifier, 
     }
 
     public Settings withNotifier(NotifierSettings other) {
-        return new Settings(seed, host, other, tlb, oracle, pressure, root);
+        return new Settings(seed, host, other, tlb, oracle, pressure, variant, root);
     }
 
     public Settings withSeed(long other) {
-        return new Settings(other, host, notifier, tlb, oracle, pressure, root);
+        return new Settings(other, host, notifier, tlb, oracle, pressure, variant, root);
     }
 
     /** A typo in a key must not be silently ignored: every key must exist in some reference.conf. */

@@ -153,10 +153,10 @@ final class ChurnCoordinator extends AbstractBehavior<ChurnCoordinator.Command> 
         String id = Long.toString(child.mmId());
         ActorRef<SecondaryMmu.Command> atomic = getContext().spawn(
                 SecondaryMmu.create(child.mm(), child.mmId(), host.memory(), "atomic-" + id, Duration.ZERO,
-                        statsAdapter), "atomic-" + id);
+                        statsAdapter, host.settings().variant()), "atomic-" + id);
         ActorRef<SecondaryMmu.Command> slow = getContext().spawn(
                 SecondaryMmu.create(child.mm(), child.mmId(), host.memory(), "slow-" + id, settings.slowAckDelay(),
-                        statsAdapter), "slow-" + id);
+                        statsAdapter, host.settings().variant()), "slow-" + id);
         secondaries.add(atomic);
         secondaries.add(slow);
         secondariesAlive += 2;

@@ -6,6 +6,7 @@ import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
+import io.shadowmmu.config.Variant;
 import io.shadowmmu.hostmm.events.AgentIds;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.events.Invariant;
@@ -75,6 +76,7 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
     private final String name;
     private final Duration ackDelay;
     private final ActorRef<Stats> reportTo;
+    private final Variant variant;
     private final long agent = AgentIds.next();
     private final ActorRef<MmuNotification> notifications;
     private final ActorRef<MmCommand.Registered> registrations;
@@ -97,14 +99,15 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
      * @param reportTo receives this subscriber's stats when it stops (its mm released it or is gone)
      */
     public static Behavior<Command> create(ActorRef<MmCommand> mm, long mmId, PhysicalMemory memory, String name,
-                                           Duration ackDelay, ActorRef<Stats> reportTo) {
-        return Behaviors.setup(ctx -> new SecondaryMmu(ctx, mm, mmId, memory, name, ackDelay, reportTo));
+                                           Duration ackDelay, ActorRef<Stats> reportTo, Variant variant) {
+        return Behaviors.setup(ctx -> new SecondaryMmu(ctx, mm, mmId, memory, name, ackDelay, reportTo, variant));
     }
 
     private SecondaryMmu(ActorContext<Command> context, ActorRef<MmCommand> mm, long mmId, PhysicalMemory memory,
-                         String name, Duration ackDelay, ActorRef<Stats> reportTo) {
+                         String name, Duration ackDelay, ActorRef<Stats> reportTo, Variant variant) {
         super(context);
         this.reportTo = reportTo;
+        this.variant = variant;
         context.watch(mm);
         this.mm = mm;
         this.mmId = mmId;
@@ -207,7 +210,8 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
         }
         PageReply.Granted g = (PageReply.Granted) p.reply();
         // mmu_interval_read_retry: an invalidation ran or is running since we asked; the answer may be stale.
-        if (p.sampledSeq() != sequence || Range.anyContains(inProgress, p.page())) {
+        boolean stale = p.sampledSeq() != sequence || Range.anyContains(inProgress, p.page());
+        if (stale && variant != Variant.NO_FAULT_RETRY) {
             retries++;
             return this;
         }
@@ -255,6 +259,13 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
     }
 
     private void acknowledge(NotifierReply ack, ActorRef<NotifierReply> to, List<Range> drop, boolean all) {
+        if (variant == Variant.ACK_BEFORE_FLUSH && !all) {
+            // Broken on purpose: the host hears "done" while the translations are still in use.
+            to.tell(ack);
+            getContext().scheduleOnce(ackDelay.isZero() ? Duration.ofMillis(1) : ackDelay, getContext().getSelf(),
+                    new AckLater(new NotifierReply.Nack(-1, -1), getContext().getSystem().ignoreRef(), drop, false));
+            return;
+        }
         if (ackDelay.isZero()) {
             drop(drop, all);
             to.tell(ack);

@@ -43,6 +43,11 @@ public final class RunCommand implements Callable<Integer> {
             description = "Override a setting (keys relative to shadowmmu, e.g. notifier.strategy=range). Repeatable.")
     Map<String, String> overrides = new LinkedHashMap<>();
 
+    @Option(names = "--variant", paramLabel = "NAME",
+            description = "Run a deliberately BROKEN protocol from the race catalogue (for testing the oracle): "
+                    + "no_fault_retry, ack_before_flush, free_before_ack.")
+    String variant;
+
     @Option(names = "--json", paramLabel = "FILE", description = "Write the result as JSON.")
     Path json;
 
@@ -73,9 +78,16 @@ public final class RunCommand implements Callable<Integer> {
             if (seed != null) {
                 all.put("seed", Long.toString(seed));
             }
+            if (variant != null) {
+                all.put("variant", variant);
+            }
             settings = Settings.withOverrides(all);
         } catch (SettingsException e) {
             return usage(e.getMessage());
+        }
+        if (settings.variant() != io.shadowmmu.config.Variant.NONE) {
+            System.err.println("shadowmmu: WARNING: running the BROKEN protocol variant " + settings.variant()
+                    + " (" + settings.variant().meaning() + "); the oracle is expected to report violations");
         }
         OracleSupport oracle = OracleSupport.create(settings);
         long started = System.nanoTime();
@@ -90,6 +102,7 @@ public final class RunCommand implements Callable<Integer> {
         Map<String, Object> tree = new LinkedHashMap<>();
         tree.put("scenario", s.name());
         tree.put("seed", settings.seed());
+        tree.put("variant", settings.variant().name());
         tree.putAll(result.tree());
         tree.put("elapsed_ms", elapsedMs);
         Map<String, Object> verdict = new LinkedHashMap<>();

@@ -92,6 +92,8 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     private final CoherenceEvents events;
     private final NotifierSettings settings;
     private final DeliveryStrategy strategy;
+    /** A race-catalogue variant under test, or NONE. */
+    private final io.shadowmmu.config.Variant variant;
     private final StashBuffer<MmCommand> stash;
     private final TimerScheduler<MmCommand> timers;
     private final ActorRef<NotifierReply> replyAdapter;
@@ -148,6 +150,7 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
         this.events = host.events();
         this.settings = host.settings().notifier();
         this.strategy = DeliveryStrategy.of(settings.strategy());
+        this.variant = host.settings().variant();
         this.stash = stash;
         this.timers = timers;
         this.replyAdapter = context.messageAdapter(NotifierReply.class, WrappedReply::new);
@@ -690,6 +693,21 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     private Batch change(InvalidationEvent event, List<Range> intent, boolean blockable, Consumer<Gather> apply,
                          Runnable beforeRelease) {
         Batch b;
+        if (variant == io.shadowmmu.config.Variant.FREE_BEFORE_ACK) {
+            // Broken on purpose: change, notify, and free at once, as if the acknowledgements did not matter.
+            gather.reset();
+            apply.accept(gather);
+            List<Range> changed = gather.ranges();
+            b = changed.isEmpty() ? null : open(event, List.copyOf(changed), blockable, false);
+            if (b != null) {
+                b.changeApplied = true;
+            }
+            if (beforeRelease != null) {
+                beforeRelease.run();
+            }
+            releaseNow(gather);
+            return b;
+        }
         if (strategy.notifiesBeforeChange()) {
             b = open(event, intent, blockable, true);
             if (b != null) {
@@ -808,7 +826,7 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
 
     /** A secondary wrote through its own mapping: the frame is dirty even if the host PTE never said so (I6). */
     private void applyDirty(Batch b, List<Range> dirty) {
-        if (dirty.isEmpty()) {
+        if (dirty.isEmpty() || variant == io.shadowmmu.config.Variant.LOST_DIRTY) {
             return;
         }
         for (Range r : dirty) {
@@ -1159,7 +1177,8 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
         // Registration is a mailbox position: hand the newcomer every invalidation still in flight over its interest.
         List<MmCommand.InFlight> inFlight = new ArrayList<>();
         for (Batch b : batches.values()) {
-            if (b.ended || b.event == InvalidationEvent.RELEASE) {
+            if (b.ended || b.event == InvalidationEvent.RELEASE
+                    || variant == io.shadowmmu.config.Variant.REGISTER_UNQUIESCED) {
                 continue;
             }
             List<Range> mine = s.interest.clip(b.ranges);

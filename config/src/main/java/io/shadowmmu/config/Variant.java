@@ -1,0 +1,52 @@
+package io.shadowmmu.config;
+
+/**
+ * The race catalogue: deliberately broken protocol variants, for proving that the coherence oracle catches each one.
+ * Never for real runs: the CLI warns loudly when one is selected.
+ */
+public enum Variant {
+    /** The correct protocol. */
+    NONE("the correct protocol"),
+    /** A secondary installs what the host answered without re-checking its invalidate sequence. */
+    NO_FAULT_RETRY("secondaries install fault answers without the invalidate-sequence check"),
+    /** A secondary acknowledges an invalidation before it dropped and flushed its translations. */
+    ACK_BEFORE_FLUSH("secondaries acknowledge before their TLBs are flushed"),
+    /** The host frees gathered frames without waiting for the acknowledgements. */
+    FREE_BEFORE_ACK("the host frees frames without waiting for acknowledgements"),
+    /** Registration does not hand the newcomer the invalidations in flight. */
+    REGISTER_UNQUIESCED("registration ignores invalidations in flight"),
+    /** A remote fault reply sent before an invalidation is installed after it was acknowledged. */
+    STALE_INFLIGHT_FAULT("a cross-node fault reply lands after the invalidation it raced"),
+    /** Aging drops a secondary's dirty bit. */
+    LOST_DIRTY("the host ignores dirty ranges reported by secondaries");
+
+    private final String meaning;
+
+    Variant(String meaning) {
+        this.meaning = meaning;
+    }
+
+    public String meaning() {
+        return meaning;
+    }
+
+    /** Variants some part of the emulator can exhibit today; the others are refused with the reason. */
+    public static final java.util.Set<Variant> AVAILABLE =
+            java.util.EnumSet.of(NONE, NO_FAULT_RETRY, ACK_BEFORE_FLUSH, FREE_BEFORE_ACK);
+
+    static Variant read(ConfigReader r) {
+        Variant v = r.enumValue("variant", Variant.class);
+        if (v == REGISTER_UNQUIESCED) {
+            throw r.fail("variant", "is not available yet: the host parks every fault on a range in flight, so a"
+                    + " newcomer cannot get a revoked frame even without the hand-over");
+        }
+        if (v == LOST_DIRTY) {
+            throw r.fail("variant", "is not available yet: there is no page-cleaning path, and a write fault marks"
+                    + " the frame dirty, so a dropped secondary dirty bit cannot lose data");
+        }
+        if (v == STALE_INFLIGHT_FAULT) {
+            throw r.fail("variant", "is not available yet: it needs cross-node faults (cluster mode)");
+        }
+        return v;
+    }
+}
