@@ -8,7 +8,8 @@ public interface Workload {
     /**
      * Appends accesses to {@code batch} until it is full or the stream ends.
      *
-     * @return false once the stream is exhausted (nothing more will ever be added)
+     * @return false once the stream is exhausted (nothing more will ever be added); a stream read lazily may
+     *         return true with a full batch and find its end on the next call, which then adds nothing
      */
     boolean fill(AccessBatch batch);
 
