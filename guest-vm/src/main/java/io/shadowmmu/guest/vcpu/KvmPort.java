@@ -1,0 +1,41 @@
+package io.shadowmmu.guest.vcpu;
+
+import akka.actor.typed.javadsl.ActorContext;
+import io.shadowmmu.hostmm.notifier.AccessGrant;
+
+/**
+ * What a vCPU sees of KVM: the second-level table its hardware walks without any message (TDP: gpa to host frame;
+ * shadow: guest virtual to host frame under a guest CR3), and the exit through which it asks KVM to fill that
+ * table. One port per VM; {@link #walk} and {@link #grant} are called from every vCPU's thread.
+ */
+public interface KvmPort {
+    /** True for TDP (EPT-like) paging, false for shadow paging. */
+    boolean tdp();
+
+    /**
+     * Hardware walk ({@code address} is a gpa in TDP mode, a gva under {@code cr3} in shadow mode). On success fills
+     * {@code out} with the host frame, the generation the entry was installed for and its writability; a write
+     * walk sets the entry's dirty state like hardware does.
+     *
+     * @return false when the table has no entry for the address
+     */
+    boolean walk(long cr3, long address, boolean write, Walk out);
+
+    /** The grant of the current notifier registration, or null while there is none. */
+    AccessGrant grant();
+
+    /** Guest frames of RAM (for the TDP-mode walk of guest page tables). */
+    long guestFrames();
+
+    /**
+     * Connects a vCPU: remote TLB flushes reach it as {@link Vcpu.FlushTlb}, and {@link #exit} answers come back as
+     * {@link Vcpu.ExitReply}. Called from the vCPU's setup.
+     */
+    Exits connect(int vcpu, ActorContext<Vcpu.Command> context);
+
+    /** The exit side of one connected vCPU. */
+    interface Exits {
+        /** A VM exit: the walk found no usable entry for {@code address} ({@code cr3} matters in shadow mode). */
+        void exit(long cr3, long address, boolean write);
+    }
+}
