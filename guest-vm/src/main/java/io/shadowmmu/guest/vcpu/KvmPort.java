@@ -33,6 +33,18 @@ public interface KvmPort {
      */
     Exits connect(int vcpu, ActorContext<Vcpu.Command> context);
 
+    /**
+     * Connects the guest kernel: {@link GuestKernelWrites#write} stores words into guest physical memory through
+     * KVM (in shadow mode a trapped write to a guest page table, which zaps the shadow entries it changes), and its
+     * completion comes back to {@code context} as the message {@code done.apply(token)}.
+     */
+    <T> GuestKernelWrites connectKernel(ActorContext<T> context, java.util.function.LongFunction<T> done);
+
+    /** The guest kernel's path to guest physical memory. */
+    interface GuestKernelWrites {
+        void write(long token, long[] gpas, long[] values);
+    }
+
     /** The exit side of one connected vCPU. */
     interface Exits {
         /** A VM exit: the walk found no usable entry for {@code address} ({@code cr3} matters in shadow mode). */
