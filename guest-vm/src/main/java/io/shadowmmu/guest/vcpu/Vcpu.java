@@ -41,7 +41,10 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     public sealed interface Command {
     }
 
-    /** Gives this vCPU a guest process to run (pinned: a process runs on one vCPU, so its golden copy is exact). */
+    /**
+     * Gives this vCPU a guest process to run (pinned: a process runs on one vCPU, so its golden copy is exact). For
+     * a pid it already runs, the new workload follows the current one and the golden copy is kept.
+     */
     public record AddProcess(int pid, long cr3, Workload workload) implements Command {
     }
 
@@ -106,7 +109,6 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
 
     private static final int OK = 0;
     private static final int BLOCKED = -1;
-    private static final int FAILED = -2;
 
     /** A process pinned to this vCPU with its position in its workload. */
     private static final class Proc {
@@ -114,7 +116,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         final long cr3;
         final Workload workload;
         final AccessBatch batch;
-        final GoldenCopy golden = new GoldenCopy();
+        final GoldenCopy golden;
         int cursor;
         boolean more = true;
 
@@ -123,6 +125,16 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
             this.cr3 = cr3;
             this.workload = workload;
             this.batch = new AccessBatch(batchSize);
+            this.golden = new GoldenCopy();
+        }
+
+        /** The same process with a new workload; what it wrote so far stays known. */
+        Proc(Proc previous, Workload next, int batchSize) {
+            this.pid = previous.pid;
+            this.cr3 = previous.cr3;
+            this.workload = next;
+            this.batch = new AccessBatch(batchSize);
+            this.golden = previous.golden;
         }
 
         boolean done() {
@@ -217,7 +229,18 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     }
 
     private Behavior<Command> onAddProcess(AddProcess m) {
-        procs.add(new Proc(m.pid(), m.cr3(), m.workload(), Math.min(cfg.sliceAccesses(), 4096)));
+        int batch = Math.min(cfg.sliceAccesses(), 4096);
+        boolean replaced = false;
+        for (int i = 0; i < procs.size(); i++) {
+            Proc old = procs.get(i);
+            if (old.pid == m.pid() && old.done()) {
+                procs.set(i, new Proc(old, m.workload(), batch));
+                replaced = true;
+            }
+        }
+        if (!replaced) {
+            procs.add(new Proc(m.pid(), m.cr3(), m.workload(), batch));
+        }
         if (running) {
             scheduleSlice();
         }
