@@ -45,6 +45,10 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
     public record Spawned(int pid, long cr3, int vcpu) {
     }
 
+    /** Queues another workload for a process; its golden copy carries over. */
+    public record MoreWork(int pid, Workload workload) implements Command {
+    }
+
     /** Runs every process to the end of its workload and replies the VM's results. */
     public record Run(ActorRef<VmStats> replyTo) implements Command {
     }
@@ -138,6 +142,7 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Spawn.class, this::onSpawn)
+                .onMessage(MoreWork.class, this::onMoreWork)
                 .onMessage(Run.class, this::onRun)
                 .onMessage(Unmap.class, this::onUnmap)
                 .onMessage(Protect.class, this::onProtect)
@@ -165,6 +170,15 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
             vcpus.get(vcpu).tell(new Vcpu.AddProcess(p.pid(), p.cr3(), m.workload()));
             m.replyTo().tell(new Spawned(p.pid(), p.cr3(), vcpu));
         });
+        return this;
+    }
+
+    private Behavior<Command> onMoreWork(MoreWork m) {
+        Integer vcpu = vcpuOfPid.get(m.pid());
+        GuestProcess p = os.process(m.pid());
+        if (vcpu != null && p != null) {
+            vcpus.get(vcpu).tell(new Vcpu.AddProcess(p.pid(), p.cr3(), m.workload()));
+        }
         return this;
     }
 
