@@ -156,7 +156,10 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     private final CoherenceEvents events;
     private final boolean checkFrames;
     private final boolean golden;
+    /** Data TLB. */
     private final Tlb tlb;
+    /** Instruction TLB, same geometry: fetches never evict data translations (as on x86's split L1 TLBs). */
+    private final Tlb itlb;
     private final Walk walk = new Walk();
     private final List<Proc> procs = new ArrayList<>();
     private final List<ActorRef<Finished>> waiters = new ArrayList<>();
@@ -200,12 +203,19 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         // A word-level golden copy needs word-level contents.
         this.golden = cfg.goldenCheck() && isFullMode(memory);
         this.tlb = new Tlb(cfg.tlb());
+        this.itlb = new Tlb(cfg.tlb());
         if (events.enabled()) {
-            final int cache = 1 + id;
-            tlb.setDropListener((vpn, pfn, gen) -> events.translationRemoved(cfg.agent(), cache, loadedCr3,
+            tlb.setDropListener((vpn, pfn, gen) -> events.translationRemoved(cfg.agent(), dataCache(), loadedCr3,
                     vpn << GuestLayout.PAGE_SHIFT, pfn, gen));
+            itlb.setDropListener((vpn, pfn, gen) -> events.translationRemoved(cfg.agent(), dataCache() + 1,
+                    loadedCr3, vpn << GuestLayout.PAGE_SHIFT, pfn, gen));
         }
         this.exits = kvm.connect(id, context);
+    }
+
+    /** Oracle cache id of this vCPU's data TLB; its instruction TLB is the next one. 0 is left for KVM's sptes. */
+    private int dataCache() {
+        return 1 + 2 * id;
     }
 
     private static boolean isFullMode(PhysicalMemory memory) {
@@ -258,8 +268,10 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         flushRequests++;
         if (m.all()) {
             tlb.flushAll();
+            itlb.flushAll();
         } else {
             tlb.flushRange(m.startVpn(), m.endVpn(), cfg.flushAllThreshold());
+            itlb.flushRange(m.startVpn(), m.endVpn(), cfg.flushAllThreshold());
         }
         m.replyTo().tell(new FlushDone(id, m.request()));
         return this;
@@ -280,7 +292,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     }
 
     public VcpuStats stats() {
-        return new VcpuStats(id, accesses, fetches, writes, tlb.stats(), exitCount, retries, guestPageFaults,
+        return new VcpuStats(id, accesses, fetches, writes, tlb.stats(), itlb.stats(), exitCount, retries, guestPageFaults,
                 guestFaults, flushRequests, i1Checks, i1Violations, i3Violations, slices, fencedSlices);
     }
 
@@ -361,6 +373,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
             // Fenced: every translation is void. Drop them and wait for KVM to register again.
             fencedSlices++;
             tlb.flushAll();
+            itlb.flushAll();
             sliceQueued = true;
             getContext().scheduleOnce(FENCED_RETRY, getContext().getSelf(), Slice.INSTANCE);
             return this;
@@ -386,6 +399,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
             if (!p.done()) {
                 if (current >= 0 && p.cr3 != loadedCr3 && loadedCr3 != -1) {
                     tlb.flushAll();
+                    itlb.flushAll();
                 }
                 current = i;
                 loadedCr3 = p.cr3;
@@ -422,25 +436,26 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     /** One access: the hit path touches only the TLB's arrays and the frame. */
     private int access(Proc p, long va, byte kind) {
         boolean write = kind == AccessBatch.STORE || kind == AccessBatch.MODIFY;
+        Tlb tlb = kind == AccessBatch.IFETCH ? this.itlb : this.tlb;
         long vpn = va >>> GuestLayout.PAGE_SHIFT;
         int slot = tlb.lookup(vpn);
         if (slot < 0 || (write && !tlb.writable(slot))) {
-            slot = fill(p, va, write);
+            slot = fill(p, va, write, tlb);
             if (slot < 0) {
                 return BLOCKED;
             }
         }
         int pfn = tlb.pfn(slot);
         if (checkFrames && memory.generation(pfn) != tlb.generation(slot)) {
-            staleFrame(p, va, slot);
-            slot = fill(p, va, write);
+            staleFrame(p, va, slot, tlb);
+            slot = fill(p, va, write, tlb);
             if (slot < 0) {
                 return BLOCKED;
             }
             pfn = tlb.pfn(slot);
             if (memory.generation(pfn) != tlb.generation(slot)) {
                 // KVM's own entry is stale too: refuse the access rather than touch a reused frame.
-                staleFrame(p, va, slot);
+                staleFrame(p, va, slot, tlb);
                 guestFaults++;
                 return OK;
             }
@@ -460,7 +475,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
                 i1Checks++;
                 long expected = p.golden.expected(va);
                 if (actual != expected) {
-                    staleRead(p, va, expected, actual, pfn, slot);
+                    staleRead(p, va, expected, actual, pfn, tlb.generation(slot));
                 }
             }
         }
@@ -483,7 +498,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
      * TLB miss: the hardware walk. Returns the TLB slot filled, or BLOCKED after sending an exit or a guest page
      * fault (the access is retried when the answer comes), or after skipping a faulted access.
      */
-    private int fill(Proc p, long va, boolean write) {
+    private int fill(Proc p, long va, boolean write, Tlb tlb) {
         long vpn = va >>> GuestLayout.PAGE_SHIFT;
         boolean guestWritable = true;
         long address;
@@ -520,7 +535,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         boolean canWrite = write && walk.writable && guestWritable;
         int slot = tlb.insert(vpn, walk.pfn, walk.generation, canWrite, memory.words(walk.pfn));
         if (events.enabled()) {
-            events.translationInstalled(cfg.agent(), 1 + id, p.cr3, vpn << GuestLayout.PAGE_SHIFT, walk.pfn,
+            events.translationInstalled(cfg.agent(), tlb == this.tlb ? dataCache() : dataCache() + 1, p.cr3, vpn << GuestLayout.PAGE_SHIFT, walk.pfn,
                     walk.generation, canWrite);
         }
         return slot;
@@ -536,7 +551,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         return BLOCKED;
     }
 
-    private void staleFrame(Proc p, long va, int slot) {
+    private void staleFrame(Proc p, long va, int slot, Tlb tlb) {
         i3Violations++;
         events.violation(Invariant.I3, cfg.agent(), "vcpu " + id + " pid " + p.pid + " TLB hit at 0x"
                 + Long.toHexString(va) + " on pfn " + tlb.pfn(slot) + " generation " + tlb.generation(slot)
@@ -544,11 +559,11 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         tlb.invalidate(slot);
     }
 
-    private void staleRead(Proc p, long va, long expected, long actual, int pfn, int slot) {
+    private void staleRead(Proc p, long va, long expected, long actual, int pfn, int translationGeneration) {
         i1Violations++;
         String detail = "vcpu " + id + " pid " + p.pid + " read 0x" + Long.toHexString(va) + ": expected 0x"
                 + Long.toHexString(expected) + " actual 0x" + Long.toHexString(actual) + " in pfn " + pfn
-                + " (translation generation " + tlb.generation(slot) + ", frame generation "
+                + " (translation generation " + translationGeneration + ", frame generation "
                 + memory.generation(pfn) + ", frame owner " + memory.owner(pfn) + ", mapped by agent "
                 + cfg.agent() + ")";
         if (i1Violations <= 10) {

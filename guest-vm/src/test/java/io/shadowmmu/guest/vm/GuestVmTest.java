@@ -146,6 +146,10 @@ class GuestVmTest {
         assertThat(s.total().fetches()).isEqualTo(233);
         assertThat(s.accesses()).isEqualTo(294);
         assertThat(s.total().writes()).isEqualTo(35);
+        // Fetches go through the instruction TLB only; the data TLB sees the 61 data accesses.
+        assertThat(s.total().itlb().hits() + s.total().itlb().misses()).isGreaterThanOrEqualTo(233);
+        assertThat(s.total().tlb().hits() + s.total().tlb().misses()).isGreaterThanOrEqualTo(61);
+        assertThat(s.total().tlb().hits() + s.total().tlb().misses()).isLessThan(233);
         assertThat(s.total().guestFaults()).isZero();
         assertThat(s.i1Violations()).isZero();
         trace.close();
