@@ -8,7 +8,7 @@ import java.util.SplittableRandom;
  * generator: a process that alternates between scanning, random lookups and a hot set.
  */
 public final class MixedWorkload implements Workload {
-    private final List<Workload> parts;
+    private final Workload[] parts;
     private final SplittableRandom random;
     private final int runLength;
     private final AccessBatch run;
@@ -18,7 +18,7 @@ public final class MixedWorkload implements Workload {
         if (parts.isEmpty()) {
             throw new IllegalArgumentException("a mixed workload needs at least one part");
         }
-        this.parts = List.copyOf(parts);
+        this.parts = parts.toArray(new Workload[0]);
         this.random = new SplittableRandom(seed);
         this.runLength = runLength;
         this.run = new AccessBatch(runLength);
@@ -44,8 +44,8 @@ public final class MixedWorkload implements Workload {
         run.clear();
         cursor = 0;
         int live = 0;
-        for (Workload w : parts) {
-            if (w.remaining() != 0) {
+        for (int i = 0; i < parts.length; i++) {
+            if (parts[i].remaining() != 0) {
                 live++;
             }
         }
@@ -53,7 +53,8 @@ public final class MixedWorkload implements Workload {
             return false;
         }
         int pick = random.nextInt(live);
-        for (Workload w : parts) {
+        for (int i = 0; i < parts.length; i++) {
+            Workload w = parts[i];
             if (w.remaining() != 0 && pick-- == 0) {
                 // A part fills at most one run, then another part gets its turn.
                 w.fill(run);
@@ -66,8 +67,8 @@ public final class MixedWorkload implements Workload {
     @Override
     public long remaining() {
         long n = run.size() - cursor;
-        for (Workload w : parts) {
-            long r = w.remaining();
+        for (int i = 0; i < parts.length; i++) {
+            long r = parts[i].remaining();
             if (r < 0) {
                 return -1;
             }
