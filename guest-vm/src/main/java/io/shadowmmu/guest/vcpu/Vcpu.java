@@ -59,10 +59,27 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
      * Flush translations ({@code kvm_flush_remote_tlbs} / a guest TLB shootdown IPI): all of them, or the guest
      * virtual pages {@code [startVpn, endVpn)}.
      */
-    public record FlushTlb(long request, boolean all, long startVpn, long endVpn, ActorRef<FlushDone> replyTo)
+    public record FlushTlb(long request, boolean all, long startVpn, long endVpn, FlushAck ack)
             implements Command {
         public static FlushTlb everything(long request, ActorRef<FlushDone> replyTo) {
-            return new FlushTlb(request, true, 0, 0, replyTo);
+            return new FlushTlb(request, true, 0, 0, FlushAck.to(replyTo));
+        }
+
+        public static FlushTlb range(long request, long startVpn, long endVpn, ActorRef<FlushDone> replyTo) {
+            return new FlushTlb(request, false, startVpn, endVpn, FlushAck.to(replyTo));
+        }
+    }
+
+    /**
+     * How a flush is acknowledged once done. The guest kernel gets a {@link FlushDone}; KVM's adapter answers in
+     * KVM's own protocol, which is why this is a function and not one fixed reply type.
+     */
+    @FunctionalInterface
+    public interface FlushAck {
+        void flushed(int vcpu, long request);
+
+        static FlushAck to(ActorRef<FlushDone> replyTo) {
+            return (vcpu, request) -> replyTo.tell(new FlushDone(vcpu, request));
         }
     }
 
@@ -273,7 +290,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
             tlb.flushRange(m.startVpn(), m.endVpn(), cfg.flushAllThreshold());
             itlb.flushRange(m.startVpn(), m.endVpn(), cfg.flushAllThreshold());
         }
-        m.replyTo().tell(new FlushDone(id, m.request()));
+        m.ack().flushed(id, m.request());
         return this;
     }
 

@@ -301,7 +301,7 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
         flushesOutstanding.put(request, vcpus.size());
         afterFlush.put(request, then);
         for (ActorRef<Vcpu.Command> v : vcpus) {
-            v.tell(new Vcpu.FlushTlb(request, false, startVpn, endVpn, flushAdapter));
+            v.tell(Vcpu.FlushTlb.range(request, startVpn, endVpn, flushAdapter));
         }
     }
 
