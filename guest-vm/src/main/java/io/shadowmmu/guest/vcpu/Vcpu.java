@@ -187,6 +187,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     private boolean sliceQueued;
     private boolean waiting;
     private boolean retrying;
+    private long lastExitPage = -1;
     private long writeSeq;
     /** Instruction fetches read the frame too; folding the value here keeps the read from being optimized away. */
     private long sink;
@@ -309,8 +310,9 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     }
 
     public VcpuStats stats() {
-        return new VcpuStats(id, accesses, fetches, writes, tlb.stats(), itlb.stats(), exitCount, retries, guestPageFaults,
-                guestFaults, flushRequests, i1Checks, i1Violations, i3Violations, slices, fencedSlices);
+        return new VcpuStats(id, accesses, fetches, writes, tlb.stats(), itlb.stats(), exitCount, retries,
+                guestPageFaults, guestFaults, flushRequests, i1Checks, i1Violations, i3Violations, slices,
+                fencedSlices);
     }
 
     // ---- exits -----------------------------------------------------------------------------------------------
@@ -559,9 +561,12 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     }
 
     private int exit(long cr3, long address, boolean write) {
-        if (retrying) {
+        // KVM answered the previous exit for this very page, yet the entry is missing again: an invalidation
+        // raced the fault (or KVM chose to retry). A 2-D walk exiting for the next table level is not a retry.
+        if (retrying && (address >>> GuestLayout.PAGE_SHIFT) == lastExitPage) {
             retries++;
         }
+        lastExitPage = address >>> GuestLayout.PAGE_SHIFT;
         exitCount++;
         waiting = true;
         exits.exit(cr3, address, write);
