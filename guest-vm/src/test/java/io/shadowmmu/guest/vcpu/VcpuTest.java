@@ -211,4 +211,34 @@ class VcpuTest {
         assertThat(s.i3Violations()).isGreaterThanOrEqualTo(1);
         assertThat(g.events.violations).anySatisfy(v -> assertThat(v.invariant()).isEqualTo(Invariant.I3));
     }
+
+    @Test
+    void anExitAnsweredWithoutAnEntryIsRetriedAndCounted() {
+        Guest g = new Guest(1);
+        TestProbe<FakeKvm.ExitSeen> kvmProbe = testKit.createTestProbe();
+        TestProbe<Vcpu.Finished> out = testKit.createTestProbe();
+        g.kvm.probeMode(kvmProbe.ref());
+        ActorRef<Vcpu.Command> vcpu = g.spawnVcpu(100, testKit.<Vcpu.GuestPageFault>createTestProbe().ref());
+        vcpu.tell(new Vcpu.AddProcess(g.process.pid(), g.process.cr3(), onePage(10, 0.0)));
+        vcpu.tell(new Vcpu.Start(out.ref()));
+        for (int level = 0; level < 4; level++) {
+            FakeKvm.ExitSeen e = kvmProbe.receiveMessage();
+            g.kvm.install(e.cr3(), e.address());
+            e.vcpu().tell(new Vcpu.ExitResolved(0));
+        }
+        // The data page: an invalidation "raced" the fault, so KVM answers without installing, twice.
+        FakeKvm.ExitSeen data = kvmProbe.receiveMessage();
+        data.vcpu().tell(new Vcpu.ExitResolved(0));
+        FakeKvm.ExitSeen again = kvmProbe.receiveMessage();
+        assertThat(again.address()).isEqualTo(data.address());
+        again.vcpu().tell(new Vcpu.ExitResolved(0));
+        FakeKvm.ExitSeen third = kvmProbe.receiveMessage();
+        g.kvm.install(third.cr3(), third.address());
+        third.vcpu().tell(new Vcpu.ExitResolved(1));
+        VcpuStats s = out.receiveMessage().stats();
+        assertThat(s.exits()).isEqualTo(7);
+        // Two retries seen by the vCPU, one more reported by KVM.
+        assertThat(s.retries()).isEqualTo(3);
+        assertThat(s.accesses()).isEqualTo(10);
+    }
 }
