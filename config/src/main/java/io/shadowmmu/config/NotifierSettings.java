@@ -17,14 +17,13 @@ import java.util.Set;
 public record NotifierSettings(DeliveryStrategyKind strategy, Duration ackDeadline, int maxRangesPerMessage,
                                int maxPagesPerBatch, Duration fencePollInterval, Duration nackRetryDelay) {
 
-    /** Strategies with an implementation today; the others are refused with a clear error. */
-    public static final Set<DeliveryStrategyKind> AVAILABLE =
-            EnumSet.of(DeliveryStrategyKind.RANGE, DeliveryStrategyKind.GATHER);
+    /** Strategies with an implementation; any other would be refused with a clear error. */
+    public static final Set<DeliveryStrategyKind> AVAILABLE = EnumSet.allOf(DeliveryStrategyKind.class);
 
     static NotifierSettings read(ConfigReader r) {
         DeliveryStrategyKind strategy = r.enumValue("strategy", DeliveryStrategyKind.class);
         if (!AVAILABLE.contains(strategy)) {
-            throw r.fail("strategy", "is not available yet (available: range, gather)");
+            throw r.fail("strategy", "is not available yet (available: " + AVAILABLE + ")");
         }
         return new NotifierSettings(
                 strategy,

@@ -15,7 +15,7 @@ import java.util.Map;
  * <p>Modules with settings of their own read them from {@link #reader()} and validate them the same way.
  */
 public record Settings(long seed, HostSettings host, NotifierSettings notifier, TlbSettings tlb,
-                       OracleSettings oracle, Config root) {
+                       OracleSettings oracle, PressureSettings pressure, Config root) {
     public static final String ROOT = "shadowmmu";
 
     /** Defaults from reference.conf, overridden by application.conf and system properties. */
@@ -59,6 +59,7 @@ public record Settings(long seed, HostSettings host, NotifierSettings notifier, 
                 NotifierSettings.read(r.section("notifier")),
                 TlbSettings.read(r.section("tlb")),
                 OracleSettings.read(r.section("oracle")),
+                PressureSettings.read(r),
                 withDefaults);
     }
 
@@ -68,11 +69,11 @@ public record Settings(long seed, HostSettings host, NotifierSettings notifier, 
     }
 
     public Settings withNotifier(NotifierSettings other) {
-        return new Settings(seed, host, other, tlb, oracle, root);
+        return new Settings(seed, host, other, tlb, oracle, pressure, root);
     }
 
     public Settings withSeed(long other) {
-        return new Settings(other, host, notifier, tlb, oracle, root);
+        return new Settings(other, host, notifier, tlb, oracle, pressure, root);
     }
 
     /** A typo in a key must not be silently ignored: every key must exist in some reference.conf. */

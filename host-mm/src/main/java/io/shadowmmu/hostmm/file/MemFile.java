@@ -24,8 +24,12 @@ public final class MemFile {
     public static final int BEYOND_EOF = -2;
     public static final int OUT_OF_MEMORY = -3;
 
+    /** Handle of a mapper that exists but cannot take messages yet (a forked child being created). */
+    public static final Object PENDING_MAPPER = new Object();
+
     private final long id;
     private final String name;
+    private final boolean anonymous;
     private final PhysicalMemory memory;
     private volatile long sizeBytes;
     private final ConcurrentHashMap<Long, Integer> pageCache = new ConcurrentHashMap<>();
@@ -34,8 +38,17 @@ public final class MemFile {
     private final ConcurrentHashMap<Long, Object> mappers = new ConcurrentHashMap<>();
 
     public MemFile(String name, long sizeBytes, PhysicalMemory memory) {
+        this(name, sizeBytes, memory, false);
+    }
+
+    /**
+     * @param anonymous an unnamed shmem object behind MAP_SHARED|MAP_ANONYMOUS: its pages go when its last mapper
+     *                  detaches
+     */
+    public MemFile(String name, long sizeBytes, PhysicalMemory memory, boolean anonymous) {
         this.id = NEXT_ID.getAndIncrement() | (1L << 40); // file owners are told apart from mm ids in stories
         this.name = name;
+        this.anonymous = anonymous;
         this.sizeBytes = sizeBytes;
         this.memory = memory;
     }
@@ -46,6 +59,10 @@ public final class MemFile {
 
     public String name() {
         return name;
+    }
+
+    public boolean anonymous() {
+        return anonymous;
     }
 
     public long size() {
@@ -79,6 +96,7 @@ public final class MemFile {
                 if (saved != null) {
                     memory.restore(fresh, saved);
                 }
+                memory.setIndex(fresh, index);
                 pfn = fresh; // the page cache's own reference
             }
             memory.get(pfn);
@@ -122,6 +140,28 @@ public final class MemFile {
         memory.clearFlag(pfn, PhysicalMemory.FLAG_DIRTY);
     }
 
+    /**
+     * Reclaim of one clean-or-written-back page: removes it from the cache only if nobody but the cache and the
+     * caller ({@code expectedRefs} in all) holds it, so a fault racing the removal either got its reference first
+     * (and the page stays) or finds the page gone and reads it back from the backing store.
+     *
+     * @return true when the page left the cache; the caller then drops the cache's reference
+     */
+    public boolean evictIfUnused(long index, int pfn, int expectedRefs) {
+        boolean[] evicted = {false};
+        pageCache.computeIfPresent(index, (k, cur) -> {
+            if (cur != pfn || memory.refcount(pfn) != expectedRefs) {
+                return cur;
+            }
+            if (memory.hasFlag(pfn, PhysicalMemory.FLAG_DIRTY)) {
+                writeBack(index, pfn);
+            }
+            evicted[0] = true;
+            return null;
+        });
+        return evicted[0];
+    }
+
     /** Drops every page-cache page (file deleted): returns the references for the caller to put. */
     public List<Integer> evictAll() {
         return truncate(0);
@@ -136,17 +176,26 @@ public final class MemFile {
         return java.util.Collections.unmodifiableMap(pageCache);
     }
 
-    public void addMapper(long mm, Object handle) {
+    /** An mm maps this file ({@code i_mmap} insert). {@code handle} is how truncate reaches it. */
+    public void attach(long mm, Object handle) {
         mappers.put(mm, handle);
     }
 
-    public void removeMapper(long mm) {
+    /**
+     * The mm maps this file no more. The last detach of an anonymous shmem object drops its pages, returning the
+     * page cache's references for the caller to put.
+     */
+    public List<Integer> detach(long mm) {
         mappers.remove(mm);
+        if (anonymous && mappers.isEmpty()) {
+            return evictAll();
+        }
+        return List.of();
     }
 
-    /** Mappers at this moment: handles as given to {@link #addMapper}. */
-    public Set<Map.Entry<Long, Object>> mappers() {
-        return Set.copyOf(mappers.entrySet());
+    /** Mappers at this moment, mm id to handle ({@link #PENDING_MAPPER} for one that cannot take messages yet). */
+    public Map<Long, Object> mappers() {
+        return Map.copyOf(mappers);
     }
 
     @Override

@@ -35,6 +35,11 @@ public sealed interface HostCommand {
     record GetHostStats(ActorRef<HostStats> replyTo) implements HostCommand {
     }
 
+    /** Counters of reclaim, swap, migration and KSM. */
+    record GetPressureStats(ActorRef<io.shadowmmu.hostmm.pressure.PressureCounters.Snapshot> replyTo)
+            implements HostCommand {
+    }
+
     /**
      * Checks I5 at a quiescent point: every allocated frame is referenced by a PTE, a page-cache slot or a pending
      * batch, and no frame is held by nobody.

@@ -98,6 +98,64 @@ public sealed interface MmCommand {
     record ForkResult(MmResult status, long childMm, ActorRef<MmCommand> child) {
     }
 
+    /**
+     * Aging for reclaim ({@code folio_referenced} over one mm): was any page of {@code range} accessed, by the host
+     * CPU (PTE accessed bit) or by any secondary ({@code clear_flush_young} / {@code test_young})? With
+     * {@code clear}, accessed state is cleared everywhere. A subscriber that does not answer within its ack deadline
+     * counts as "not young" (aging never fences).
+     */
+    record Age(Range range, boolean clear, ActorRef<AgeResult> replyTo) implements MmCommand {
+    }
+
+    /**
+     * @param hostYoung        the primary PTEs had an accessed bit
+     * @param secondariesYoung how many subscribers reported the range young
+     */
+    record AgeResult(Range range, boolean hostYoung, int secondariesYoung) {
+        public boolean young() {
+            return hostYoung || secondariesYoung > 0;
+        }
+    }
+
+    // ---- memory pressure (sent by the host's reclaim, migration and KSM daemons) ----------------------------------
+
+    /**
+     * Swap out the exclusive anonymous page at {@code va} if it still maps frame {@code pfn} of {@code generation}:
+     * unmap with a CLEAR invalidation, write the contents to swap once every secondary acked, free the frame.
+     */
+    record SwapOutPage(long va, int pfn, int generation, ActorRef<PressureDone> replyTo) implements MmCommand {
+    }
+
+    /** Unmap file pages {@code [fromPage, toPage)} of {@code file} from this mm (page-cache reclaim). */
+    record UnmapFilePages(MemFile file, long fromPage, long toPage, ActorRef<PressureDone> replyTo)
+            implements MmCommand {
+    }
+
+    /** Move the exclusive anonymous page at {@code va} to a new frame (MIGRATE invalidation, copy, remap). */
+    record MigratePage(long va, int pfn, int generation, ActorRef<PressureDone> replyTo) implements MmCommand {
+    }
+
+    /**
+     * KSM step 1: write-protect the exclusive anonymous page at {@code va} (a CLEAR invalidation drops writable
+     * secondary translations) and, with {@code makeKsm}, mark its frame as the stable KSM page.
+     */
+    record KsmWriteProtect(long va, int pfn, int generation, boolean makeKsm, ActorRef<PressureDone> replyTo)
+            implements MmCommand {
+    }
+
+    /** KSM step 2: map the stable KSM frame at {@code va} in place of an identical write-protected page. */
+    record KsmMerge(long va, int pfn, int generation, int ksmPfn, int ksmGeneration,
+                    ActorRef<PressureDone> replyTo) implements MmCommand {
+    }
+
+    /**
+     * Reply to the memory-pressure commands, sent once the invalidation completed.
+     *
+     * @param done false when the page changed meanwhile and nothing was done
+     */
+    record PressureDone(long mm, long va, boolean done, String why) {
+    }
+
     // ---- inspection -----------------------------------------------------------------------------------------
 
     record GetStats(ActorRef<MmStats> replyTo) implements MmCommand {

@@ -15,6 +15,12 @@ final class MmCounters {
     long segv;
     long sigbus;
     long oom;
+    long oomWaits;
+    long swapOut;
+    long swapIn;
+    long migrations;
+    long ksmMerged;
+    long ksmBroken;
 
     long ptesCleared;
     long invalidations;
@@ -46,6 +52,7 @@ final class MmCounters {
                 ackLatencyMicros.getMaxValue());
         return new MmStats(mm, name,
                 new MmStats.Faults(anonZeroFill, filePageIn, cowCopy, cowReuse, permissionUpgrade, segv, sigbus, oom),
+                new MmStats.Pressure(swapOut, swapIn, migrations, ksmMerged, ksmBroken),
                 new MmStats.Notifier(ptesCleared, invalidations, batches, messages, acks, nacks, fences, deaths),
                 latency, Map.copyOf(messagesBySubscriber), mappedPages, pendingFree, subscribers);
     }

@@ -10,7 +10,7 @@ import java.util.Map;
  * @param ackLatency           ack latency percentiles, microseconds
  * @param messagesBySubscriber notifications sent to each subscription id
  */
-public record MmStats(long mm, String name, Faults faults, Notifier notifier, Latency ackLatency,
+public record MmStats(long mm, String name, Faults faults, Pressure pressure, Notifier notifier, Latency ackLatency,
                       Map<Long, Long> messagesBySubscriber, long mappedPages, long pendingFreeFrames,
                       int subscribers) {
 
@@ -20,6 +20,10 @@ public record MmStats(long mm, String name, Faults faults, Notifier notifier, La
         public long total() {
             return anonZeroFill + filePageIn + cowCopy + cowReuse + permissionUpgrade + segv + sigbus + oom;
         }
+    }
+
+    /** Memory-pressure work done on this mm's pages. */
+    public record Pressure(long swappedOut, long swappedIn, long migrations, long ksmMerged, long ksmBroken) {
     }
 
     /**

@@ -33,6 +33,8 @@ public final class PhysicalMemory {
     public static final int FLAG_DIRTY = 1 << 1;
     /** PG_ksm: a merged, write-protected KSM page. */
     public static final int FLAG_KSM = 1 << 2;
+    /** PG_referenced: found young by the last aging pass; the next pass gives it a second chance. */
+    public static final int FLAG_REFERENCED = 1 << 3;
 
     private final int frames;
     private final ContentMode mode;
@@ -46,6 +48,7 @@ public final class PhysicalMemory {
     private final AtomicIntegerArray generation;
     private final AtomicIntegerArray flags;
     private final long[] owner;
+    private final long[] index;
 
     // Treiber stack of free frames: head packs (stamp << 32 | pfn + 1); the stamp defeats ABA.
     private final AtomicLong freeHead = new AtomicLong();
@@ -71,6 +74,7 @@ public final class PhysicalMemory {
         this.generation = new AtomicIntegerArray(frames);
         this.flags = new AtomicIntegerArray(frames);
         this.owner = new long[frames];
+        this.index = new long[frames];
         this.nextFree = new int[frames];
         // Low frames are handed out first, which keeps small runs readable in stories.
         for (int pfn = 0; pfn < frames; pfn++) {
@@ -180,6 +184,36 @@ public final class PhysicalMemory {
 
     public long owner(int pfn) {
         return owner[pfn];
+    }
+
+    /** Page index in the owning file for a page-cache frame ({@code page->index}). */
+    public long index(int pfn) {
+        return index[pfn];
+    }
+
+    public void setIndex(int pfn, long fileIndex) {
+        index[pfn] = fileIndex;
+    }
+
+    /**
+     * Takes a reference only if the frame is still allocated with generation {@code expectedGeneration}
+     * ({@code get_page_unless_zero} plus a check that it was not reused). For agents that found the frame without
+     * holding a reference (reclaim scanning).
+     */
+    public boolean tryGet(int pfn, int expectedGeneration) {
+        while (true) {
+            int r = refcount.get(pfn);
+            if (r <= 0) {
+                return false;
+            }
+            if (refcount.compareAndSet(pfn, r, r + 1)) {
+                if (generation.get(pfn) == expectedGeneration) {
+                    return true;
+                }
+                put(pfn);
+                return false;
+            }
+        }
     }
 
     public boolean hasFlag(int pfn, int flag) {

@@ -1,0 +1,84 @@
+package io.shadowmmu.hostmm.mm;
+
+import io.shadowmmu.hostmm.notifier.AccessGrant;
+import io.shadowmmu.hostmm.notifier.InvalidationEvent;
+import io.shadowmmu.hostmm.notifier.Range;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One invalidation in flight: who was told, who still owes an ack, and the frames whose references it holds until
+ * the last ack or fence (a pending-free batch). Owned by its mm's actor.
+ */
+final class Batch {
+    /** A subscriber's part in the batch. */
+    static final class Part {
+        final Subscription sub;
+        final List<List<Range>> messages;
+        int awaiting;
+        boolean nacked;
+
+        Part(Subscription sub, List<List<Range>> messages) {
+            this.sub = sub;
+            this.messages = messages;
+            this.awaiting = messages.size();
+        }
+    }
+
+    final long id;
+    final InvalidationEvent event;
+    final List<Range> ranges;
+    final boolean blockable;
+    /** True when the PTEs change only once every subscriber acked (a barrier). */
+    final boolean barrier;
+    final long startedNanos;
+    final Map<Long, Part> parts = new LinkedHashMap<>();
+    /** Subscriptions registered while this batch was in flight: they get the End, not the Start. */
+    final List<Subscription> lateJoiners = new ArrayList<>();
+    final List<AccessGrant> fencedGrants = new ArrayList<>();
+    final List<Runnable> onComplete = new ArrayList<>();
+    /** Work that needs the held frames one last time (swap write-back), run just before they are released. */
+    final List<Runnable> beforeRelease = new ArrayList<>();
+    /** For barrier batches: the change to apply once everybody acked. */
+    Runnable change;
+    long[] vas = new long[0];
+    int[] pfns = new int[0];
+    boolean changeApplied;
+    boolean ended;
+    boolean nacked;
+    long earliestDeadlineNanos = Long.MAX_VALUE;
+
+    Batch(long id, InvalidationEvent event, List<Range> ranges, boolean blockable, boolean barrier, long nowNanos) {
+        this.id = id;
+        this.event = event;
+        this.ranges = ranges;
+        this.blockable = blockable;
+        this.barrier = barrier;
+        this.startedNanos = nowNanos;
+    }
+
+    void hold(Gather gather) {
+        vas = gather.copyVas();
+        pfns = gather.copyPfns();
+    }
+
+    boolean allReplied() {
+        for (Part p : parts.values()) {
+            if (p.awaiting > 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    boolean covers(long va) {
+        return !ended && Range.anyContains(ranges, va);
+    }
+
+    int heldFrames() {
+        return pfns.length;
+    }
+}
