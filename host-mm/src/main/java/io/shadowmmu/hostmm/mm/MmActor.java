@@ -1176,7 +1176,7 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             getContext().watchWith(r.subscriber(), new SubscriberDied(r.subscriber()));
         }
         ids.add(s.id);
-        r.replyTo().tell(new MmCommand.Registered(space.id(), s.id, s.grant, inFlight));
+        r.replyTo().tell(new MmCommand.Registered(space.id(), s.id, s.grant, inFlight, space.pageTable()));
     }
 
     private void onUnregister(MmCommand.Unregister u) {

@@ -86,8 +86,13 @@ public sealed interface MmCommand {
     record Unregister(long subscription, ActorRef<MmResult> replyTo) implements MmCommand {
     }
 
-    /** Reply to Register. */
-    record Registered(long mm, long subscription, AccessGrant grant, List<InFlight> inFlight) {
+    /**
+     * Reply to Register.
+     *
+     * @param pageTable the mm's page table as hardware sees it: walkable without messages (for device drop-ins)
+     */
+    record Registered(long mm, long subscription, AccessGrant grant, List<InFlight> inFlight,
+                      io.shadowmmu.hostmm.pagetable.PageTableWalker pageTable) {
     }
 
     /** An invalidation the newcomer must treat as started: its End will follow like any other. */

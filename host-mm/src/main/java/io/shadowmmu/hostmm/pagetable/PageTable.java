@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * Accessed/dirty bits are set by "hardware" with compare-and-set, like a real MMU's locked update, which is why the
  * writer clears entries with {@link #getAndClear}: the returned value carries any dirty bit set concurrently.
  */
-public final class PageTable {
+public final class PageTable implements PageTableWalker {
     public static final int ENTRIES = 512;
     public static final int PAGE_SHIFT = 12;
     public static final long PAGE_SIZE = 1L << PAGE_SHIFT;
@@ -30,6 +30,7 @@ public final class PageTable {
     }
 
     /** Reads the entry mapping {@code va}, or {@link Pte#NONE}. Safe from any thread. */
+    @Override
     public long get(long va) {
         AtomicLongArray leaf = leaf(va);
         return leaf == null ? Pte.NONE : leaf.get(index(va, 0));
@@ -55,6 +56,7 @@ public final class PageTable {
      * Hardware accessed/dirty update: sets {@code bits} if the entry is still {@code expected} (with or without the
      * bits already). Returns false if the entry changed underneath, in which case the walker must re-walk.
      */
+    @Override
     public boolean setHardwareBits(long va, long expected, long bits) {
         AtomicLongArray leaf = leaf(va);
         if (leaf == null) {

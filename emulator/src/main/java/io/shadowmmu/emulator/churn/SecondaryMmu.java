@@ -1,0 +1,325 @@
+package io.shadowmmu.emulator.churn;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import io.shadowmmu.hostmm.events.AgentIds;
+import io.shadowmmu.hostmm.events.CoherenceEvents;
+import io.shadowmmu.hostmm.events.Invariant;
+import io.shadowmmu.hostmm.mm.MmCommand;
+import io.shadowmmu.hostmm.mm.PageReply;
+import io.shadowmmu.hostmm.notifier.AccessGrant;
+import io.shadowmmu.hostmm.notifier.Interest;
+import io.shadowmmu.hostmm.notifier.MmuNotification;
+import io.shadowmmu.hostmm.notifier.NotifierReply;
+import io.shadowmmu.hostmm.notifier.Range;
+import io.shadowmmu.hostmm.phys.PhysicalMemory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A minimal secondary MMU: it caches translations it faulted through {@code get_user_pages}, reads memory through
+ * them, and follows the notifier contract exactly (sequence check before install, in-progress ranges, access
+ * sections under its grant, re-registration after a fence). With a zero delay it is an atomic subscriber (acks in
+ * the handler); otherwise a sleeping one that keeps its translations until it acks, after the delay.
+ */
+public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
+
+    public sealed interface Command {
+    }
+
+    /** Read the word at {@code va} through a cached translation, faulting it in first if needed. */
+    public record Touch(long va) implements Command {
+    }
+
+    public record GetStats(ActorRef<Stats> replyTo) implements Command {
+    }
+
+    public record Stats(String name, long hits, long faults, long retries, long invalidations, long fences,
+                        long registrations) {
+    }
+
+    private record Notified(MmuNotification notification) implements Command {
+    }
+
+    private record Registered(MmCommand.Registered registration) implements Command {
+    }
+
+    private record Paged(long page, long sampledSeq, PageReply reply) implements Command {
+    }
+
+    private record AckLater(NotifierReply reply, ActorRef<NotifierReply> to, List<Range> drop, boolean all)
+            implements Command {
+    }
+
+    private enum Reregister implements Command {
+        INSTANCE
+    }
+
+    private static final Duration FAULT_TIMEOUT = Duration.ofSeconds(30);
+
+    private final ActorRef<MmCommand> mm;
+    private final long mmId;
+    private final PhysicalMemory memory;
+    private final CoherenceEvents events;
+    private final String name;
+    private final Duration ackDelay;
+    private final ActorRef<Stats> reportTo;
+    private final long agent = AgentIds.next();
+    private final ActorRef<MmuNotification> notifications;
+    private final ActorRef<MmCommand.Registered> registrations;
+    /** page -> (pfn << 32 | generation) */
+    private final Map<Long, Long> translations = new HashMap<>();
+    private final List<Range> inProgress = new ArrayList<>();
+    private final Set<Long> faulting = new HashSet<>();
+    private long sequence;
+    private long subscription = -1;
+    private AccessGrant grant;
+    private long hits;
+    private long faults;
+    private long retries;
+    private long invalidations;
+    private long fences;
+    private long registrationCount;
+
+    /**
+     * @param ackDelay zero for an atomic subscriber, else how long it sleeps before acknowledging
+     * @param reportTo receives this subscriber's stats when it stops (its mm released it or is gone)
+     */
+    public static Behavior<Command> create(ActorRef<MmCommand> mm, long mmId, PhysicalMemory memory, String name,
+                                           Duration ackDelay, ActorRef<Stats> reportTo) {
+        return Behaviors.setup(ctx -> new SecondaryMmu(ctx, mm, mmId, memory, name, ackDelay, reportTo));
+    }
+
+    private SecondaryMmu(ActorContext<Command> context, ActorRef<MmCommand> mm, long mmId, PhysicalMemory memory,
+                         String name, Duration ackDelay, ActorRef<Stats> reportTo) {
+        super(context);
+        this.reportTo = reportTo;
+        context.watch(mm);
+        this.mm = mm;
+        this.mmId = mmId;
+        this.memory = memory;
+        this.events = memory.events();
+        this.name = name;
+        this.ackDelay = ackDelay;
+        this.notifications = context.messageAdapter(MmuNotification.class, Notified::new);
+        this.registrations = context.messageAdapter(MmCommand.Registered.class, Registered::new);
+        events.agentNamed(agent, name);
+        register();
+    }
+
+    private void register() {
+        mm.tell(new MmCommand.Register(notifications, Interest.WHOLE_MM, agent, name, null, registrations));
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Touch.class, this::onTouch)
+                .onMessage(Paged.class, this::onPaged)
+                .onMessage(Notified.class, n -> onNotification(n.notification()))
+                .onMessage(Registered.class, this::onRegistered)
+                .onMessage(AckLater.class, this::onAckLater)
+                .onMessageEquals(Reregister.INSTANCE, () -> {
+                    register();
+                    return this;
+                })
+                .onMessage(GetStats.class, g -> {
+                    g.replyTo().tell(stats());
+                    return this;
+                })
+                .onSignal(akka.actor.typed.Terminated.class, t -> finish())
+                .build();
+    }
+
+    private Stats stats() {
+        return new Stats(name, hits, faults, retries, invalidations, fences, registrationCount);
+    }
+
+    /** The mm released us or is gone: nothing left to translate. */
+    private Behavior<Command> finish() {
+        dropAll();
+        reportTo.tell(stats());
+        return Behaviors.stopped();
+    }
+
+    private Behavior<Command> onRegistered(Registered r) {
+        MmCommand.Registered reg = r.registration();
+        subscription = reg.subscription();
+        grant = reg.grant();
+        registrationCount++;
+        for (MmCommand.InFlight f : reg.inFlight()) {
+            inProgress.addAll(f.ranges()); // its end will come like any other
+        }
+        return this;
+    }
+
+    private Behavior<Command> onTouch(Touch t) {
+        if (grant == null) {
+            return this;
+        }
+        long page = t.va() & ~(PhysicalMemory.PAGE_SIZE - 1);
+        Long entry = translations.get(page);
+        if (entry != null) {
+            if (!grant.enter()) {
+                dropAll(); // revoked: the Fenced message is on its way
+                return this;
+            }
+            try {
+                int pfn = (int) (entry >>> 32);
+                int generation = (int) (long) entry;
+                if (memory.checkMode() && memory.generation(pfn) != generation) {
+                    events.violation(Invariant.I3, agent, name + " read 0x" + Long.toHexString(t.va())
+                            + " through a translation to frame " + pfn + " generation " + generation
+                            + ", which was freed and reused (now generation " + memory.generation(pfn) + ")");
+                }
+                memory.read(pfn, (int) ((t.va() & (PhysicalMemory.PAGE_SIZE - 1)) >>> 3));
+                hits++;
+            } finally {
+                grant.exit();
+            }
+            return this;
+        }
+        if (Range.anyContains(inProgress, page) || !faulting.add(page)) {
+            return this; // an invalidation of it is running, or a fault is already on its way
+        }
+        faults++;
+        long sampled = sequence; // mmu_interval_read_begin: before asking the host
+        getContext().ask(PageReply.class, mm, FAULT_TIMEOUT, replyTo -> new MmCommand.GetUserPage(page, false, replyTo),
+                (reply, failure) -> new Paged(page, sampled, reply));
+        return this;
+    }
+
+    private Behavior<Command> onPaged(Paged p) {
+        faulting.remove(p.page());
+        if (!(p.reply() instanceof PageReply.Granted) || grant == null) {
+            return this;
+        }
+        PageReply.Granted g = (PageReply.Granted) p.reply();
+        // mmu_interval_read_retry: an invalidation ran or is running since we asked; the answer may be stale.
+        if (p.sampledSeq() != sequence || Range.anyContains(inProgress, p.page())) {
+            retries++;
+            return this;
+        }
+        translations.put(p.page(), ((long) g.pfn() << 32) | (g.generation() & 0xFFFF_FFFFL));
+        events.translationInstalled(agent, 0, mmId, p.page(), g.pfn(), g.generation(), false);
+        return this;
+    }
+
+    private Behavior<Command> onNotification(MmuNotification n) {
+        if (n.subscription() != subscription && !(n instanceof MmuNotification.Fenced)) {
+            return this; // for an old registration
+        }
+        if (n instanceof MmuNotification.InvalidateStart) {
+            MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) n;
+            invalidations++;
+            inProgress.addAll(s.ranges());
+            acknowledge(NotifierReply.Ack.clean(s.subscription(), s.batch()), s.replyTo(), s.ranges(), false);
+        } else if (n instanceof MmuNotification.InvalidateEnd) {
+            MmuNotification.InvalidateEnd e = (MmuNotification.InvalidateEnd) n;
+            sequence++;
+            for (Range r : e.ranges()) {
+                inProgress.remove(r);
+            }
+        } else if (n instanceof MmuNotification.Release) {
+            MmuNotification.Release r = (MmuNotification.Release) n;
+            if (ackDelay.isZero()) {
+                dropAll();
+                r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
+                return finish();
+            }
+            acknowledge(NotifierReply.Ack.clean(r.subscription(), r.batch()), r.replyTo(), List.of(), true);
+        } else if (n instanceof MmuNotification.ClearYoung) {
+            MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), holdsAny(q.range())));
+        } else if (n instanceof MmuNotification.TestYoung) {
+            MmuNotification.TestYoung q = (MmuNotification.TestYoung) n;
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), holdsAny(q.range())));
+        } else if (n instanceof MmuNotification.Fenced) {
+            if (((MmuNotification.Fenced) n).subscription() < 0) {
+                return finish(); // the mm exited before we could register
+            }
+            onFenced((MmuNotification.Fenced) n);
+        }
+        return this;
+    }
+
+    private void acknowledge(NotifierReply ack, ActorRef<NotifierReply> to, List<Range> drop, boolean all) {
+        if (ackDelay.isZero()) {
+            drop(drop, all);
+            to.tell(ack);
+        } else {
+            // A sleeping subscriber: its translations stay until the slow work is done, then it acks.
+            getContext().scheduleOnce(ackDelay, getContext().getSelf(), new AckLater(ack, to, drop, all));
+        }
+    }
+
+    private Behavior<Command> onAckLater(AckLater a) {
+        drop(a.drop(), a.all());
+        a.to().tell(a.reply());
+        if (a.all()) {
+            return finish(); // released: the mm is going away
+        }
+        return this;
+    }
+
+    private void onFenced(MmuNotification.Fenced f) {
+        if (f.subscription() != subscription) {
+            return;
+        }
+        fences++;
+        dropAll();
+        inProgress.clear();
+        sequence++; // anything sampled before the fence is stale
+        subscription = -1;
+        grant = null;
+        // Recovery takes longer each time, as a partition that keeps missing its deadline would.
+        getContext().scheduleOnce(Duration.ofMillis(Math.min(2_000, 50 * fences)), getContext().getSelf(),
+                Reregister.INSTANCE);
+    }
+
+    private void drop(List<Range> ranges, boolean all) {
+        if (all) {
+            dropAll();
+            return;
+        }
+        Iterator<Map.Entry<Long, Long>> it = translations.entrySet().iterator();
+        while (it.hasNext()) {
+            Map.Entry<Long, Long> e = it.next();
+            if (Range.anyContains(ranges, e.getKey())) {
+                removed(e.getKey(), e.getValue());
+                it.remove();
+            }
+        }
+    }
+
+    private void dropAll() {
+        for (Map.Entry<Long, Long> e : translations.entrySet()) {
+            removed(e.getKey(), e.getValue());
+        }
+        translations.clear();
+    }
+
+    private void removed(long page, long entry) {
+        events.translationRemoved(agent, 0, mmId, page, (int) (entry >>> 32), (int) entry);
+    }
+
+    private boolean holdsAny(Range range) {
+        for (Long page : translations.keySet()) {
+            if (range.contains(page)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,128 @@
+package io.shadowmmu.emulator.cli;
+
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import io.shadowmmu.config.Settings;
+import io.shadowmmu.config.SettingsException;
+import io.shadowmmu.emulator.Main;
+import io.shadowmmu.emulator.oracle.OracleSupport;
+import io.shadowmmu.emulator.report.JsonReport;
+import io.shadowmmu.emulator.report.Progress;
+import io.shadowmmu.emulator.scenario.Scenario;
+import io.shadowmmu.emulator.scenario.ScenarioResult;
+import io.shadowmmu.emulator.scenario.ScenarioRun;
+import io.shadowmmu.emulator.scenario.Scenarios;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code shadowmmu run}: runs one scenario and reports the oracle's verdict in the exit code. */
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Run a scenario on an embedded actor system. Exit code 0: the oracle is clean; 1: a violation;"
+                + " 2: bad arguments or settings.")
+public final class RunCommand implements Callable<Integer> {
+
+    @Option(names = "--scenario", paramLabel = "NAME", description = "Scenario to run (default: ${DEFAULT-VALUE}).")
+    String scenario = Scenarios.DEFAULT;
+
+    @Option(names = "--seed", paramLabel = "N", description = "Seed of every random choice (default: shadowmmu.seed).")
+    Long seed;
+
+    @Option(names = "--ops", paramLabel = "N", description = "Operations to perform (scenario default when absent).")
+    long ops;
+
+    @Option(names = "--duration", paramLabel = "D", description = "Time budget of time-bounded scenarios, e.g. 30s.")
+    String duration;
+
+    @Option(names = "--set", paramLabel = "KEY=VALUE",
+            description = "Override a setting (keys relative to shadowmmu, e.g. notifier.strategy=range). Repeatable.")
+    Map<String, String> overrides = new LinkedHashMap<>();
+
+    @Option(names = "--json", paramLabel = "FILE", description = "Write the result as JSON.")
+    Path json;
+
+    @Option(names = {"-q", "--quiet"}, description = "No progress output.")
+    boolean quiet;
+
+    @Override
+    public Integer call() throws Exception {
+        Scenario s = Scenarios.find(scenario).orElse(null);
+        if (s == null) {
+            return usage("unknown scenario '" + scenario + "' (known: " + String.join(", ", Scenarios.all().keySet())
+                    + ")");
+        }
+        if (ops < 0) {
+            return usage("--ops must not be negative: " + ops);
+        }
+        Duration budget = null;
+        if (duration != null) {
+            try {
+                budget = ConfigFactory.parseString("d = \"" + duration + "\"").getDuration("d");
+            } catch (ConfigException e) {
+                return usage("--duration " + duration + ": must be a duration such as 30s or 500ms");
+            }
+        }
+        Settings settings;
+        try {
+            Map<String, String> all = new LinkedHashMap<>(overrides);
+            if (seed != null) {
+                all.put("seed", Long.toString(seed));
+            }
+            settings = Settings.withOverrides(all);
+        } catch (SettingsException e) {
+            return usage(e.getMessage());
+        }
+        OracleSupport oracle = OracleSupport.create(settings);
+        long started = System.nanoTime();
+        ScenarioResult result;
+        try (Progress progress = Progress.forTerminal(s.name(), quiet)) {
+            result = s.run(new ScenarioRun(settings, ops, budget, progress, oracle));
+        } catch (SettingsException e) {
+            return usage(e.getMessage());
+        }
+        long elapsedMs = (System.nanoTime() - started) / 1_000_000;
+
+        Map<String, Object> tree = new LinkedHashMap<>();
+        tree.put("scenario", s.name());
+        tree.put("seed", settings.seed());
+        tree.putAll(result.tree());
+        tree.put("elapsed_ms", elapsedMs);
+        Map<String, Object> verdict = new LinkedHashMap<>();
+        verdict.put("enabled", oracle.enabled());
+        verdict.put("clean", oracle.clean());
+        verdict.put("events", oracle.eventsSeen());
+        verdict.put("violations", oracle.counts());
+        verdict.put("stories", oracle.stories(10));
+        tree.put("oracle", verdict);
+
+        System.out.printf("%s (seed %d) finished in %.1f s%n", s.name(), settings.seed(), elapsedMs / 1000.0);
+        for (String line : result.summary()) {
+            System.out.println("  " + line);
+        }
+        if (!oracle.enabled()) {
+            System.out.println("  oracle: off (oracle.enabled = off)");
+        } else if (oracle.clean()) {
+            System.out.println("  oracle: clean (I1-I6, no violation)");
+        } else {
+            System.out.println("  oracle: " + oracle.total() + " VIOLATION(S) " + oracle.counts());
+            for (String story : oracle.stories(3)) {
+                System.out.println("    " + story.replace("\n", "\n    "));
+            }
+        }
+        if (json != null) {
+            JsonReport.write(json, tree);
+            System.out.println("  json: " + json);
+        }
+        return oracle.clean() ? 0 : Main.EXIT_VIOLATION;
+    }
+
+    private static int usage(String message) {
+        System.err.println("shadowmmu: " + message);
+        return Main.EXIT_USAGE;
+    }
+}

@@ -1,0 +1,25 @@
+package io.shadowmmu.emulator.scenario;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import io.shadowmmu.config.Settings;
+
+/** Akka settings for a scenario's embedded, single-node actor system. */
+public final class EmbeddedSystem {
+    private EmbeddedSystem() {
+    }
+
+    /**
+     * Quiet logging, and a 1 ms scheduler tick: sleeping subscribers, ack deadlines and fence polls are measured in
+     * milliseconds, and Akka's default 10 ms tick would round every one of them up.
+     */
+    public static Config config(Settings settings) {
+        return ConfigFactory.parseString(String.join("\n",
+                "akka.loglevel = WARNING",
+                "akka.log-dead-letters = off",
+                "akka.log-dead-letters-during-shutdown = off",
+                "akka.scheduler.tick-duration = 1ms",
+                "akka.coordinated-shutdown.run-by-jvm-shutdown-hook = off"))
+                .withFallback(settings.root());
+    }
+}

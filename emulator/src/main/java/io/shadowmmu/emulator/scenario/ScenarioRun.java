@@ -1,0 +1,24 @@
+package io.shadowmmu.emulator.scenario;
+
+import io.shadowmmu.config.Settings;
+import io.shadowmmu.emulator.oracle.OracleSupport;
+import io.shadowmmu.emulator.report.Progress;
+
+import java.time.Duration;
+
+/**
+ * What a scenario is given: validated settings (seed included), how much to do, where to report progress, and the
+ * oracle to wire into every host.
+ *
+ * @param ops      operations to perform (a scenario-specific unit; see its description), or 0 for its default
+ * @param duration wall-clock budget for time-bounded scenarios, or null for their default
+ */
+public record ScenarioRun(Settings settings, long ops, Duration duration, Progress progress, OracleSupport oracle) {
+    public long seed() {
+        return settings.seed();
+    }
+
+    public long opsOr(long fallback) {
+        return ops > 0 ? ops : fallback;
+    }
+}

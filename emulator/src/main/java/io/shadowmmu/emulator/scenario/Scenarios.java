@@ -1,0 +1,34 @@
+package io.shadowmmu.emulator.scenario;
+
+import io.shadowmmu.emulator.churn.HostChurnScenario;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/** Every scenario the CLI knows, in the order {@code scenarios} lists them. */
+public final class Scenarios {
+    /** The scenario {@code run} uses without {@code --scenario}. */
+    public static final String DEFAULT = "host-churn";
+
+    private static final Map<String, Scenario> ALL = new LinkedHashMap<>();
+
+    static {
+        register(new HostChurnScenario());
+    }
+
+    private Scenarios() {
+    }
+
+    private static void register(Scenario s) {
+        ALL.put(s.name(), s);
+    }
+
+    public static Optional<Scenario> find(String name) {
+        return Optional.ofNullable(ALL.get(name));
+    }
+
+    public static Map<String, Scenario> all() {
+        return ALL;
+    }
+}

@@ -1,0 +1,119 @@
+package io.shadowmmu.emulator;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The command line as a user meets it: exit codes, error lines, and the JSON of a short run. */
+class CliTest {
+
+    /** Output of one in-process invocation. */
+    private record Run(int exit, String out, String err) {
+    }
+
+    private static Run shadowmmu(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int exit = Main.commandLine().execute(args);
+            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void aBadSettingIsOneLineNamingTheKeyAndExitCode2() {
+        Run r = shadowmmu("run", "--scenario", "host-churn", "--set", "host.memory=4097k");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err().strip()).isEqualTo(
+                "shadowmmu: host.memory = 4097k: must be a multiple of the page size 4096");
+    }
+
+    @Test
+    void anUnknownKeyIsRejected() {
+        Run r = shadowmmu("run", "--set", "notifier.stratgey=range");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("notifier.stratgey = range: is not a known setting");
+    }
+
+    @Test
+    void aBadScenarioSettingIsRejectedToo() {
+        Run r = shadowmmu("run", "--scenario", "host-churn", "--set", "churn.processes=0", "--ops", "10", "-q");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("churn.processes = 0: must be between 1 and 256");
+    }
+
+    @Test
+    void anUnknownScenarioIsNamed() {
+        Run r = shadowmmu("run", "--scenario", "warp-drive");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("unknown scenario 'warp-drive'").contains("host-churn");
+    }
+
+    @Test
+    void scenariosListsHostChurn() {
+        Run r = shadowmmu("scenarios");
+        assertThat(r.exit()).isZero();
+        assertThat(r.out()).contains("host-churn");
+    }
+
+    @Test
+    void versionAndHelp() {
+        assertThat(shadowmmu("--version").out()).contains("shadowmmu").contains("Akka 2.8.5");
+        assertThat(shadowmmu("run", "--help").out()).contains("--scenario").contains("--set").contains("--json");
+    }
+
+    @Test
+    void aShortHostChurnRunIsCleanAndItsJsonHasTheReportedKeys(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("out.json");
+        Run r = shadowmmu("run", "--scenario", "host-churn", "--ops", "3000", "--seed", "7", "-q",
+                "--set", "host.memory=16m", "--json", json.toString());
+        assertThat(r.exit()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("oracle: clean");
+        JsonNode root = new ObjectMapper().readTree(json.toFile());
+        assertThat(root.path("scenario").asText()).isEqualTo("host-churn");
+        assertThat(root.path("seed").asLong()).isEqualTo(7);
+        assertThat(root.path("ops").asLong()).isEqualTo(3000);
+        for (String key : new String[] {"faults", "invalidations", "batches", "messages", "fenced"}) {
+            assertThat(root.path("host").has(key)).as("host.%s", key).isTrue();
+        }
+        assertThat(root.path("host").path("faults").asLong()).isPositive();
+        assertThat(root.path("host").path("invalidations").asLong()).isPositive();
+        JsonNode frames = root.path("host").path("frames");
+        assertThat(frames.path("allocated").asLong()).isZero();
+        assertThat(frames.path("pendingFree").asLong()).isZero();
+        assertThat(frames.path("free").asLong()).isEqualTo(4096);
+        JsonNode violations = root.path("oracle").path("violations");
+        for (String inv : new String[] {"I1", "I2", "I3", "I4", "I5", "I6"}) {
+            assertThat(violations.path(inv).asLong()).as(inv).isZero();
+        }
+        assertThat(root.path("elapsed_ms").asLong()).isPositive();
+    }
+
+    @Test
+    void aSubscriberSlowerThanTheDeadlineIsFencedWithoutViolationOrLeak(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("fence.json");
+        Run r = shadowmmu("run", "--scenario", "host-churn", "--ops", "2000", "--seed", "3", "-q",
+                "--set", "host.memory=16m", "--set", "notifier.ack-deadline=20ms",
+                "--set", "churn.slow-ack-delay=100ms", "--json", json.toString());
+        assertThat(r.exit()).as(r.out() + r.err()).isZero();
+        JsonNode root = new ObjectMapper().readTree(json.toFile());
+        assertThat(root.path("host").path("fenced").asLong()).isPositive();
+        assertThat(root.path("host").path("frames").path("leaked").asLong()).isZero();
+        assertThat(root.path("oracle").path("clean").asBoolean()).isTrue();
+    }
+}
