@@ -6,6 +6,7 @@ import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
+import io.shadowmmu.guest.kvm.KvmMmuPort;
 import io.shadowmmu.guest.os.GuestFaultResult;
 import io.shadowmmu.guest.os.GuestLayout;
 import io.shadowmmu.guest.os.GuestOs;
@@ -18,6 +19,13 @@ import io.shadowmmu.guest.vcpu.Vcpu;
 import io.shadowmmu.guest.vcpu.VcpuStats;
 import io.shadowmmu.guest.workload.Workload;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
+import io.shadowmmu.hostmm.host.HostContext;
+import io.shadowmmu.hostmm.mm.MmCommand;
+import io.shadowmmu.kvm.KvmCommand;
+import io.shadowmmu.kvm.KvmMmu;
+import io.shadowmmu.kvm.KvmStats;
+import io.shadowmmu.kvm.KvmView;
+import io.shadowmmu.kvm.Memslot;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 
 import java.util.ArrayList;
@@ -75,6 +83,10 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
     public record GetStats(ActorRef<VmStats> replyTo) implements Command {
     }
 
+    /** KVM's own counters (only for a VM made by {@link #onHost}; others never answer). */
+    public record GetKvmStats(ActorRef<KvmStats> replyTo) implements Command {
+    }
+
     private record WrappedFault(Vcpu.GuestPageFault fault) implements Command {
     }
 
@@ -97,6 +109,7 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
     }
 
     private final Config cfg;
+    private ActorRef<KvmCommand> kvm;
     private final GuestOs os;
     private final KvmPort.GuestKernelWrites kernelWrites;
     private final List<ActorRef<Vcpu.Command>> vcpus = new ArrayList<>();
@@ -119,6 +132,40 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
 
     public static Behavior<Command> create(Config config) {
         return Behaviors.setup(ctx -> new GuestVm(ctx, config));
+    }
+
+    /**
+     * A VM on a host process: guest RAM is the anonymous mapping {@code [hvaBase, hvaBase + memory)} of the VMM
+     * process {@code vmm}; its KvmMmu (one memslot over all of it) is spawned as a child of the VM.
+     */
+    public static Behavior<Command> onHost(HostVm spec) {
+        return Behaviors.setup(ctx -> {
+            long frames = spec.guest().guestFrames();
+            KvmView view = new KvmView(spec.tdp(), frames);
+            List<Memslot> slots = List.of(new Memslot(0, 0, frames, spec.hvaBase(), false));
+            ActorRef<KvmCommand> kvm = ctx.spawn(KvmMmu.create(new KvmMmu.Config(spec.name() + "-kvm", spec.vmm(),
+                    spec.vmmId(), slots, view, spec.host().memory(), spec.host().events(), spec.sequenceStart())),
+                    "kvm");
+            KvmMmuPort port = new KvmMmuPort(view, kvm);
+            Config c = new Config(spec.name(), spec.agent(), port, spec.host().memory(), spec.host().events(),
+                    spec.guest().vcpus(), spec.guest().tlb(), spec.guest().sliceAccesses(),
+                    spec.host().settings().tlb().flushAllThreshold(), spec.guest().goldenCheck());
+            GuestVm vm = new GuestVm(ctx, c);
+            vm.kvm = kvm;
+            return vm;
+        });
+    }
+
+    /**
+     * What {@link #onHost} needs.
+     *
+     * @param vmm     the VMM process ("QEMU") whose memory backs guest RAM
+     * @param vmmId   its mm id
+     * @param hvaBase where guest RAM starts in the VMM's address space ({@code guest.memoryBytes()} long)
+     * @param tdp     TDP (EPT-like) paging, or shadow paging
+     */
+    public record HostVm(String name, long agent, HostContext host, GuestSettings guest, ActorRef<MmCommand> vmm,
+                         long vmmId, long hvaBase, boolean tdp, long sequenceStart) {
     }
 
     private GuestVm(ActorContext<Command> context, Config cfg) {
@@ -149,6 +196,7 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
                 .onMessage(InflateBalloon.class, this::onInflate)
                 .onMessage(DeflateBalloon.class, this::onDeflate)
                 .onMessage(GetStats.class, this::onGetStats)
+                .onMessage(GetKvmStats.class, this::onGetKvmStats)
                 .onMessage(WrappedFault.class, this::onFault)
                 .onMessage(Written.class, this::onWritten)
                 .onMessage(Flushed.class, this::onFlushed)
@@ -243,6 +291,13 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
             for (ActorRef<Vcpu.Command> v : vcpus) {
                 v.tell(new Vcpu.GetStats(adapter));
             }
+        }
+        return this;
+    }
+
+    private Behavior<Command> onGetKvmStats(GetKvmStats m) {
+        if (kvm != null) {
+            kvm.tell(new KvmCommand.GetStats(m.replyTo()));
         }
         return this;
     }
