@@ -21,7 +21,7 @@ public interface KvmPort {
      */
     boolean walk(long cr3, long address, boolean write, Walk out);
 
-    /** The grant of the current notifier registration, or null while there is none. */
+    /** The grant of the current notifier registration, or null while there is none (then nothing may be used). */
     AccessGrant grant();
 
     /** Guest frames of RAM (for the TDP-mode walk of guest page tables). */

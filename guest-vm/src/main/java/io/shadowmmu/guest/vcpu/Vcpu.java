@@ -121,7 +121,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         INSTANCE
     }
 
-    /** When the grant is revoked, retry after this long (the host fenced KVM; it re-registers). */
+    /** Without a grant (KVM not registered yet, or fenced), look again after this long. */
     private static final Duration FENCED_RETRY = Duration.ofMillis(1);
 
     private static final int OK = 0;
@@ -388,8 +388,8 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
             return this;
         }
         AccessGrant grant = kvm.grant();
-        if (grant != null && !grant.enter()) {
-            // Fenced: every translation is void. Drop them and wait for KVM to register again.
+        if (grant == null || !grant.enter()) {
+            // Not registered yet, or fenced: every translation is void. Drop them and wait for KVM to register.
             fencedSlices++;
             tlb.flushAll();
             itlb.flushAll();
@@ -401,9 +401,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
             slices++;
             runSlice(p);
         } finally {
-            if (grant != null) {
-                grant.exit();
-            }
+            grant.exit();
         }
         scheduleSlice();
         return this;
