@@ -1,0 +1,176 @@
+package io.shadowmmu.guest.vm;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import akka.actor.typed.ActorRef;
+import com.typesafe.config.ConfigFactory;
+import io.shadowmmu.config.Settings;
+import io.shadowmmu.guest.os.GuestVma;
+import io.shadowmmu.guest.testing.RecordingEvents;
+import io.shadowmmu.guest.workload.Region;
+import io.shadowmmu.guest.workload.SequentialScan;
+import io.shadowmmu.guest.workload.WorkloadKind;
+import io.shadowmmu.guest.workload.WorkloadSpec;
+import io.shadowmmu.hostmm.events.AgentIds;
+import io.shadowmmu.hostmm.host.HostActor;
+import io.shadowmmu.hostmm.host.HostCommand;
+import io.shadowmmu.hostmm.host.HostContext;
+import io.shadowmmu.hostmm.mm.MmCommand;
+import io.shadowmmu.hostmm.mm.MmResult;
+import io.shadowmmu.hostmm.vma.Protection;
+import io.shadowmmu.hostmm.vma.VmaKind;
+import io.shadowmmu.kvm.KvmStats;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Guests on kvm-shadow's real KvmMmu over a real host mm, in TDP and in shadow mode, while the host forks the VMM
+ * (copy-on-write of all guest RAM), migrates pages and drops ballooned pages.
+ */
+class KvmIntegrationTest {
+    private static final long BASE = 0x40_0000L;
+    /** {@code -Pstress} runs ten times longer. */
+    private static final int PER_PROCESS = Boolean.getBoolean("shadowmmu.stress") ? 3_000_000 : 300_000;
+    private static ActorTestKit testKit;
+
+    @BeforeAll
+    static void setup() {
+        testKit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING")
+                .withFallback(ConfigFactory.load()));
+    }
+
+    @AfterAll
+    static void teardown() {
+        testKit.shutdownTestKit();
+    }
+
+    private record Machine(ActorRef<GuestVm.Command> vm, ActorRef<MmCommand> vmm, long hvaBase,
+                           RecordingEvents events) {
+    }
+
+    private static Machine machine(boolean tdp) {
+        RecordingEvents events = new RecordingEvents();
+        Settings settings = Settings.withOverrides(Map.of("host.memory", "64m", "guest.memory", "8m",
+                "guest.vcpus", "2", "migration.enabled", "on", "migration.interval", "2ms",
+                "migration.pages-per-interval", "8"));
+        HostContext host = HostContext.create(settings, events);
+        GuestSettings guest = GuestSettings.from(settings);
+        ActorRef<HostCommand> hostActor = testKit.spawn(HostActor.create(host));
+        TestProbe<HostCommand.ProcessSpawned> spawned = testKit.createTestProbe();
+        hostActor.tell(new HostCommand.SpawnProcess("qemu", spawned.ref()));
+        HostCommand.ProcessSpawned qemu = spawned.receiveMessage();
+        long hvaBase = done(call(qemu.process(), r -> new MmCommand.Mmap(0, guest.memoryBytes(),
+                Protection.READ_WRITE, VmaKind.ANON_PRIVATE, null, 0, r)));
+        ActorRef<GuestVm.Command> vm = testKit.spawn(GuestVm.onHost(new GuestVm.HostVm("vm0", AgentIds.next(), host,
+                guest, qemu.process(), qemu.mm(), hvaBase, tdp, 0)));
+        return new Machine(vm, qemu.process(), hvaBase, events);
+    }
+
+    @ParameterizedTest(name = "tdp={0}")
+    @ValueSource(booleans = {true, false})
+    void guestDataSurvivesHostForkMigrationAndBalloonDiscards(boolean tdp) {
+        Machine m = machine(tdp);
+        TestProbe<GuestVm.Spawned> sp = testKit.createTestProbe();
+        Region r = new Region(BASE, 256 * 4096);
+        for (int i = 0; i < 3; i++) {
+            m.vm().tell(new GuestVm.Spawn("p" + i, List.of(new GuestVma(r.base(), r.end(), true)),
+                    WorkloadSpec.of(WorkloadKind.MIXED, PER_PROCESS, 0.3).create(r, 20 + i), sp.ref()));
+            assertThat(sp.receiveMessage(Duration.ofSeconds(10)).pid()).isPositive();
+        }
+        TestProbe<VmStats> out = testKit.createTestProbe();
+        m.vm().tell(new GuestVm.Run(out.ref()));
+        TestProbe<VmStats> poll = testKit.createTestProbe();
+        long seen = 0;
+        while (seen < 100_000) {
+            m.vm().tell(new GuestVm.GetStats(poll.ref()));
+            seen = poll.receiveMessage(Duration.ofSeconds(10)).accesses();
+        }
+
+        TestProbe<MmCommand.ForkResult> forked = testKit.createTestProbe();
+        m.vmm().tell(new MmCommand.Fork("qemu-child", forked.ref()));
+        MmCommand.ForkResult child = forked.receiveMessage(Duration.ofSeconds(10));
+        assertThat(child.status().ok()).isTrue();
+        TestProbe<GuestVm.Ballooned> balloon = testKit.createTestProbe();
+        m.vm().tell(new GuestVm.InflateBalloon(32, balloon.ref()));
+        long[] gfns = balloon.receiveMessage(Duration.ofSeconds(10)).gfns();
+        assertThat(gfns).isNotEmpty();
+        for (long gfn : gfns) {
+            long hva = m.hvaBase() + gfn * 4096;
+            done(call(m.vmm(), rr -> new MmCommand.MadviseDontneed(hva, 4096, rr)));
+        }
+        m.vm().tell(new GuestVm.DeflateBalloon(gfns));
+        done(call(child.child(), MmCommand.Exit::new));
+
+        VmStats s = out.expectMessageClass(VmStats.class, Duration.ofSeconds(300));
+        assertThat(s.accesses()).isEqualTo(3L * PER_PROCESS);
+        assertThat(s.total().guestFaults()).isZero();
+        assertThat(s.i1Violations()).isZero();
+        assertThat(s.total().i3Violations()).isZero();
+        assertThat(s.total().i1Checks()).isGreaterThan(100_000);
+        assertThat(m.events().violations).isEmpty();
+        KvmStats k = kvmStats(m);
+        assertThat(k.invalidationsHitLive()).isPositive();
+        assertThat(s.flushes()).isPositive();
+    }
+
+    @ParameterizedTest(name = "tdp={0}")
+    @ValueSource(booleans = {true, false})
+    void aGuestPageTableChangeIsSeenByTheNextAccess(boolean tdp) {
+        Machine m = machine(tdp);
+        Region r = new Region(BASE, 8 * 4096);
+        TestProbe<GuestVm.Spawned> sp = testKit.createTestProbe();
+        m.vm().tell(new GuestVm.Spawn("p", List.of(new GuestVma(r.base(), r.end(), true)),
+                new SequentialScan(r, 8 * 512, 1.0, 8, 1), sp.ref()));
+        GuestVm.Spawned p = sp.receiveMessage(Duration.ofSeconds(10));
+        TestProbe<VmStats> out = testKit.createTestProbe();
+        m.vm().tell(new GuestVm.Run(out.ref()));
+        assertThat(out.receiveMessage(Duration.ofSeconds(30)).total().guestFaults()).isZero();
+
+        // mprotect inside the guest: the first half becomes read-only; writes there must now fault.
+        TestProbe<Long> changed = testKit.createTestProbe();
+        m.vm().tell(new GuestVm.Protect(p.pid(), BASE, BASE + 4 * 4096, false, changed.ref()));
+        assertThat(changed.receiveMessage(Duration.ofSeconds(10))).isEqualTo(4);
+        m.vm().tell(new GuestVm.MoreWork(p.pid(), new SequentialScan(r, 8 * 512, 1.0, 8, 2)));
+        m.vm().tell(new GuestVm.Run(out.ref()));
+        VmStats s = out.receiveMessage(Duration.ofSeconds(30));
+        assertThat(s.guestSegfaults()).isEqualTo(4 * 512);
+
+        // munmap inside the guest: the second half disappears; reading it faults, the first half reads back.
+        TestProbe<Long> unmapped = testKit.createTestProbe();
+        m.vm().tell(new GuestVm.Unmap(p.pid(), BASE + 4 * 4096, BASE + 8 * 4096, unmapped.ref()));
+        assertThat(unmapped.receiveMessage(Duration.ofSeconds(10))).isEqualTo(4);
+        m.vm().tell(new GuestVm.MoreWork(p.pid(), new SequentialScan(r, 8 * 512, 0.0, 8, 3)));
+        m.vm().tell(new GuestVm.Run(out.ref()));
+        VmStats after = out.receiveMessage(Duration.ofSeconds(30));
+        assertThat(after.guestSegfaults()).isEqualTo(4 * 512 + 4 * 512);
+        assertThat(after.i1Violations()).isZero();
+        assertThat(after.total().i1Checks()).isGreaterThanOrEqualTo(4 * 512);
+        assertThat(m.events().violations).isEmpty();
+    }
+
+    private static KvmStats kvmStats(Machine m) {
+        TestProbe<KvmStats> p = testKit.createTestProbe();
+        m.vm().tell(new GuestVm.GetKvmStats(p.ref()));
+        return p.receiveMessage(Duration.ofSeconds(10));
+    }
+
+    private static MmResult call(ActorRef<MmCommand> mm, Function<ActorRef<MmResult>, MmCommand> msg) {
+        TestProbe<MmResult> p = testKit.createTestProbe();
+        mm.tell(msg.apply(p.ref()));
+        return p.receiveMessage(Duration.ofSeconds(10));
+    }
+
+    private static long done(MmResult r) {
+        assertThat(r.ok()).as("%s", r).isTrue();
+        return ((MmResult.Done) r).value();
+    }
+}

@@ -1,0 +1,62 @@
+package io.shadowmmu.kvm;
+
+import io.shadowmmu.hostmm.notifier.AccessGrant;
+import io.shadowmmu.hostmm.pagetable.PageTable;
+
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * What a vCPU's hardware sees of KVM: the TDP table (gpa to host frame) or the shadow tables (guest virtual to host
+ * frame, one per guest CR3), read without any message, and the grant under which it may use them. KvmMmu is the only
+ * writer; every read here is a volatile read of one packed {@link Spte}.
+ */
+public final class KvmView {
+    private final boolean tdp;
+    private final long guestFrames;
+    final PageTable tdpTable = new PageTable();
+    final ConcurrentHashMap<Long, PageTable> shadowRoots = new ConcurrentHashMap<>();
+    volatile AccessGrant grant;
+
+    public KvmView(boolean tdp, long guestFrames) {
+        this.tdp = tdp;
+        this.guestFrames = guestFrames;
+    }
+
+    public boolean tdp() {
+        return tdp;
+    }
+
+    public long guestFrames() {
+        return guestFrames;
+    }
+
+    /** The grant of the current notifier registration, or null while there is none (then use nothing). */
+    public AccessGrant grant() {
+        return grant;
+    }
+
+    /**
+     * Hardware walk: the spte for {@code address} (a gpa in TDP mode, a guest virtual address under {@code cr3} in
+     * shadow mode), or {@link Spte#NONE}.
+     */
+    public long lookup(long cr3, long address) {
+        PageTable table = tdp ? tdpTable : shadowRoots.get(cr3);
+        return table == null ? Spte.NONE : table.get(address);
+    }
+
+    /**
+     * Hardware accessed/dirty update after a walk found {@code spte}: false when the entry changed underneath (walk
+     * again).
+     */
+    public boolean markUsed(long cr3, long address, long spte, boolean write) {
+        PageTable table = tdp ? tdpTable : shadowRoots.get(cr3);
+        if (table == null) {
+            return false;
+        }
+        long bits = Spte.ACCESSED | (write ? Spte.DIRTY : 0);
+        if ((spte & bits) == bits) {
+            return table.get(address) == spte;
+        }
+        return table.setHardwareBits(address, spte, bits);
+    }
+}
