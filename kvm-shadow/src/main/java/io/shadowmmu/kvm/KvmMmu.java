@@ -111,7 +111,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     private final KvmView view;
     private final PhysicalMemory memory;
     private final CoherenceEvents events;
-    private final long agent = AgentIds.next();
+    private final long agent;
     private final ActorRef<MmuNotification> notifications;
     private final ActorRef<MmCommand.Registered> registrations;
 
@@ -158,6 +158,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         this.memory = config.memory();
         this.events = config.events();
         this.sequence = config.sequenceStart();
+        this.agent = view.agent() >= 0 ? view.agent() : AgentIds.next();
         this.notifications = context.messageAdapter(MmuNotification.class, Notified::new);
         this.registrations = context.messageAdapter(MmCommand.Registered.class, Registered::new);
         events.agentNamed(agent, "kvm " + config.name());
@@ -587,7 +588,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
 
     private void zapAll() {
         if (view.tdp()) {
-            view.tdpTable.forEachEntry(0, PageTable.VA_LIMIT, (gpa, spte) ->
+            view.tdpTable.forEachEntry(0, view.guestFrames() << 12, (gpa, spte) ->
                     zapped(view.tdpTable.getAndClear(gpa), SPACE_TDP, gpa, 0, null));
         } else {
             for (Map.Entry<Long, PageTable> root : view.shadowRoots.entrySet()) {

@@ -1,6 +1,8 @@
 package io.shadowmmu.emulator.scenario;
 
 import io.shadowmmu.emulator.churn.HostChurnScenario;
+import io.shadowmmu.emulator.vm.TraceScenario;
+import io.shadowmmu.emulator.vm.VmScenario;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -15,6 +17,9 @@ public final class Scenarios {
 
     static {
         register(new HostChurnScenario());
+        register(new VmScenario(true));
+        register(new VmScenario(false));
+        register(new TraceScenario());
     }
 
     private Scenarios() {

@@ -141,7 +141,8 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
     public static Behavior<Command> onHost(HostVm spec) {
         return Behaviors.setup(ctx -> {
             long frames = spec.guest().guestFrames();
-            KvmView view = new KvmView(spec.tdp(), frames);
+            // KVM's sptes and the vCPUs' TLBs share the VM's agent: one grant covers them, one fence revokes them.
+            KvmView view = new KvmView(spec.tdp(), frames, spec.agent());
             List<Memslot> slots = List.of(new Memslot(0, 0, frames, spec.hvaBase(), false));
             ActorRef<KvmCommand> kvm = ctx.spawn(KvmMmu.create(new KvmMmu.Config(spec.name() + "-kvm", spec.vmm(),
                     spec.vmmId(), slots, view, spec.host().memory(), spec.host().events(), spec.sequenceStart())),
