@@ -327,7 +327,7 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
             total = total.plus(s);
         }
         return new VmStats(cfg.name(), total, List.of(per.clone()), os.pageFaults(), os.segvs(),
-                os.allocator().freeFrames(), os.allocator().totalFrames());
+                os.pageTableRepairs(), os.allocator().freeFrames(), os.allocator().totalFrames());
     }
 
     // ---- guest memory writes and TLB shootdowns -------------------------------------------------------------

@@ -92,6 +92,7 @@ class KvmIntegrationTest {
         assertThat(s.total().guestFaults()).isZero();
         assertThat(s.i1Violations()).isZero();
         assertThat(s.total().i3Violations()).isZero();
+        assertThat(s.guestPageTableRepairs()).isZero();
         assertThat(s.total().i1Checks()).isGreaterThan(100_000);
         assertThat(m.events().violations).isEmpty();
         KvmStats k = kvmStats(m);
