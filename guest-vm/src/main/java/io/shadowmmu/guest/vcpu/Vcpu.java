@@ -187,6 +187,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     private boolean sliceQueued;
     private boolean waiting;
     private boolean retrying;
+    private boolean replay;
     private long lastExitPage = -1;
     private long writeSeq;
     /** Instruction fetches read the frame too; folding the value here keeps the read from being optimized away. */
@@ -354,11 +355,13 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         guestFaults++;
         p.cursor++;
         resume(false);
+        replay = false;
     }
 
     private void resume(boolean afterKvmExit) {
         waiting = false;
         retrying = afterKvmExit;
+        replay = true;
         scheduleSlice();
     }
 
@@ -414,6 +417,9 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
             int i = (current + k) % n;
             Proc p = procs.get(i);
             if (!p.done()) {
+                if (i != current) {
+                    replay = false;
+                }
                 if (current >= 0 && p.cr3 != loadedCr3 && loadedCr3 != -1) {
                     tlb.flushAll();
                     itlb.flushAll();
@@ -455,7 +461,9 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         boolean write = kind == AccessBatch.STORE || kind == AccessBatch.MODIFY;
         Tlb tlb = kind == AccessBatch.IFETCH ? this.itlb : this.tlb;
         long vpn = va >>> GuestLayout.PAGE_SHIFT;
-        int slot = tlb.lookup(vpn);
+        // An access replayed after an exit was already counted as a miss: look it up without counting again.
+        int slot = replay ? tlb.probe(vpn) : tlb.lookup(vpn);
+        replay = false;
         if (slot < 0 || (write && !tlb.writable(slot))) {
             slot = fill(p, va, write, tlb);
             if (slot < 0) {
