@@ -167,6 +167,8 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
 
     private final Config cfg;
     private final int id;
+    /** Agent id of this vCPU's TLB translations for the oracle: KVM's when known, else the VM's. */
+    private final long tlbAgent;
     private final KvmPort kvm;
     private final KvmPort.Exits exits;
     private final PhysicalMemory memory;
@@ -216,6 +218,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         this.cfg = cfg;
         this.id = cfg.id();
         this.kvm = cfg.kvm();
+        this.tlbAgent = kvm.agent() >= 0 ? kvm.agent() : cfg.agent();
         this.memory = cfg.memory();
         this.events = cfg.events();
         this.checkFrames = memory.checkMode();
@@ -224,9 +227,9 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         this.tlb = new Tlb(cfg.tlb());
         this.itlb = new Tlb(cfg.tlb());
         if (events.enabled()) {
-            tlb.setDropListener((vpn, pfn, gen) -> events.translationRemoved(cfg.agent(), dataCache(), loadedCr3,
+            tlb.setDropListener((vpn, pfn, gen) -> events.translationRemoved(tlbAgent, dataCache(), loadedCr3,
                     vpn << GuestLayout.PAGE_SHIFT, pfn, gen));
-            itlb.setDropListener((vpn, pfn, gen) -> events.translationRemoved(cfg.agent(), dataCache() + 1,
+            itlb.setDropListener((vpn, pfn, gen) -> events.translationRemoved(tlbAgent, dataCache() + 1,
                     loadedCr3, vpn << GuestLayout.PAGE_SHIFT, pfn, gen));
         }
         this.exits = kvm.connect(id, context);
@@ -560,7 +563,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         boolean canWrite = write && walk.writable && guestWritable;
         int slot = tlb.insert(vpn, walk.pfn, walk.generation, canWrite, memory.words(walk.pfn));
         if (events.enabled()) {
-            events.translationInstalled(cfg.agent(), tlb == this.tlb ? dataCache() : dataCache() + 1, p.cr3, vpn << GuestLayout.PAGE_SHIFT, walk.pfn,
+            events.translationInstalled(tlbAgent, tlb == this.tlb ? dataCache() : dataCache() + 1, p.cr3, vpn << GuestLayout.PAGE_SHIFT, walk.pfn,
                     walk.generation, canWrite);
         }
         return slot;
