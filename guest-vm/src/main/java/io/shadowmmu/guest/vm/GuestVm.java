@@ -171,6 +171,7 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
     private GuestVm(ActorContext<Command> context, Config cfg) {
         super(context);
         this.cfg = cfg;
+        cfg.events().agentNamed(cfg.agent(), "vm " + cfg.name());
         this.os = new GuestOs(cfg.kvm().guestFrames());
         this.kernelWrites = cfg.kvm().connectKernel(context, Written::new);
         this.flushAdapter = context.messageAdapter(Vcpu.FlushDone.class, Flushed::new);
