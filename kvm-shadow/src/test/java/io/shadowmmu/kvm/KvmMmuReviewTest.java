@@ -177,9 +177,18 @@ class KvmMmuReviewTest {
         vm.start(2, page(HVA + 4 * PAGE)); // e.g. munmap: its frames are freed once everybody acked
         vm.acks.expectNoMessage(Duration.ofMillis(100));
         f.replyTo().tell(new KvmCommand.TlbFlushed(0, f.flush()));
-        NotifierReply.Ack a = vm.acks.expectMessageClass(NotifierReply.Ack.class);
-        NotifierReply.Ack b = vm.acks.expectMessageClass(NotifierReply.Ack.class);
-        assertThat(List.of(a.batch(), b.batch())).containsExactlyInAnyOrder(1L, 2L);
+        assertThat(vm.acks.expectMessageClass(NotifierReply.Ack.class).batch()).isEqualTo(1);
+        // The second ack may ride the round that covered the zap, or wait for one more round: serve it if asked.
+        NotifierReply second;
+        try {
+            second = vm.acks.receiveMessage(Duration.ofMillis(300));
+        } catch (AssertionError notYet) {
+            KvmCommand.FlushTlb g = v0.receiveMessage();
+            g.replyTo().tell(new KvmCommand.TlbFlushed(0, g.flush()));
+            second = vm.acks.receiveMessage();
+        }
+        assertThat(second).isInstanceOf(NotifierReply.Ack.class);
+        assertThat(((NotifierReply.Ack) second).batch()).isEqualTo(2);
     }
 
     /**
