@@ -167,8 +167,11 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
 
     private final Config cfg;
     private final int id;
-    /** Agent id of this vCPU's TLB translations for the oracle: KVM's when known, else the VM's. */
-    private final long tlbAgent;
+    /**
+     * Agent id of this vCPU's TLB translations for the oracle: KVM's when the port knows it, else the VM's. Fixed at
+     * the first fill (KVM has started by then: it installed the entry), so installs and removals always match.
+     */
+    private long tlbAgent = -1;
     private final KvmPort kvm;
     private final KvmPort.Exits exits;
     private final PhysicalMemory memory;
@@ -218,7 +221,6 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         this.cfg = cfg;
         this.id = cfg.id();
         this.kvm = cfg.kvm();
-        this.tlbAgent = kvm.agent() >= 0 ? kvm.agent() : cfg.agent();
         this.memory = cfg.memory();
         this.events = cfg.events();
         this.checkFrames = memory.checkMode();
@@ -563,6 +565,9 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         boolean canWrite = write && walk.writable && guestWritable;
         int slot = tlb.insert(vpn, walk.pfn, walk.generation, canWrite, memory.words(walk.pfn));
         if (events.enabled()) {
+            if (tlbAgent < 0) {
+                tlbAgent = kvm.agent() >= 0 ? kvm.agent() : cfg.agent();
+            }
             events.translationInstalled(tlbAgent, tlb == this.tlb ? dataCache() : dataCache() + 1, p.cr3, vpn << GuestLayout.PAGE_SHIFT, walk.pfn,
                     walk.generation, canWrite);
         }

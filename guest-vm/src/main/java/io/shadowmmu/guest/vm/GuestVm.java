@@ -6,6 +6,7 @@ import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
+import io.shadowmmu.guest.kvm.KvmAgentCapture;
 import io.shadowmmu.guest.kvm.KvmMmuPort;
 import io.shadowmmu.guest.os.GuestFaultResult;
 import io.shadowmmu.guest.os.GuestLayout;
@@ -143,10 +144,11 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
             long frames = spec.guest().guestFrames();
             KvmView view = new KvmView(spec.tdp(), frames);
             List<Memslot> slots = List.of(new Memslot(0, 0, frames, spec.hvaBase(), false));
-            ActorRef<KvmCommand> kvm = ctx.spawn(KvmMmu.create(new KvmMmu.Config(spec.name() + "-kvm", spec.vmm(),
-                    spec.vmmId(), slots, view, spec.host().memory(), spec.host().events(), spec.sequenceStart())),
-                    "kvm");
-            KvmMmuPort port = new KvmMmuPort(view, kvm);
+            String kvmName = spec.name() + "-kvm";
+            KvmAgentCapture events = new KvmAgentCapture(spec.host().events(), kvmName);
+            ActorRef<KvmCommand> kvm = ctx.spawn(KvmMmu.create(new KvmMmu.Config(kvmName, spec.vmm(),
+                    spec.vmmId(), slots, view, spec.host().memory(), events, spec.sequenceStart())), "kvm");
+            KvmMmuPort port = new KvmMmuPort(view, kvm, events);
             Config c = new Config(spec.name(), spec.agent(), port, spec.host().memory(), spec.host().events(),
                     spec.guest().vcpus(), spec.guest().tlb(), spec.guest().sliceAccesses(),
                     spec.host().settings().tlb().flushAllThreshold(), spec.guest().goldenCheck());

@@ -97,6 +97,10 @@ class KvmIntegrationTest {
         assertThat(m.events().violations).isEmpty();
         KvmStats k = kvmStats(m);
         assertThat(k.invalidationsHitLive()).isPositive();
+        // vCPU TLB entries are KVM's translations for the oracle: a fence of KVM revokes them too.
+        assertThat(m.events().tlbInstalls).hasSize(1);
+        long tlbAgent = m.events().tlbInstalls.keySet().iterator().next();
+        assertThat(m.events().names.get(tlbAgent)).isEqualTo("kvm vm0-kvm");
         assertThat(s.flushes()).isPositive();
     }
 
