@@ -18,7 +18,6 @@ import io.shadowmmu.hostmm.pagetable.Pte;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -166,7 +165,6 @@ class KvmMmuReviewTest {
      * then free the frame under it (I3).
      */
     @Test
-    @Disabled("finding 1 in KVM-API.md: an invalidation that finds the spte already zapped acks before the pending flush")
     void aSecondInvalidationOfAPageWhoseFlushIsPendingWaitsForThatFlush() {
         Vm vm = new Vm(true);
         TestProbe<KvmCommand.FlushTlb> v0 = vm.vcpu(0);
@@ -197,7 +195,6 @@ class KvmMmuReviewTest {
      * clears: the next writes through that spte never reach the following log.
      */
     @Test
-    @Disabled("finding 2 in KVM-API.md: GetDirtyLog takes the bitmap after the flush, so a write faulted meanwhile is lost to the next log")
     void aWriteFaultedWhileTheDirtyLogIsCollectedIsInTheNextLog() {
         Vm vm = new Vm(true);
         TestProbe<KvmCommand.FlushTlb> v0 = vm.vcpu(0);
@@ -231,7 +228,6 @@ class KvmMmuReviewTest {
      * write, so reclaim may treat the page as clean (I6).
      */
     @Test
-    @Disabled("finding 3 in KVM-API.md: shadow entries zapped by a guest page-table write drop their dirty bit")
     void aDirtyShadowEntryZappedByAGuestPageTableWriteStillReachesTheHost() {
         Vm vm = new Vm(false);
         // Guest page tables in gfns 1..4 (root in gfn 1), mapping gva 0 -> gfn 10; all backed by host frames.
@@ -274,7 +270,6 @@ class KvmMmuReviewTest {
      * reused the frame as data: every write exit is answered Resolved with a read-only entry again, forever.
      */
     @Test
-    @Disabled("finding 4 in KVM-API.md: a freed guest page-table frame reused as data is never writable again")
     void aFormerGuestPageTableFrameReusedAsDataBecomesWritable() {
         Vm vm = new Vm(false);
         int[] pfnOf = new int[16];
