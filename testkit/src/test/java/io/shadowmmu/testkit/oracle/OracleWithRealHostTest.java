@@ -42,7 +42,7 @@ class OracleWithRealHostTest {
         MmResult call(java.util.function.Function<ActorRef<MmResult>, MmCommand> msg) {
             TestProbe<MmResult> p = kit.createTestProbe();
             mm.tell(msg.apply(p.getRef()));
-            return p.receiveMessage(Duration.ofSeconds(5));
+            return p.receiveMessage(Duration.ofSeconds(15));
         }
     }
 
@@ -71,9 +71,9 @@ class OracleWithRealHostTest {
         ActorRef<MmCommand> child = fork.receiveMessage().child();
         TestProbe<MmResult> exit = kit.createTestProbe();
         child.tell(new MmCommand.Exit(exit.getRef()));
-        exit.receiveMessage();
+        exit.receiveMessage(Duration.ofSeconds(15));
         h.mm().tell(new MmCommand.Exit(exit.getRef()));
-        exit.receiveMessage();
+        exit.receiveMessage(Duration.ofSeconds(15));
         TestProbe<HostCommand.AuditReport> audit = kit.createTestProbe();
         h.actor().tell(new HostCommand.Audit(audit.getRef()));
         h.oracle().audit(audit.receiveMessage());
