@@ -28,6 +28,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 final class GruHost {
     /** Records violations agents report themselves (the hit-path generation check). */
     static final class Violations implements CoherenceEvents {
+        static final Violations NONE_RECORDING = new Violations();
         final List<String> seen = new CopyOnWriteArrayList<>();
 
         @Override
