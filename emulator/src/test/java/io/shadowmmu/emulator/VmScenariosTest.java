@@ -85,4 +85,21 @@ class VmScenariosTest {
         assertThat(r.err()).contains("line 3").contains("zz");
         assertThat(shadowmmu("run", "--scenario", "trace", "-q").err()).contains("needs --file");
     }
+
+    @Test
+    void gruDevicesUnderHostStressAreCleanAndFlushAndDropIn(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("g.json");
+        Run r = shadowmmu("run", "--scenario", "gru", "--ops", "200000", "-q", "--json", json.toString());
+        assertThat(r.exit()).as(r.out() + r.err()).isZero();
+        JsonNode root = new ObjectMapper().readTree(json.toFile());
+        assertThat(root.path("oracle").path("clean").asBoolean()).isTrue();
+        JsonNode gru = root.path("gru");
+        for (String key : new String[] {"devices", "contexts", "hits", "misses", "dropins", "dropinFailures",
+            "flushes", "entriesFlushed", "handleWaits"}) {
+            assertThat(gru.has(key)).as("gru.%s", key).isTrue();
+        }
+        assertThat(gru.path("dropins").asLong()).isPositive();
+        assertThat(gru.path("flushes").asLong()).isPositive();
+        assertThat(root.path("host").path("frames").path("leaked").asLong()).isZero();
+    }
 }
