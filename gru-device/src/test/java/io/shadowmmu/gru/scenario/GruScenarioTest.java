@@ -46,9 +46,13 @@ class GruScenarioTest {
             }
         };
         boolean stress = Boolean.getBoolean("shadowmmu.stress");
-        Settings settings = Settings.withOverrides(Map.of("host.memory", "32m", "notifier.strategy", strategy,
-                "gru.processes", "6", "gru.devices", "2", "gru.contexts-per-device", "2", "gru.region", "256k",
-                "gru.tlb.entries", "64", "gru.tlb.ways", "4"));
+        Map<String, String> overrides = new java.util.HashMap<>(Map.of("host.memory", "32m",
+                "notifier.strategy", strategy, "gru.processes", "6", "gru.devices", "2",
+                "gru.contexts-per-device", "2", "gru.region", "256k", "gru.tlb.entries", "64", "gru.tlb.ways", "4"));
+        // The host's own daemons move and merge the same pages meanwhile.
+        overrides.putAll(Map.of("migration.enabled", "on", "migration.interval", "2ms", "ksm.enabled", "on",
+                "ksm.interval", "5ms"));
+        Settings settings = Settings.withOverrides(overrides);
         HostContext host = HostContext.create(settings, events);
         long instructions = stress ? 2_000_000 : 60_000;
         TestProbe<GruResult> done = kit.createTestProbe();
