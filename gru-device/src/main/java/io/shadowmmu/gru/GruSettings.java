@@ -7,10 +7,19 @@ import io.shadowmmu.config.Settings;
  * The {@code shadowmmu.gru} section: device geometry (contexts, TLB, flush handles) and the generated workload mix.
  */
 public record GruSettings(int devices, int contextsPerDevice, int tlbEntries, int tlbWays, int flushHandles,
-                          int rangeFlushMaxPages, int batch, int loadPercent, int storePercent) {
+                          int rangeFlushMaxPages, int batch, int loadPercent, int storePercent,
+                          int processes, long regionBytes, int stressPages) {
 
     public static GruSettings read(Settings settings) {
         return read(settings.reader().section("gru"));
+    }
+
+    private static long region(ConfigReader r) {
+        long bytes = r.bytes("region");
+        if (bytes < 4096 || bytes % 4096 != 0) {
+            throw r.fail("region", "must be a positive multiple of the page size 4096");
+        }
+        return bytes;
     }
 
     public static GruSettings read(ConfigReader r) {
@@ -33,6 +42,9 @@ public record GruSettings(int devices, int contextsPerDevice, int tlbEntries, in
                 r.intBetween("range-flush-max-pages", 1, 1 << 20),
                 r.intBetween("batch", 1, 65536),
                 load,
-                store);
+                store,
+                r.intBetween("processes", 1, 4096),
+                region(r),
+                r.intBetween("stress-pages", 1, 1 << 20));
     }
 }

@@ -382,10 +382,12 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
             onFenced((MmuNotification.Fenced) n);
         } else if (n instanceof MmuNotification.ClearYoung) {
             MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young(q.mm(), q.range())));
+            boolean young = young(q.mm(), q.subscription(), q.range(), true);
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young));
         } else if (n instanceof MmuNotification.TestYoung) {
             MmuNotification.TestYoung q = (MmuNotification.TestYoung) n;
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young(q.mm(), q.range())));
+            boolean young = young(q.mm(), q.subscription(), q.range(), false);
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young));
         }
         return this;
     }
@@ -502,9 +504,34 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         dirtyPages.clear();
     }
 
-    private boolean young(long mm, Range range) {
-        // The GRU keeps no accessed bits; the hardware already set the PTE's accessed bit at drop-in.
-        return false;
+    /**
+     * Aging ({@code clear_flush_young} / {@code test_young}): the device keeps no accessed bits, so a page with a
+     * live TLB entry counts as young. Clearing flushes those entries: the next access drops in again and sets the
+     * PTE's accessed bit. Entries are writable only over PTEs already dirty, so no dirty state is lost.
+     */
+    private boolean young(long mm, long subscription, Range range, boolean clear) {
+        BoundMm b = current(mm, subscription);
+        if (b == null || b.loaded == 0) {
+            return false;
+        }
+        long from = range.start() >>> PhysicalMemory.PAGE_SHIFT;
+        long to = (range.end() + PhysicalMemory.PAGE_SIZE - 1) >>> PhysicalMemory.PAGE_SHIFT;
+        if (!clear) {
+            for (long v = from; v < to; v++) {
+                if (tlb.probe(b.asid, v)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        dirtyPages.clear();
+        int n = tlb.flushRange(b.asid, from, to, removal);
+        dirtyPages.clear();
+        if (n > 0) {
+            counters.flushes++;
+            counters.entriesFlushed += n;
+        }
+        return n > 0;
     }
 
     private void removed(int asid, long vpn, int pfn, int generation, boolean dirty) {

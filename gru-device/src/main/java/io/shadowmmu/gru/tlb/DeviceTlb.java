@@ -62,6 +62,17 @@ public final class DeviceTlb {
         return -1;
     }
 
+    /** Whether (asid, vpn) is present, without touching its LRU age. */
+    public boolean probe(int a, long v) {
+        int base = setBase(v);
+        for (int i = base; i < base + ways; i++) {
+            if (asid[i] == a && vpn[i] == v) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public int pfn(int slot) {
         return pfn[slot];
     }

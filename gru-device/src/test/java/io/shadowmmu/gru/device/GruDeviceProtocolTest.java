@@ -250,4 +250,23 @@ class GruDeviceProtocolTest {
         results.receiveMessage();
         assertThat(rig.stats().violations()).isEqualTo(1);
     }
+
+    @Test
+    void agingReportsPagesWithLiveEntriesYoungAndClearingFlushesThem() {
+        Rig rig = new Rig(Map.of());
+        rig.registered(List.of());
+        rig.map(VA, true);
+        TestProbe<GruCommand.BatchResult> results = kit.createTestProbe();
+        rig.execute(Instructions.one(Instructions.LOAD, VA, 0), results);
+        results.receiveMessage();
+        TestProbe<NotifierReply> replies = kit.createTestProbe();
+        Range page = Range.ofPages(VA, 1);
+        rig.tell(new MmuNotification.TestYoung(1, 7, 1, page, replies.getRef()));
+        assertThat(replies.expectMessageClass(NotifierReply.YoungReport.class).young()).isTrue();
+        rig.tell(new MmuNotification.ClearYoung(1, 7, 2, page, replies.getRef()));
+        assertThat(replies.expectMessageClass(NotifierReply.YoungReport.class).young()).isTrue();
+        rig.tell(new MmuNotification.TestYoung(1, 7, 3, page, replies.getRef()));
+        assertThat(replies.expectMessageClass(NotifierReply.YoungReport.class).young()).isFalse();
+        assertThat(rig.stats().entriesFlushed()).isEqualTo(1);
+    }
 }
