@@ -152,6 +152,8 @@ public final class GruScenario implements Scenario {
             HostCommand.AuditReport[] audit = new HostCommand.AuditReport[1];
             int[] pending = {0};
             ActorRef<GruProcess.Result> resultRef = ctx.messageAdapter(GruProcess.Result.class, x -> x);
+            ActorRef<GruStressor.Stopped> stoppedRef = ctx.messageAdapter(GruStressor.Stopped.class, x -> x);
+            int[] stressorsRunning = {0};
             SplittableRandom seeds = new SplittableRandom(host.settings().seed());
             for (int i = 0; i < p.processes(); i++) {
                 int proc = i;
@@ -177,7 +179,8 @@ public final class GruScenario implements Scenario {
                                 sp.mm(), "gru-user-" + m.started().index(), List.of(region), gru,
                                 m.started().seed(), perProcess, resultRef), "user-" + m.started().index());
                         stressors.add(ctx.spawn(GruStressor.create(sp.process(), region, p.stressInterval(),
-                                m.started().seed() ^ 0x5f5f, stressOps), "stress-" + m.started().index()));
+                                m.started().seed() ^ 0x5f5f, stressOps, stoppedRef), "stress-" + m.started().index()));
+                        stressorsRunning[0]++;
                         return Behaviors.same();
                     })
                     .onMessage(GruProcess.Result.class, res -> {
@@ -188,6 +191,13 @@ public final class GruScenario implements Scenario {
                         }
                         for (ActorRef<GruStressor.Command> st : stressors) {
                             st.tell(GruStressor.Stop.INSTANCE);
+                        }
+                        return Behaviors.same();
+                    })
+                    .onMessage(GruStressor.Stopped.class, stopped -> {
+                        // Collect only once every stressor (and every child it forked) is gone.
+                        if (--stressorsRunning[0] > 0) {
+                            return Behaviors.same();
                         }
                         pending[0] = devices.size();
                         for (ActorRef<GruCommand> d : devices) {

@@ -38,6 +38,10 @@ final class GruStressor extends AbstractBehavior<GruStressor.Command> {
     private record Step(Object reply) implements Command {
     }
 
+    /** Told to whoever started the stressor once it stopped: nothing it started is still running. */
+    record Stopped() {
+    }
+
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
 
     private final ActorRef<MmCommand> mm;
@@ -45,20 +49,22 @@ final class GruStressor extends AbstractBehavior<GruStressor.Command> {
     private final SplittableRandom random;
     private final AtomicLong ops;
     private final Deque<Runnable> steps = new ArrayDeque<>();
+    private final ActorRef<Stopped> reportTo;
     private boolean busy;
     private boolean stopping;
 
     static Behavior<Command> create(ActorRef<MmCommand> mm, Range region, Duration interval, long seed,
-                                    AtomicLong ops) {
+                                    AtomicLong ops, ActorRef<Stopped> reportTo) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             timers.startTimerWithFixedDelay(Tick.INSTANCE, interval);
-            return new GruStressor(ctx, mm, region, seed, ops);
+            return new GruStressor(ctx, mm, region, seed, ops, reportTo);
         }));
     }
 
     private GruStressor(ActorContext<Command> context, ActorRef<MmCommand> mm, Range region, long seed,
-                        AtomicLong ops) {
+                        AtomicLong ops, ActorRef<Stopped> reportTo) {
         super(context);
+        this.reportTo = reportTo;
         this.mm = mm;
         this.region = region;
         this.random = new SplittableRandom(seed);
@@ -71,7 +77,7 @@ final class GruStressor extends AbstractBehavior<GruStressor.Command> {
                 .onMessageEquals(Tick.INSTANCE, this::onTick)
                 .onMessageEquals(Stop.INSTANCE, () -> {
                     stopping = true;
-                    return busy ? this : Behaviors.stopped();
+                    return busy ? this : stop();
                 })
                 .onMessage(Step.class, s -> next())
                 .build();
@@ -99,7 +105,9 @@ final class GruStressor extends AbstractBehavior<GruStressor.Command> {
             steps.add(() -> getContext().ask(MmCommand.ForkResult.class, mm, TIMEOUT,
                     r -> new MmCommand.Fork(null, r), (f, e) -> {
                         if (f != null && f.status().ok()) {
-                            f.child().tell(new MmCommand.Exit(getContext().getSystem().ignoreRef()));
+                            // The child exits before the next step: nothing of it outlives the stressor.
+                            steps.addFirst(() -> getContext().ask(MmResult.class, f.child(), TIMEOUT,
+                                    MmCommand.Exit::new, (x, ee) -> new Step(x)));
                         }
                         return new Step(f);
                     }));
@@ -115,7 +123,12 @@ final class GruStressor extends AbstractBehavior<GruStressor.Command> {
             return this;
         }
         busy = false;
-        return stopping ? Behaviors.stopped() : this;
+        return stopping ? stop() : this;
+    }
+
+    private Behavior<Command> stop() {
+        reportTo.tell(new Stopped());
+        return Behaviors.stopped();
     }
 
     private void ask(java.util.function.Function<ActorRef<MmResult>, MmCommand> request) {
