@@ -6,6 +6,7 @@ import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
+import io.shadowmmu.config.Variant;
 import io.shadowmmu.hostmm.events.AgentIds;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.mm.Errno;
@@ -47,7 +48,12 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
      * @param sequenceStart first value of the 64-bit invalidate sequence (tests start it near the wrap)
      */
     public record Config(String name, ActorRef<MmCommand> mm, long mmId, List<Memslot> memslots, KvmView view,
-                         PhysicalMemory memory, CoherenceEvents events, long sequenceStart) {
+                         PhysicalMemory memory, CoherenceEvents events, long sequenceStart, Variant variant) {
+        /** The correct protocol. */
+        public Config(String name, ActorRef<MmCommand> mm, long mmId, List<Memslot> memslots, KvmView view,
+                      PhysicalMemory memory, CoherenceEvents events, long sequenceStart) {
+            this(name, mm, mmId, memslots, view, memory, events, sequenceStart, Variant.NONE);
+        }
     }
 
     private record Notified(MmuNotification notification) implements KvmCommand.Internal {
@@ -283,8 +289,8 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         PageReply.Granted g = (PageReply.Granted) p.reply();
         // mmu_invalidate_retry_gfn: the answer predates an invalidation (or a guest page-table write), so it may
         // name a frame that is already revoked. Never install it; fault again.
-        if (p.sampled() != sequence || Range.anyContains(inProgress, f.hva) || p.ptSampled() != ptSequence
-                || view.grant == null) {
+        boolean stale = p.sampled() != sequence || Range.anyContains(inProgress, f.hva) || p.ptSampled() != ptSequence;
+        if ((stale && config.variant() != Variant.NO_FAULT_RETRY) || view.grant == null) {
             f.retries++;
             retries++;
             handle(f);
@@ -566,6 +572,12 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             }
         }
         NotifierReply ack = new NotifierReply.Ack(s.subscription(), s.batch(), coalesce(dirty));
+        if (config.variant() == Variant.ACK_BEFORE_FLUSH) {
+            // Broken on purpose: the host hears "done" while vCPUs may still hold what was just zapped.
+            s.replyTo().tell(ack);
+            requestFlush(() -> { });
+            return;
+        }
         if (zapped == before && zapsIssued == zapsFlushed) {
             s.replyTo().tell(ack); // nothing mapped and no zap awaits its flush: no vCPU can hold a translation
             return;
