@@ -13,13 +13,28 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class KvmView {
     private final boolean tdp;
     private final long guestFrames;
+    private final long agent;
     final PageTable tdpTable = new PageTable();
     final ConcurrentHashMap<Long, PageTable> shadowRoots = new ConcurrentHashMap<>();
     volatile AccessGrant grant;
 
     public KvmView(boolean tdp, long guestFrames) {
+        this(tdp, guestFrames, -1);
+    }
+
+    /**
+     * @param agent the oracle agent of the VM, shared by KVM's sptes (cache 0) and its vCPUs' TLBs (caches 1..): one
+     *              grant covers them all, so a fence must revoke them all; -1 lets KVM take an agent of its own
+     */
+    public KvmView(boolean tdp, long guestFrames, long agent) {
         this.tdp = tdp;
         this.guestFrames = guestFrames;
+        this.agent = agent;
+    }
+
+    /** The VM's oracle agent, or -1. */
+    public long agent() {
+        return agent;
     }
 
     public boolean tdp() {

@@ -48,6 +48,12 @@ public final class RunCommand implements Callable<Integer> {
                     + "no_fault_retry, ack_before_flush, free_before_ack.")
     String variant;
 
+    @Option(names = "--file", paramLabel = "FILE", description = "Input of the trace scenario (a Lackey trace).")
+    Path file;
+
+    @Option(names = "--mode", paramLabel = "tdp|shadow", description = "Paging mode of the trace scenario.")
+    String mode;
+
     @Option(names = "--json", paramLabel = "FILE", description = "Write the result as JSON.")
     Path json;
 
@@ -93,7 +99,7 @@ public final class RunCommand implements Callable<Integer> {
         long started = System.nanoTime();
         ScenarioResult result;
         try (Progress progress = Progress.forTerminal(s.name(), quiet)) {
-            result = s.run(new ScenarioRun(settings, ops, budget, progress, oracle));
+            result = s.run(new ScenarioRun(settings, ops, budget, progress, oracle, file, mode));
         } catch (SettingsException e) {
             return usage(e.getMessage());
         }

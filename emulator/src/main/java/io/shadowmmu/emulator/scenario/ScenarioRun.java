@@ -12,8 +12,11 @@ import java.time.Duration;
  *
  * @param ops      operations to perform (a scenario-specific unit; see its description), or 0 for its default
  * @param duration wall-clock budget for time-bounded scenarios, or null for their default
+ * @param file     input file of scenarios that replay one (trace), or null
+ * @param mode     paging mode of scenarios that take one (tdp or shadow), or null
  */
-public record ScenarioRun(Settings settings, long ops, Duration duration, Progress progress, OracleSupport oracle) {
+public record ScenarioRun(Settings settings, long ops, Duration duration, Progress progress, OracleSupport oracle,
+                          java.nio.file.Path file, String mode) {
     public long seed() {
         return settings.seed();
     }

@@ -1,6 +1,9 @@
 package io.shadowmmu.emulator.scenario;
 
 import io.shadowmmu.emulator.churn.HostChurnScenario;
+import io.shadowmmu.emulator.gru.GruScenario;
+import io.shadowmmu.emulator.vm.TraceScenario;
+import io.shadowmmu.emulator.vm.VmScenario;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -15,6 +18,10 @@ public final class Scenarios {
 
     static {
         register(new HostChurnScenario());
+        register(new VmScenario(true));
+        register(new VmScenario(false));
+        register(new TraceScenario());
+        register(new GruScenario());
     }
 
     private Scenarios() {

@@ -93,14 +93,17 @@ public final class PageTable implements PageTableWalker {
      * change the entry it is given (with {@link #getAndClear}, {@link #clearBits} or {@link #set}). Writer only.
      */
     public void forEachEntry(long start, long end, EntryVisitor visitor) {
-        long va = start;
+        long va = Math.max(0, start);
+        end = Math.min(end, VA_LIMIT);
         while (va < end) {
-            AtomicLongArray leaf = leaf(va);
-            long tableEnd = Math.min(end, (va & ~(PT_PAGE_SPAN - 1)) + PT_PAGE_SPAN);
-            if (leaf == null) {
-                va = tableEnd;
+            // Skip absent tables at whatever level they are absent, so a walk of a sparse 48-bit space is cheap.
+            long absentSpan = absentSpan(va);
+            if (absentSpan > 0) {
+                va = (va & ~(absentSpan - 1)) + absentSpan;
                 continue;
             }
+            AtomicLongArray leaf = leaf(va);
+            long tableEnd = Math.min(end, (va & ~(PT_PAGE_SPAN - 1)) + PT_PAGE_SPAN);
             for (; va < tableEnd; va += PAGE_SIZE) {
                 long pte = leaf.get(index(va, 0));
                 if (pte != Pte.NONE) {
@@ -146,6 +149,20 @@ public final class PageTable implements PageTableWalker {
     /** Number of leaf tables (page-table pages) allocated so far. */
     public long leafTables() {
         return leafTables;
+    }
+
+    /** Bytes covered by the highest absent table on the walk to {@code va}, or 0 when the leaf table exists. */
+    @SuppressWarnings("unchecked")
+    private long absentSpan(long va) {
+        Object pud = pgd.get(index(va, 3));
+        if (pud == null) {
+            return PT_PAGE_SPAN << 18; // 512 GiB
+        }
+        Object pmd = ((AtomicReferenceArray<Object>) pud).get(index(va, 2));
+        if (pmd == null) {
+            return PT_PAGE_SPAN << 9; // 1 GiB
+        }
+        return ((AtomicReferenceArray<Object>) pmd).get(index(va, 1)) == null ? PT_PAGE_SPAN : 0;
     }
 
     private AtomicLongArray leaf(long va) {

@@ -64,4 +64,14 @@ class PageTableTest {
         assertThat(Pte.isPresent(Pte.swapEntry(77))).isFalse();
         assertThat(Pte.describe(pte)).contains("pfn=703710", "W", "COW");
     }
+
+    @Test
+    void aWalkOfTheWhole48BitSpaceFindsEntriesAtBothEnds() {
+        PageTable pt = new PageTable();
+        pt.set(0x1000, Pte.make(1, false));
+        pt.set(PageTable.VA_LIMIT - 4096, Pte.make(2, false));
+        List<Long> seen = new ArrayList<>();
+        pt.forEachEntry(0, PageTable.VA_LIMIT, (va, e) -> seen.add(va));
+        assertThat(seen).containsExactly(0x1000L, PageTable.VA_LIMIT - 4096);
+    }
 }

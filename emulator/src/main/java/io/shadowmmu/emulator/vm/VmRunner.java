@@ -1,0 +1,118 @@
+package io.shadowmmu.emulator.vm;
+
+import akka.actor.typed.ActorSystem;
+import io.shadowmmu.emulator.scenario.EmbeddedSystem;
+import io.shadowmmu.emulator.scenario.ScenarioResult;
+import io.shadowmmu.emulator.scenario.ScenarioRun;
+import io.shadowmmu.guest.vcpu.VcpuStats;
+import io.shadowmmu.guest.vm.VmStats;
+import io.shadowmmu.hostmm.host.HostContext;
+import io.shadowmmu.kvm.KvmStats;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** Runs a {@link VmCoordinator} plan on an embedded actor system and turns its outcome into a result. */
+final class VmRunner {
+    private VmRunner() {
+    }
+
+    static VmCoordinator.Outcome run(ScenarioRun run, VmCoordinator.Plan plan, long totalAccesses) throws Exception {
+        HostContext host = HostContext.create(run.settings(), run.oracle().events());
+        AtomicLong done = new AtomicLong();
+        CompletableFuture<VmCoordinator.Outcome> outcome = new CompletableFuture<>();
+        ActorSystem<VmCoordinator.Command> system = ActorSystem.create(
+                VmCoordinator.create(host, plan, done, outcome), "vms", EmbeddedSystem.config(run.settings()));
+        try {
+            while (true) {
+                try {
+                    VmCoordinator.Outcome o = outcome.get(200, TimeUnit.MILLISECONDS);
+                    if (o.failure() != null) {
+                        throw new IllegalStateException(o.failure());
+                    }
+                    run.oracle().finish(o.audit());
+                    return o;
+                } catch (TimeoutException stillRunning) {
+                    run.progress().update(done.get(), totalAccesses, String.format("frames in use %,d  violations %d",
+                            host.memory().usedFrames(), run.oracle().total()));
+                }
+            }
+        } finally {
+            system.terminate();
+        }
+    }
+
+    /** The per-VM and total counters every VM scenario reports. */
+    static void report(ScenarioResult r, VmCoordinator.Outcome o) {
+        List<Map<String, Object>> vms = new ArrayList<>();
+        VcpuStats total = null;
+        long i1 = 0;
+        for (VmStats s : o.vms()) {
+            Map<String, Object> vm = new LinkedHashMap<>();
+            vm.put("name", s.name());
+            vm.put("accesses", s.accesses());
+            vm.put("instructionFetches", s.total().fetches());
+            Map<String, Object> tlb = new LinkedHashMap<>();
+            tlb.put("hits", s.tlbHits());
+            tlb.put("misses", s.tlbMisses());
+            vm.put("tlb", tlb);
+            Map<String, Object> itlb = new LinkedHashMap<>();
+            itlb.put("hits", s.total().itlb().hits());
+            itlb.put("misses", s.total().itlb().misses());
+            vm.put("itlb", itlb);
+            vm.put("faults", s.faults());
+            vm.put("retries", s.retries());
+            vm.put("flushes", s.flushes());
+            vm.put("guestPageFaults", s.total().guestPageFaults());
+            vm.put("guestFaults", s.total().guestFaults());
+            vm.put("guestSegfaults", s.guestSegfaults());
+            vm.put("i1Checks", s.total().i1Checks());
+            vms.add(vm);
+            total = total == null ? s.total() : total.plus(s.total());
+            i1 += s.i1Violations();
+        }
+        r.put("vms", vms);
+        long kvmFaults = 0;
+        long kvmRetries = 0;
+        long invalidations = 0;
+        long hitLive = 0;
+        long zapped = 0;
+        long flushes = 0;
+        long coalesced = 0;
+        long trapped = 0;
+        for (KvmStats k : o.kvms()) {
+            kvmFaults += k.faults();
+            kvmRetries += k.retries();
+            invalidations += k.invalidations();
+            hitLive += k.invalidationsHitLive();
+            zapped += k.zapped();
+            flushes += k.flushes();
+            coalesced += k.flushRequestsCoalesced();
+            trapped += k.ptWritesTrapped();
+        }
+        r.put("kvm.faults", kvmFaults).put("kvm.retries", kvmRetries).put("kvm.invalidations", invalidations)
+                .put("kvm.invalidationsHitLive", hitLive).put("kvm.zapped", zapped).put("kvm.flushes", flushes)
+                .put("kvm.flushesCoalesced", coalesced).put("kvm.guestPageTableWritesTrapped", trapped);
+        long accesses = total == null ? 0 : total.accesses();
+        long hits = total == null ? 0 : total.tlb().hits();
+        long misses = total == null ? 0 : total.tlb().misses();
+        r.put("accesses", accesses);
+        r.line(String.format("%,d guest accesses on %d VMs: data TLB %,d hits / %,d misses (%.2f%% hit rate)",
+                accesses, o.vms().size(), hits, misses, hits + misses == 0 ? 0.0 : 100.0 * hits / (hits + misses)));
+        r.line(String.format("kvm: %,d exits, %,d retries (sequence check), %,d host invalidations of which %,d hit"
+                + " live sptes (%,d zapped), %,d remote flush rounds (%,d coalesced)", kvmFaults, kvmRetries,
+                invalidations, hitLive, zapped, flushes, coalesced));
+        if (o.audit() != null) {
+            r.put("host.frames.leaked", o.audit().leaked()).put("host.frames.pendingFree", o.audit().pendingFree());
+            r.line(String.format("host frames: audit %s, %d leaked", o.audit().clean() ? "clean" : "FAILED",
+                    o.audit().leaked()));
+        }
+        r.put("oracle.i1ViolationsSeenByGuests", i1);
+    }
+}

@@ -1,0 +1,79 @@
+package io.shadowmmu.emulator.vm;
+
+import io.shadowmmu.emulator.scenario.Scenario;
+import io.shadowmmu.emulator.scenario.ScenarioResult;
+import io.shadowmmu.emulator.scenario.ScenarioRun;
+import io.shadowmmu.guest.os.GuestVma;
+import io.shadowmmu.guest.vm.GuestSettings;
+import io.shadowmmu.guest.workload.Region;
+import io.shadowmmu.guest.workload.WorkloadSpec;
+
+import java.util.List;
+
+/**
+ * {@code vm-tdp} and {@code vm-shadow}: VMs whose vCPUs run a seeded workload through TDP or shadow paging while a
+ * host stressor on each VM's VMM process discards, remaps and write-protects guest pages and forks the VMM.
+ */
+public final class VmScenario implements Scenario {
+    /** Guest virtual base of every process's working set. */
+    private static final long BASE = 0x40_0000L;
+
+    private final boolean tdp;
+
+    public VmScenario(boolean tdp) {
+        this.tdp = tdp;
+    }
+
+    @Override
+    public String name() {
+        return tdp ? "vm-tdp" : "vm-shadow";
+    }
+
+    @Override
+    public String description() {
+        return "VMs run workloads through " + (tdp ? "TDP (EPT-like)" : "shadow") + " page tables while the host"
+                + " discards, remaps, write-protects and COW-forks guest RAM (--ops = guest accesses)";
+    }
+
+    @Override
+    public ScenarioResult run(ScenarioRun run) throws Exception {
+        VmParams p = VmParams.read(run.settings());
+        GuestSettings guest = GuestSettings.from(run.settings());
+        long ops = run.opsOr(p.defaultOps());
+        int processes = p.vms() * p.processesPerVm();
+        long perProcess = Math.max(1, ops / processes);
+        // Leave the guest kernel room for page tables and the balloon; regions are whole pages.
+        long workingSet = Math.min(p.workingSet(), guest.memoryBytes() / (p.processesPerVm() + 1)) & ~4095L;
+        Region region = new Region(BASE, workingSet);
+        long seed = run.seed();
+        VmCoordinator.Plan plan = new VmCoordinator.Plan(p.vms(), p.processesPerVm(), tdp,
+                (vm, proc) -> WorkloadSpec.of(p.workload(), perProcess, p.writeFraction())
+                        .create(region, seed * 1_000_003L + vm * 101L + proc),
+                List.of(new GuestVma(region.base(), region.end(), true)), true, p);
+        VmCoordinator.Outcome o = VmRunner.run(run, plan, perProcess * processes);
+        ScenarioResult r = new ScenarioResult().put("ops", perProcess * processes).put("mode", tdp ? "tdp" : "shadow");
+        VmRunner.report(r, o);
+        long rounds = 0;
+        long dontneeds = 0;
+        long remaps = 0;
+        long protects = 0;
+        long forks = 0;
+        for (HostStressor.Done d : o.stressors()) {
+            rounds += d.rounds();
+            dontneeds += d.dontneeds();
+            remaps += d.remaps();
+            protects += d.protects();
+            forks += d.forks();
+        }
+        r.put("stressor.rounds", rounds).put("stressor.dontneeds", dontneeds).put("stressor.remaps", remaps)
+                .put("stressor.mprotects", protects).put("stressor.forks", forks);
+        long hostInvalidations = 0;
+        for (io.shadowmmu.hostmm.mm.MmStats s : o.vmms()) {
+            hostInvalidations += s.notifier().invalidations();
+        }
+        r.put("host.invalidations", hostInvalidations);
+        r.line(String.format("host stressor: %,d rounds: %,d DONTNEED, %,d munmap+remap, %,d mprotect, %,d forks;"
+                + " %,d host invalidations", rounds, dontneeds, remaps, protects, forks, hostInvalidations));
+        return r;
+    }
+}
