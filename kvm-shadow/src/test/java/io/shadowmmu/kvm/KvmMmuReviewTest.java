@@ -3,6 +3,7 @@ package io.shadowmmu.kvm;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.ContentMode;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
@@ -26,8 +27,8 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Further contract checks of KvmMmu, message by message, with probes for the host mm and the vCPUs. The disabled
- * ones reproduce races that KVM-API.md ("Review findings") describes; they pass once those are fixed.
+ * Further contract checks of KvmMmu, message by message, with probes for the host mm and the vCPUs. The "Finding"
+ * tests reproduce the races listed in KVM-API.md ("Review findings"); they failed before those were fixed.
  */
 class KvmMmuReviewTest {
     static ActorTestKit kit;
@@ -305,5 +306,51 @@ class KvmMmuReviewTest {
             }
         }
         throw new AssertionError("a write to gva 0 of process B (gfn 4, now data) never got a writable entry");
+    }
+
+    /**
+     * A vCPU that stops while a remote flush waits for it holds no translation any more: the ack must not wait for the
+     * host's deadline (and a fence of the whole VM), and later rounds no longer include it.
+     */
+    @Test
+    void aVcpuThatStopsDuringAFlushDoesNotHoldTheAckBack() {
+        Vm vm = new Vm(true);
+        TestProbe<KvmCommand.FlushTlb> v0 = vm.vcpu(0);
+        TestProbe<KvmCommand.FlushTlb> v1 = vm.vcpu(1);
+        vm.install(6, 20, false);
+        vm.start(1, page(HVA + 6 * PAGE));
+        KvmCommand.FlushTlb f0 = v0.receiveMessage();
+        v1.receiveMessage();
+        f0.replyTo().tell(new KvmCommand.TlbFlushed(0, f0.flush()));
+        vm.acks.expectNoMessage(Duration.ofMillis(50));
+        v1.stop();
+        assertThat(vm.acks.expectMessageClass(NotifierReply.Ack.class).batch()).isEqualTo(1);
+        vm.end(1, page(HVA + 6 * PAGE));
+
+        vm.install(7, 21, false);
+        vm.start(2, page(HVA + 7 * PAGE));
+        KvmCommand.FlushTlb g0 = v0.receiveMessage();
+        g0.replyTo().tell(new KvmCommand.TlbFlushed(0, g0.flush()));
+        assertThat(vm.acks.expectMessageClass(NotifierReply.Ack.class).batch()).isEqualTo(2);
+        assertThat(vm.stats().flushes()).isEqualTo(2);
+    }
+
+    /** As above, with the vCPU connected the way guest-vm does it: through a message adapter of the vCPU actor. */
+    @Test
+    void aVcpuConnectedThroughAMessageAdapterIsForgottenWhenItsActorStops() {
+        Vm vm = new Vm(true);
+        TestProbe<KvmCommand.FlushTlb> v0 = vm.vcpu(0);
+        TestProbe<String> connected = kit.createTestProbe();
+        kit.spawn(Behaviors.<String>setup(ctx -> {
+            vm.kvm.tell(new KvmCommand.ConnectVcpu(1, ctx.messageAdapter(KvmCommand.FlushTlb.class, f -> "flush")));
+            connected.getRef().tell("connected"); // the connect is in KVM's mailbox before anything the test sends
+            return Behaviors.receiveMessage(m -> Behaviors.stopped()); // dies instead of answering its first flush
+        }));
+        connected.expectMessage("connected");
+        vm.install(8, 22, false);
+        vm.start(1, page(HVA + 8 * PAGE));
+        KvmCommand.FlushTlb f0 = v0.receiveMessage();
+        f0.replyTo().tell(new KvmCommand.TlbFlushed(0, f0.flush()));
+        assertThat(vm.acks.expectMessageClass(NotifierReply.Ack.class, Duration.ofSeconds(5)).batch()).isEqualTo(1);
     }
 }
