@@ -353,4 +353,63 @@ class KvmMmuReviewTest {
         f0.replyTo().tell(new KvmCommand.TlbFlushed(0, f0.flush()));
         assertThat(vm.acks.expectMessageClass(NotifierReply.Ack.class, Duration.ofSeconds(5)).batch()).isEqualTo(1);
     }
+
+    /**
+     * Shadow mode keeps one cached root per guest CR3: a CR3 switch selects the other process's entries, a trapped
+     * guest page-table write zaps only the entries built from that table, and a host invalidation of a frame reaches
+     * every root that maps it (through the rmap).
+     */
+    @Test
+    void eachGuestCr3HasItsOwnShadowRootAndZapsStayWithinTheirScope() {
+        Vm vm = new Vm(false);
+        int[] pfnOf = new int[16];
+        for (int gfn = 1; gfn <= 11; gfn++) {
+            pfnOf[gfn] = vm.memory.allocate(1, PhysicalMemory.FLAG_ANON);
+            vm.hostTable.set(HVA + gfn * PAGE, Pte.make(pfnOf[gfn], true));
+        }
+        // Process A: root gfn 1 -> 2 -> 3 -> leaf 4: gva 0 -> gfn 10.
+        vm.memory.write(pfnOf[1], 0, Pte.make(2, true));
+        vm.memory.write(pfnOf[2], 0, Pte.make(3, true));
+        vm.memory.write(pfnOf[3], 0, Pte.make(4, true));
+        vm.memory.write(pfnOf[4], 0, Pte.make(10, true));
+        // Process B: root gfn 5 -> 6 -> 7 -> leaf 8: gva 0 -> gfn 11, gva 4096 -> gfn 10 (shared with A).
+        vm.memory.write(pfnOf[5], 0, Pte.make(6, true));
+        vm.memory.write(pfnOf[6], 0, Pte.make(7, true));
+        vm.memory.write(pfnOf[7], 0, Pte.make(8, true));
+        vm.memory.write(pfnOf[8], 0, Pte.make(11, true));
+        vm.memory.write(pfnOf[8], 1, Pte.make(10, true));
+        long cr3A = 1L << 12;
+        long cr3B = 5L << 12;
+        shadowFault(vm, cr3A, 0, 10, pfnOf);
+        shadowFault(vm, cr3B, 0, 11, pfnOf);
+        shadowFault(vm, cr3B, PAGE, 10, pfnOf);
+        assertThat(Spte.pfn(vm.view.lookup(cr3A, 0))).isEqualTo(pfnOf[10]);
+        assertThat(Spte.pfn(vm.view.lookup(cr3B, 0))).as("after a CR3 switch, B's root").isEqualTo(pfnOf[11]);
+
+        // A's kernel clears its gva 0: only A's entry goes.
+        TestProbe<KvmCommand.GuestWritten> w = kit.createTestProbe();
+        vm.kvm.tell(new KvmCommand.WriteGuest(new long[] {4L << 12}, new long[] {0}, w.getRef()));
+        assertThat(w.receiveMessage().trapped()).isEqualTo(1);
+        assertThat(vm.view.lookup(cr3A, 0)).isZero();
+        assertThat(Spte.pfn(vm.view.lookup(cr3B, 0))).isEqualTo(pfnOf[11]);
+        assertThat(Spte.pfn(vm.view.lookup(cr3B, PAGE))).isEqualTo(pfnOf[10]);
+
+        // The host reclaims gfn 10's page: B's alias of it is zapped, B's gva 0 is not.
+        vm.start(1, page(HVA + 10 * PAGE));
+        vm.acks.expectMessageClass(NotifierReply.Ack.class);
+        assertThat(vm.view.lookup(cr3B, PAGE)).isZero();
+        assertThat(Spte.pfn(vm.view.lookup(cr3B, 0))).isEqualTo(pfnOf[11]);
+        KvmStats stats = vm.stats();
+        assertThat(stats.ptWritesTrapped()).isEqualTo(1);
+        assertThat(stats.invalidationsHitLive()).isEqualTo(1);
+    }
+
+    private static void shadowFault(Vm vm, long cr3, long gva, int gfn, int[] pfnOf) {
+        TestProbe<KvmCommand.FaultReply> r = kit.createTestProbe();
+        vm.kvm.tell(new KvmCommand.ShadowFault(0, cr3, gva, false, r.getRef()));
+        MmCommand.GetUserPage g = vm.expectGup();
+        assertThat(g.va()).isEqualTo(HVA + gfn * PAGE);
+        g.replyTo().tell(new PageReply.Granted(g.va(), pfnOf[gfn], vm.memory.generation(pfnOf[gfn]), true));
+        assertThat(r.receiveMessage()).isInstanceOf(KvmCommand.Resolved.class);
+    }
 }
