@@ -1,0 +1,571 @@
+package io.shadowmmu.gru.device;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import io.shadowmmu.gru.GruSettings;
+import io.shadowmmu.gru.tlb.DeviceTlb;
+import io.shadowmmu.gru.tlb.FlushHandles;
+import io.shadowmmu.hostmm.events.AgentIds;
+import io.shadowmmu.hostmm.events.CoherenceEvents;
+import io.shadowmmu.hostmm.events.Invariant;
+import io.shadowmmu.hostmm.mm.MmCommand;
+import io.shadowmmu.hostmm.notifier.Interest;
+import io.shadowmmu.hostmm.notifier.MmuNotification;
+import io.shadowmmu.hostmm.notifier.NotifierReply;
+import io.shadowmmu.hostmm.notifier.Range;
+import io.shadowmmu.hostmm.pagetable.Pte;
+import io.shadowmmu.hostmm.phys.PhysicalMemory;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A GRU-style device ({@code drivers/misc/sgi-gru}): hardware contexts bound to user mms, a device TLB tagged by
+ * ASID, and a pool of TLB flush handles. It executes user instruction batches: a TLB hit reads or writes RAM directly;
+ * a miss is resolved by an atomic drop-in that walks the host page table without a message to the mm, or fails back
+ * to the user, who takes a host fault and retries. It is an atomic notifier subscriber: every InvalidateStart is
+ * flushed and acknowledged inside its handler.
+ */
+public final class GruDevice extends AbstractBehavior<GruCommand> {
+
+    /** A batch waiting for registration or for an invalidation to end. */
+    record Pending(GruContext context, Instructions instructions, int from, ActorRef<GruCommand.BatchResult> replyTo) {
+    }
+
+    private record Notified(MmuNotification notification) implements GruCommand.Internal {
+    }
+
+    private record Registered(MmCommand.Registered registration) implements GruCommand.Internal {
+    }
+
+    private static final int WAIT = -2;
+    private static final int FAIL = -1;
+    private static final int DROPIN_ATTEMPTS = 4;
+
+    private final String name;
+    private final GruSettings settings;
+    private final PhysicalMemory memory;
+    private final CoherenceEvents events;
+    private final boolean check;
+    private final DeviceTlb tlb;
+    private final FlushHandles handles;
+    private final GruCounters counters = new GruCounters();
+    private final GruContext[] hardware;
+    private final Map<Integer, GruContext> contexts = new HashMap<>();
+    private final Map<Long, BoundMm> byMm = new HashMap<>();
+    private final Map<Integer, BoundMm> byAsid = new HashMap<>();
+    private final ActorRef<MmuNotification> notifications;
+    private final ActorRef<MmCommand.Registered> registrations;
+    private final List<Long> dirtyPages = new ArrayList<>();
+    private final DeviceTlb.Removal removal = this::removed;
+    private int nextContext = 1;
+    private int nextAsid = 1;
+    private long useClock;
+
+    public static Behavior<GruCommand> create(String name, GruSettings settings, PhysicalMemory memory) {
+        return Behaviors.setup(ctx -> new GruDevice(ctx, name, settings, memory));
+    }
+
+    private GruDevice(ActorContext<GruCommand> context, String name, GruSettings settings, PhysicalMemory memory) {
+        super(context);
+        this.name = name;
+        this.settings = settings;
+        this.memory = memory;
+        this.events = memory.events();
+        this.check = memory.checkMode();
+        this.tlb = new DeviceTlb(settings.tlbEntries(), settings.tlbWays());
+        this.handles = new FlushHandles(settings.flushHandles());
+        this.hardware = new GruContext[settings.contextsPerDevice()];
+        this.notifications = context.messageAdapter(MmuNotification.class, Notified::new);
+        this.registrations = context.messageAdapter(MmCommand.Registered.class, Registered::new);
+    }
+
+    @Override
+    public Receive<GruCommand> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(GruCommand.Execute.class, this::onExecute)
+                .onMessage(Notified.class, n -> onNotification(n.notification()))
+                .onMessage(GruCommand.OpenContext.class, this::onOpen)
+                .onMessage(Registered.class, this::onRegistered)
+                .onMessage(GruCommand.CloseContext.class, this::onClose)
+                .onMessage(GruCommand.GetStats.class, g -> {
+                    g.replyTo().tell(counters.snapshot(name, contexts.size(), handles.waits()));
+                    return this;
+                })
+                .build();
+    }
+
+    // ---- contexts -------------------------------------------------------------------------------------------------
+
+    private Behavior<GruCommand> onOpen(GruCommand.OpenContext o) {
+        BoundMm b = byMm.get(o.mmId());
+        if (b == null) {
+            b = new BoundMm(o.mm(), o.mmId(), AgentIds.next(), nextAsid++);
+            byMm.put(o.mmId(), b);
+            byAsid.put(b.asid, b);
+            events.agentNamed(b.agent, name + "/mm" + o.mmId());
+            register(b);
+        }
+        GruContext c = new GruContext(nextContext++, b);
+        b.contexts++;
+        contexts.put(c.id, c);
+        counters.opened++;
+        o.replyTo().tell(new GruCommand.ContextOpened(c.id, b.asid, ""));
+        return this;
+    }
+
+    private void register(BoundMm b) {
+        b.mm.tell(new MmCommand.Register(notifications, Interest.WHOLE_MM, b.agent, name, null, registrations));
+    }
+
+    private Behavior<GruCommand> onRegistered(Registered r) {
+        MmCommand.Registered reg = r.registration();
+        BoundMm b = byMm.get(reg.mm());
+        if (b == null || b.registered()) {
+            return this; // released or closed meanwhile; the mm will find us gone or fence us
+        }
+        b.subscription = reg.subscription();
+        b.grant = reg.grant();
+        b.walker = reg.pageTable();
+        for (MmCommand.InFlight f : reg.inFlight()) {
+            b.rangeActive++; // its end will come like any other
+            b.activeRanges.addAll(f.ranges());
+        }
+        resume(b);
+        return this;
+    }
+
+    private Behavior<GruCommand> onClose(GruCommand.CloseContext c) {
+        GruContext ctx = contexts.remove(c.context());
+        if (ctx == null) {
+            return this;
+        }
+        unload(ctx, false);
+        BoundMm b = ctx.bound;
+        if (--b.contexts == 0) {
+            forget(b);
+            if (b.subscription >= 0) {
+                b.mm.tell(new MmCommand.Unregister(b.subscription, getContext().getSystem().ignoreRef()));
+            }
+        }
+        return this;
+    }
+
+    private void forget(BoundMm b) {
+        byMm.remove(b.mmId);
+        byAsid.remove(b.asid);
+        for (Pending p : b.waiting) {
+            gone(p);
+        }
+        b.waiting.clear();
+    }
+
+    /** Gives {@code c} a hardware context, stealing the least recently used one when none is free. */
+    private void load(GruContext c) {
+        int slot = -1;
+        for (int i = 0; i < hardware.length; i++) {
+            if (hardware[i] == null) {
+                slot = i;
+                break;
+            }
+            if (slot < 0 || hardware[i].lastUse < hardware[slot].lastUse) {
+                slot = i;
+            }
+        }
+        if (hardware[slot] != null) {
+            counters.contextSteals++; // gru_steal_context
+            unload(hardware[slot], true);
+        }
+        hardware[slot] = c;
+        c.hardware = slot;
+        c.bound.loaded++;
+        counters.contextLoads++;
+    }
+
+    /** Unloads a context; the last loaded context of an mm takes its ASID's translations with it. */
+    private void unload(GruContext c, boolean steal) {
+        if (c.hardware < 0) {
+            return;
+        }
+        hardware[c.hardware] = null;
+        c.hardware = -1;
+        BoundMm b = c.bound;
+        if (--b.loaded == 0) {
+            handles.acquire();
+            counters.flushes++;
+            dirtyPages.clear();
+            counters.entriesFlushed += tlb.flushAsid(b.asid, removal);
+            handles.completeAll();
+            // Our writes were already recorded as PTE dirty bits at drop-in: nothing more to hand back here.
+            dirtyPages.clear();
+        }
+    }
+
+    // ---- instructions -----------------------------------------------------------------------------------------------
+
+    private Behavior<GruCommand> onExecute(GruCommand.Execute e) {
+        GruContext c = contexts.get(e.context());
+        Pending p = new Pending(c, e.instructions(), e.from(), e.replyTo());
+        if (c == null) {
+            gone(p);
+            return this;
+        }
+        execute(p);
+        return this;
+    }
+
+    private void gone(Pending p) {
+        p.replyTo().tell(new GruCommand.BatchResult(p.context() == null ? -1 : p.context().id,
+                GruCommand.BatchResult.Status.GONE, p.from(), 0, false, 0));
+    }
+
+    private void execute(Pending p) {
+        GruContext c = p.context();
+        BoundMm b = c.bound;
+        if (!b.registered()) {
+            b.waiting.add(p);
+            return;
+        }
+        if (c.hardware < 0) {
+            load(c);
+        }
+        c.lastUse = ++useClock;
+        if (!b.grant.enter()) {
+            // Revoked by the host: use no translation; the Fenced message follows and we register again.
+            dropAll(b);
+            b.waiting.add(p);
+            return;
+        }
+        try {
+            run(p, b);
+        } finally {
+            b.grant.exit();
+        }
+    }
+
+    /** The device executing a batch: hits touch only the TLB arrays and RAM. */
+    private void run(Pending p, BoundMm b) {
+        Instructions ins = p.instructions();
+        byte[] ops = ins.ops();
+        long[] vas = ins.vas();
+        long[] values = ins.values();
+        int asid = b.asid;
+        long sum = 0;
+        for (int i = p.from(); i < ins.count(); i++) {
+            long va = vas[i];
+            long vpn = va >>> PhysicalMemory.PAGE_SHIFT;
+            boolean write = Instructions.writes(ops[i]);
+            int slot = tlb.lookup(asid, vpn);
+            if (slot >= 0 && write && !tlb.writable(slot)) {
+                slot = -1; // a read-only entry: the store needs a writable drop-in
+            }
+            if (slot >= 0 && check && memory.generation(tlb.pfn(slot)) != tlb.generation(slot)) {
+                counters.violations++;
+                events.violation(Invariant.I3, b.agent, name + " hit 0x" + Long.toHexString(va) + " -> frame "
+                        + tlb.pfn(slot) + " generation " + tlb.generation(slot) + ", which was freed and reused"
+                        + " (now generation " + memory.generation(tlb.pfn(slot)) + ")");
+                tlb.remove(slot, removal);
+                slot = -1;
+            }
+            if (slot >= 0) {
+                counters.hits++;
+            } else {
+                counters.misses++;
+                slot = dropIn(b, va, write);
+                if (slot == WAIT) {
+                    b.waiting.add(new Pending(p.context(), ins, i, p.replyTo()));
+                    return;
+                }
+                if (slot == FAIL) {
+                    counters.dropinFailures++;
+                    p.replyTo().tell(new GruCommand.BatchResult(p.context().id,
+                            GruCommand.BatchResult.Status.FAULT, i, va, write, sum));
+                    return;
+                }
+            }
+            int pfn = tlb.pfn(slot);
+            int word = (int) ((va & (PhysicalMemory.PAGE_SIZE - 1)) >>> 3);
+            byte op = ops[i];
+            if (op == Instructions.LOAD) {
+                sum += memory.read(pfn, word);
+            } else if (op == Instructions.STORE) {
+                memory.write(pfn, word, values[i]);
+                tlb.markDirty(slot);
+            } else {
+                long old = memory.read(pfn, word);
+                memory.write(pfn, word, old + values[i]);
+                tlb.markDirty(slot);
+                sum += old;
+            }
+        }
+        p.replyTo().tell(new GruCommand.BatchResult(p.context().id, GruCommand.BatchResult.Status.DONE,
+                ins.count(), 0, false, sum));
+    }
+
+    /**
+     * The atomic drop-in ({@code gru_try_dropin}): walk the host page table as hardware does, and install only a
+     * present entry with the needed permission. Returns the TLB slot, {@link #WAIT} while an invalidation of the page
+     * is active, or {@link #FAIL} when the user must take a host fault.
+     */
+    private int dropIn(BoundMm b, long va, boolean write) {
+        long page = va & ~(PhysicalMemory.PAGE_SIZE - 1);
+        if (b.activeOver(page)) {
+            counters.dropinWaits++; // ms_range_active: wait for the end, do not spin
+            return WAIT;
+        }
+        long sampled = b.sequence;
+        for (int attempt = 0; attempt < DROPIN_ATTEMPTS; attempt++) {
+            long pte = b.walker.get(page);
+            if (!Pte.isPresent(pte) || (write && !Pte.isWritable(pte))) {
+                return FAIL;
+            }
+            // Hardware sets accessed (and dirty for a store) like an MMU; a changed entry means walk again.
+            long bits = Pte.ACCESSED | (write ? Pte.DIRTY : 0);
+            if ((pte & bits) != bits) {
+                if (!b.walker.setHardwareBits(page, pte, bits)) {
+                    continue;
+                }
+                pte |= bits;
+            }
+            int pfn = Pte.pfn(pte);
+            int generation = memory.generation(pfn);
+            if (b.walker.get(page) != pte) {
+                continue; // seqlock: the entry changed while we read the frame's generation
+            }
+            if (b.sequence != sampled || b.activeOver(page)) {
+                // Stands in for the hardware discarding a drop-in that raced a flush.
+                counters.dropinDiscards++;
+                return WAIT;
+            }
+            // A clean writable entry is installed read-only: the first store comes back here and sets dirty.
+            boolean writable = Pte.isWritable(pte) && Pte.isDirty(pte);
+            int slot = tlb.install(b.asid, page >>> PhysicalMemory.PAGE_SHIFT, pfn, generation, writable, removal);
+            counters.dropins++;
+            events.translationInstalled(b.agent, 0, b.asid, page, pfn, generation, writable);
+            return slot;
+        }
+        return FAIL;
+    }
+
+    /** Batches parked on this mm run again (registration done, or an invalidation ended). */
+    private void resume(BoundMm b) {
+        if (b.waiting.isEmpty()) {
+            return;
+        }
+        List<Pending> again = new ArrayList<>(b.waiting);
+        b.waiting.clear();
+        for (Pending p : again) {
+            if (contexts.get(p.context().id) == p.context()) {
+                execute(p);
+            } else {
+                gone(p);
+            }
+        }
+    }
+
+    // ---- the notifier ---------------------------------------------------------------------------------------------
+
+    private Behavior<GruCommand> onNotification(MmuNotification n) {
+        if (n instanceof MmuNotification.InvalidateStart) {
+            onStart((MmuNotification.InvalidateStart) n);
+        } else if (n instanceof MmuNotification.InvalidateEnd) {
+            onEnd((MmuNotification.InvalidateEnd) n);
+        } else if (n instanceof MmuNotification.Release) {
+            onRelease((MmuNotification.Release) n);
+        } else if (n instanceof MmuNotification.Fenced) {
+            onFenced((MmuNotification.Fenced) n);
+        } else if (n instanceof MmuNotification.ClearYoung) {
+            MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
+            boolean young = young(q.mm(), q.subscription(), q.range(), true);
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young));
+        } else if (n instanceof MmuNotification.TestYoung) {
+            MmuNotification.TestYoung q = (MmuNotification.TestYoung) n;
+            boolean young = young(q.mm(), q.subscription(), q.range(), false);
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young));
+        }
+        return this;
+    }
+
+    private BoundMm current(long mm, long subscription) {
+        BoundMm b = byMm.get(mm);
+        return b != null && b.subscription == subscription ? b : null;
+    }
+
+    /** gru_invalidate_range_start: count the range active, flush it for the ASID, ack inside the handler. */
+    private void onStart(MmuNotification.InvalidateStart s) {
+        BoundMm b = current(s.mm(), s.subscription());
+        if (b == null) {
+            s.replyTo().tell(NotifierReply.Ack.clean(s.subscription(), s.batch()));
+            return;
+        }
+        b.rangeActive++;
+        b.activeRanges.addAll(s.ranges());
+        dirtyPages.clear();
+        if (b.loaded > 0) {
+            for (Range r : s.ranges()) {
+                flush(b, r);
+            }
+            handles.completeAll();
+        }
+        // else lazy: no loaded context means the ASID holds no translation on this device
+        s.replyTo().tell(new NotifierReply.Ack(s.subscription(), s.batch(), dirtyRanges()));
+    }
+
+    /** One flush command for one range on a flush handle; above the cap, the whole ASID. */
+    private void flush(BoundMm b, Range r) {
+        handles.acquire();
+        counters.flushes++;
+        long pages = r.pages();
+        if (pages > settings.rangeFlushMaxPages()) {
+            counters.entriesFlushed += tlb.flushAsid(b.asid, removal);
+        } else {
+            counters.entriesFlushed += tlb.flushRange(b.asid, r.start() >>> PhysicalMemory.PAGE_SHIFT,
+                    (r.end() + PhysicalMemory.PAGE_SIZE - 1) >>> PhysicalMemory.PAGE_SHIFT, removal);
+        }
+    }
+
+    private void onEnd(MmuNotification.InvalidateEnd e) {
+        BoundMm b = current(e.mm(), e.subscription());
+        if (b == null) {
+            return;
+        }
+        b.sequence++;
+        if (b.rangeActive > 0) {
+            b.rangeActive--;
+        }
+        for (Range r : e.ranges()) {
+            b.activeRanges.remove(r);
+        }
+        if (b.rangeActive == 0) {
+            b.activeRanges.clear();
+        }
+        resume(b);
+    }
+
+    /** The mm exits: its contexts are freed with their translations. */
+    private void onRelease(MmuNotification.Release r) {
+        BoundMm b = current(r.mm(), r.subscription());
+        if (b != null) {
+            dropAll(b);
+            for (GruContext c : new ArrayList<>(contexts.values())) {
+                if (c.bound == b) {
+                    contexts.remove(c.id);
+                    if (c.hardware >= 0) {
+                        hardware[c.hardware] = null;
+                        c.hardware = -1;
+                    }
+                }
+            }
+            b.loaded = 0;
+            b.contexts = 0;
+            forget(b);
+        }
+        r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
+    }
+
+    /** The host gave up on us for this mm: drop everything, register again, re-fault. */
+    private void onFenced(MmuNotification.Fenced f) {
+        BoundMm b = byMm.get(f.mm());
+        if (b == null || (f.subscription() >= 0 && f.subscription() != b.subscription)) {
+            return;
+        }
+        dropAll(b);
+        b.sequence++;
+        b.rangeActive = 0;
+        b.activeRanges.clear();
+        b.subscription = -1;
+        b.grant = null;
+        b.walker = null;
+        if (f.subscription() < 0) {
+            // The mm exited before we registered: its contexts are gone.
+            for (GruContext c : new ArrayList<>(contexts.values())) {
+                if (c.bound == b) {
+                    contexts.remove(c.id);
+                    if (c.hardware >= 0) {
+                        hardware[c.hardware] = null;
+                    }
+                }
+            }
+            forget(b);
+            return;
+        }
+        register(b);
+    }
+
+    private void dropAll(BoundMm b) {
+        dirtyPages.clear();
+        counters.entriesFlushed += tlb.flushAsid(b.asid, removal);
+        dirtyPages.clear();
+    }
+
+    /**
+     * Aging ({@code clear_flush_young} / {@code test_young}): the device keeps no accessed bits, so a page with a
+     * live TLB entry counts as young. Clearing flushes those entries: the next access drops in again and sets the
+     * PTE's accessed bit. Entries are writable only over PTEs already dirty, so no dirty state is lost.
+     */
+    private boolean young(long mm, long subscription, Range range, boolean clear) {
+        BoundMm b = current(mm, subscription);
+        if (b == null || b.loaded == 0) {
+            return false;
+        }
+        long from = range.start() >>> PhysicalMemory.PAGE_SHIFT;
+        long to = (range.end() + PhysicalMemory.PAGE_SIZE - 1) >>> PhysicalMemory.PAGE_SHIFT;
+        if (!clear) {
+            for (long v = from; v < to; v++) {
+                if (tlb.probe(b.asid, v)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        dirtyPages.clear();
+        int n = tlb.flushRange(b.asid, from, to, removal);
+        dirtyPages.clear();
+        if (n > 0) {
+            counters.flushes++;
+            counters.entriesFlushed += n;
+        }
+        return n > 0;
+    }
+
+    private void removed(int asid, long vpn, int pfn, int generation, boolean dirty) {
+        BoundMm b = byAsid.get(asid);
+        long va = vpn << PhysicalMemory.PAGE_SHIFT;
+        if (b != null) {
+            events.translationRemoved(b.agent, 0, asid, va, pfn, generation);
+        }
+        if (dirty) {
+            dirtyPages.add(va);
+        }
+    }
+
+    /** Pages stored to through the flushed entries, as coalesced ranges for the ack (I6). */
+    private List<Range> dirtyRanges() {
+        if (dirtyPages.isEmpty()) {
+            return List.of();
+        }
+        dirtyPages.sort(null);
+        List<Range> out = new ArrayList<>();
+        long start = dirtyPages.get(0);
+        long end = start + PhysicalMemory.PAGE_SIZE;
+        for (int i = 1; i < dirtyPages.size(); i++) {
+            long p = dirtyPages.get(i);
+            if (p == end) {
+                end += PhysicalMemory.PAGE_SIZE;
+            } else if (p > end) {
+                out.add(new Range(start, end));
+                start = p;
+                end = p + PhysicalMemory.PAGE_SIZE;
+            }
+        }
+        out.add(new Range(start, end));
+        dirtyPages.clear();
+        return out;
+    }
+}

@@ -1,0 +1,16 @@
+package io.shadowmmu.gru.device;
+
+/**
+ * A device's counters.
+ *
+ * @param dropins        translations installed by the atomic drop-in
+ * @param dropinFailures misses the device could not resolve (PTE absent or without the permission): host faults
+ * @param dropinWaits    misses that waited for an active invalidation of their range to end
+ * @param dropinDiscards drop-ins discarded because an invalidation ran meanwhile (the sequence check)
+ * @param flushes        flush commands (one per range, or one whole-ASID flush)
+ * @param handleWaits    flushes that found every flush handle busy
+ */
+public record GruStats(String name, int contexts, long opened, long hits, long misses, long dropins,
+                       long dropinFailures, long dropinWaits, long dropinDiscards, long flushes, long entriesFlushed,
+                       long handleWaits, long contextLoads, long contextSteals, long violations) {
+}
