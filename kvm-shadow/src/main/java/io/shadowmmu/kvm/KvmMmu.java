@@ -71,6 +71,10 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     private record PtPageIn(Fault fault, PageReply reply) implements KvmCommand.Internal {
     }
 
+    /** A connected vCPU's flush endpoint stopped: it holds no translation any more and will never answer a flush. */
+    private record VcpuGone(int vcpu, ActorRef<KvmCommand.FlushTlb> flushes) implements KvmCommand.Internal {
+    }
+
     /** One vCPU exit in progress. */
     private static final class Fault {
         final int vcpu;
@@ -183,11 +187,9 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     @Override
     public Receive<KvmCommand> createReceive() {
         return newReceiveBuilder()
-                .onMessage(KvmCommand.ConnectVcpu.class, c -> {
-                    vcpus.put(c.vcpu(), c.flushes());
-                    return this;
-                })
+                .onMessage(KvmCommand.ConnectVcpu.class, this::onConnect)
                 .onMessage(KvmCommand.TlbFlushed.class, this::onFlushed)
+                .onMessage(VcpuGone.class, this::onVcpuGone)
                 .onMessage(KvmCommand.TdpFault.class, f -> {
                     faults++;
                     handle(new Fault(f.vcpu(), true, 0, f.gpa(), f.write(), f.replyTo()));
@@ -319,7 +321,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             key = f.address & ~(PAGE - 1);
             table = view.shadowRoots.computeIfAbsent(f.cr3, k -> new PageTable());
             space = f.cr3;
-            rmap.computeIfAbsent(f.gfn, k -> new ArrayList<>(1)).add(new long[] {f.cr3, key});
+            addRmap(f.gfn, f.cr3, key);
             for (long[] t : f.tables) {
                 if (!guestTables.containsKey(t[0])) {
                     writeProtectGfn(t[0]); // newly shadowed: its writable mappings must trap from now on
@@ -787,6 +789,32 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         for (ActorRef<KvmCommand.FlushTlb> v : vcpus.values()) {
             v.tell(request);
         }
+        if (flushAwaiting.isEmpty()) {
+            finishRound(); // every vCPU left while the round was queued
+        }
+    }
+
+    private Behavior<KvmCommand> onConnect(KvmCommand.ConnectVcpu c) {
+        ActorRef<KvmCommand.FlushTlb> previous = vcpus.put(c.vcpu(), c.flushes());
+        if (previous != null) {
+            getContext().unwatch(previous);
+        }
+        // A vCPU that stops must not hold every later ack hostage until the host fences the whole VM.
+        getContext().watchWith(c.flushes(), new VcpuGone(c.vcpu(), c.flushes()));
+        return this;
+    }
+
+    private Behavior<KvmCommand> onVcpuGone(VcpuGone g) {
+        if (!g.flushes().equals(vcpus.get(g.vcpu()))) {
+            return this; // replaced by a newer connection of the same vCPU
+        }
+        vcpus.remove(g.vcpu());
+        getContext().getLog().debug("kvm {}: vCPU {} stopped; no longer part of remote flushes", config.name(),
+                g.vcpu());
+        if (flushInFlight && flushAwaiting.remove(g.vcpu()) && flushAwaiting.isEmpty()) {
+            finishRound();
+        }
+        return this;
     }
 
     private Behavior<KvmCommand> onFlushed(KvmCommand.TlbFlushed t) {
@@ -794,9 +822,13 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             return this;
         }
         flushAwaiting.remove(t.vcpu());
-        if (!flushAwaiting.isEmpty()) {
-            return this;
+        if (flushAwaiting.isEmpty()) {
+            finishRound();
         }
+        return this;
+    }
+
+    private void finishRound() {
         flushes++;
         flushInFlight = false;
         zapsFlushed = roundCovers;
@@ -810,10 +842,20 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             flushQueued = new ArrayList<>();
             startFlushRound(next);
         }
-        return this;
     }
 
     // ---- helpers ------------------------------------------------------------------------------------------------
+
+    /** Shadow rmap ({@code pte_list_add}): one record per shadow entry, however often it is re-installed. */
+    private void addRmap(long gfn, long cr3, long gva) {
+        List<long[]> entries = rmap.computeIfAbsent(gfn, k -> new ArrayList<>(1));
+        for (long[] m : entries) {
+            if (m[0] == cr3 && m[1] == gva) {
+                return;
+            }
+        }
+        entries.add(new long[] {cr3, gva});
+    }
 
     private Memslot slotOf(long gfn) {
         for (Memslot s : config.memslots()) {
