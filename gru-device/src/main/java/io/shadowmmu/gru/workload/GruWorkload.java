@@ -66,7 +66,6 @@ public final class GruWorkload extends AbstractBehavior<GruWorkload.Command> {
     }
 
     private final Plan plan;
-    private final ActorRef<HostCommand> host;
     private final ActorRef<Result> replyTo;
     private final List<ActorRef<GruCommand>> devices = new ArrayList<>();
     private final List<ActorRef<MmCommand>> mms = new ArrayList<>();
@@ -85,7 +84,6 @@ public final class GruWorkload extends AbstractBehavior<GruWorkload.Command> {
                         PhysicalMemory memory, CoherenceEvents events, ActorRef<Result> replyTo) {
         super(context);
         this.plan = plan;
-        this.host = host;
         this.replyTo = replyTo;
         for (int d = 0; d < plan.devices(); d++) {
             devices.add(context.spawn(GruDevice.create("gru" + d, settings, memory, events), "gru" + d));

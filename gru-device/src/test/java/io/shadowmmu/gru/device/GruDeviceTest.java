@@ -376,4 +376,71 @@ class GruDeviceTest {
                 .isEqualTo(GruCommand.BatchResult.Status.CLOSED);
         assertThat(stats(dev).loadedContexts()).isZero();
     }
+    @Test
+    void aRangeOverTheCapFlushesTheWholeAsid() {
+        ActorRef<GruCommand> dev = device(settings(4, 4));
+        ProbeMm mm = new ProbeMm(kit, 16, memory);
+        int ctx = mm.open(dev);
+        long far = BASE + (100L << 20);
+        mm.map(BASE, true);
+        mm.map(far, true);
+        exec(dev, ctx, new DeviceBatch.Builder(2).add(Op.LOAD, BASE, 0).add(Op.LOAD, far, 0).build());
+
+        List<Range> atCap = List.of(Range.ofPages(BASE, 1024));
+        long b1 = mm.start(atCap, InvalidationEvent.UNMAP);
+        mm.expectAck(b1);
+        mm.end(b1, atCap);
+        assertThat(inspect(dev, 16).tlbEntries()).as("a 1024-page range flush keeps what is outside").isEqualTo(1);
+        assertThat(stats(dev).asidFlushes()).isZero();
+
+        exec(dev, ctx, DeviceBatch.of(Op.LOAD, BASE, 0));
+        List<Range> overCap = List.of(Range.ofPages(BASE, 1025));
+        long b2 = mm.start(overCap, InvalidationEvent.UNMAP);
+        mm.expectAck(b2);
+        mm.end(b2, overCap);
+        assertThat(inspect(dev, 16).tlbEntries()).as("over the cap the whole ASID goes").isZero();
+        GruStats s = stats(dev);
+        assertThat(s.asidFlushes()).isEqualTo(1);
+        assertThat(s.flushes()).isEqualTo(2);
+    }
+
+    @Test
+    void aNonBlockableStartIsAckedAtOnceAndAgingFindsNothingYoung() {
+        ActorRef<GruCommand> dev = device(settings(4, 4));
+        ProbeMm mm = new ProbeMm(kit, 17, memory);
+        int ctx = mm.open(dev);
+        mm.map(BASE, true);
+        exec(dev, ctx, DeviceBatch.of(Op.STORE, BASE, 1));
+        List<Range> range = List.of(Range.ofPages(BASE, 1));
+        mm.subscriber.tell(new MmuNotification.InvalidateStart(mm.subscription, 17, 5, range,
+                InvalidationEvent.UNMAP, false, mm.acks.getRef()));
+        assertThat(mm.expectAck(5).dirty()).containsExactly(range.get(0));
+        mm.end(5, range);
+
+        mm.subscriber.tell(new MmuNotification.ClearYoung(mm.subscription, 17, 9, range.get(0), mm.acks.getRef()));
+        NotifierReply.YoungReport y = mm.acks.expectMessageClass(NotifierReply.YoungReport.class);
+        assertThat(y.request()).isEqualTo(9);
+        assertThat(y.young()).isFalse();
+    }
+
+    @Test
+    void anInvalidationOfAStolenContextsMmStillBlocksItsDropIns() {
+        ActorRef<GruCommand> dev = device(settings(1, 4));
+        ProbeMm a = new ProbeMm(kit, 18, memory);
+        ProbeMm b = new ProbeMm(kit, 19, memory);
+        int ca = a.open(dev);
+        a.map(BASE, true);
+        b.open(dev); // steals a's only hardware context
+        long flushesBefore = stats(dev).flushes();
+        List<Range> range = List.of(Range.ofPages(BASE, 1));
+        long batch = a.start(range, InvalidationEvent.UNMAP);
+        a.expectAck(batch);
+        assertThat(stats(dev).flushes()).as("no ASID loaded: nothing to flush (lazy)").isEqualTo(flushesBefore);
+
+        TestProbe<GruCommand.BatchResult> result = kit.createTestProbe();
+        dev.tell(new GruCommand.Execute(ca, DeviceBatch.of(Op.LOAD, BASE, 0), 0, result.getRef()));
+        result.expectNoMessage(Duration.ofMillis(100));
+        a.end(batch, range);
+        assertThat(result.receiveMessage().status()).isEqualTo(GruCommand.BatchResult.Status.DONE);
+    }
 }
