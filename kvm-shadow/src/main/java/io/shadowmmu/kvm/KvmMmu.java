@@ -133,6 +133,10 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     private List<Runnable> flushWaiters = new ArrayList<>();
     private List<Runnable> flushQueued = new ArrayList<>();
     private boolean flushInFlight;
+    /** sptes removed so far, and how many of those a completed flush round covers ({@code tlbs_dirty}). */
+    private long zapsIssued;
+    private long zapsFlushed;
+    private long roundCovers;
 
     private long faults;
     private long retries;
@@ -291,6 +295,9 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     }
 
     private void install(Fault f, PageReply.Granted g) {
+        if (!f.tdp && f.write && f.guestWritable && guestTables.containsKey(f.gfn)) {
+            unprotect(f.gfn);
+        }
         boolean dirtyLogging = f.slot.dirtyLogging();
         boolean writable = g.writable() && f.guestWritable && !f.slot.readOnly() && (f.write || !dirtyLogging)
                 && (f.tdp || !guestTables.containsKey(f.gfn)); // shadowed page tables stay write-protected
@@ -308,6 +315,9 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             space = f.cr3;
             rmap.computeIfAbsent(f.gfn, k -> new ArrayList<>(1)).add(new long[] {f.cr3, key});
             for (long[] t : f.tables) {
+                if (!guestTables.containsKey(t[0])) {
+                    writeProtectGfn(t[0]); // newly shadowed: its writable mappings must trap from now on
+                }
                 guestTables.computeIfAbsent(t[0], k -> new HashSet<>()).add(List.of(f.cr3, t[1], t[2]));
             }
         }
@@ -454,6 +464,29 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         return this;
     }
 
+    /**
+     * The guest writes to a page KVM shadows as a page table through its own mapping: the guest no longer uses it as
+     * one (a freed table reused as data). Drop every shadow entry built from it and stop write-protecting it; a later
+     * walk through it shadows it again.
+     */
+    private void unprotect(long gfn) {
+        for (List<Long> use : guestTables.remove(gfn)) {
+            long span = PAGE << (9 * (use.get(2) + 1));
+            zapShadowRange(use.get(0), use.get(1), use.get(1) + span, null);
+        }
+        requestFlush(() -> { });
+    }
+
+    private void writeProtectGfn(long gfn) {
+        for (long[] m : rmap.getOrDefault(gfn, List.of())) {
+            PageTable root = view.shadowRoots.get(m[0]);
+            if (root != null && Spte.writable(root.get(m[1]))) {
+                root.clearBits(m[1], Spte.WRITABLE);
+                zapsIssued++; // a vCPU may still write through its cached entry until it flushes
+            }
+        }
+    }
+
     /** A store to a guest page table KVM shadows: zap the shadow entries that the changed guest entry covered. */
     private void trapIfShadowed(GuestWrite w, long gpa) {
         if (view.tdp()) {
@@ -533,11 +566,18 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             }
         }
         NotifierReply ack = new NotifierReply.Ack(s.subscription(), s.batch(), coalesce(dirty));
-        if (zapped == before) {
-            s.replyTo().tell(ack); // nothing was mapped, so no vCPU can hold a translation of it
+        if (zapped == before && zapsIssued == zapsFlushed) {
+            s.replyTo().tell(ack); // nothing mapped and no zap awaits its flush: no vCPU can hold a translation
             return;
         }
-        invalidationsHitLive++;
+        if (zapped == before && flushInFlight && roundCovers == zapsIssued) {
+            coalesced++;
+            flushWaiters.add(() -> s.replyTo().tell(ack)); // the round in flight already covers every zap
+            return;
+        }
+        if (zapped != before) {
+            invalidationsHitLive++;
+        }
         requestFlush(() -> s.replyTo().tell(ack));
     }
 
@@ -571,6 +611,8 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             if (Spte.present(old)) {
                 events.translationRemoved(agent, 0, cr3, gva, Spte.pfn(old), Spte.generation(old));
                 zapped++;
+                zapsIssued++;
+                keepDirty(old);
             }
         });
     }
@@ -580,9 +622,22 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             return;
         }
         zapped++;
+        zapsIssued++;
         events.translationRemoved(agent, 0, space, key, Spte.pfn(old), Spte.generation(old));
         if (Spte.dirty(old) && dirty != null) {
             dirty.add(new Range(hva, hva + PAGE)); // written through the spte: the host must know (I6)
+        } else {
+            keepDirty(old);
+        }
+    }
+
+    /**
+     * An spte dropped outside an invalidation (guest page-table write, fence) loses its dirty bit unless the frame
+     * keeps it ({@code kvm_set_pfn_dirty}); the generation check skips a frame the host already reused.
+     */
+    private void keepDirty(long old) {
+        if (Spte.dirty(old) && memory.generation(Spte.pfn(old)) == Spte.generation(old)) {
+            memory.setFlag(Spte.pfn(old), PhysicalMemory.FLAG_DIRTY);
         }
     }
 
@@ -663,9 +718,11 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             g.replyTo().tell(new KvmCommand.DirtyLog(g.slot(), new long[0]));
             return this;
         }
-        // Protect first, then read the bitmap: a write after the protection faults and marks the next log.
+        // Take the bitmap and protect in the same handler: a write fault served after this marks the next log.
+        // The reply waits for the flush, so no vCPU still writes through a stale writable entry.
+        long[] bitmap = slot.takeDirtyBitmap();
         writeProtect(slot);
-        requestFlush(() -> g.replyTo().tell(new KvmCommand.DirtyLog(slot.id(), slot.takeDirtyBitmap())));
+        requestFlush(() -> g.replyTo().tell(new KvmCommand.DirtyLog(slot.id(), bitmap)));
         return this;
     }
 
@@ -695,6 +752,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
      */
     private void requestFlush(Runnable then) {
         if (vcpus.isEmpty()) {
+            zapsFlushed = zapsIssued;
             then.run();
             return;
         }
@@ -708,6 +766,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
 
     private void startFlushRound(List<Runnable> waiters) {
         flushInFlight = true;
+        roundCovers = zapsIssued;
         flushWaiters = waiters;
         flushId++;
         flushAwaiting.clear();
@@ -728,6 +787,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         }
         flushes++;
         flushInFlight = false;
+        zapsFlushed = roundCovers;
         List<Runnable> done = flushWaiters;
         flushWaiters = new ArrayList<>();
         for (Runnable r : done) {

@@ -1,6 +1,7 @@
 package io.shadowmmu.emulator.scenario;
 
 import io.shadowmmu.emulator.churn.HostChurnScenario;
+import io.shadowmmu.emulator.gru.GruScenario;
 import io.shadowmmu.emulator.vm.TraceScenario;
 import io.shadowmmu.emulator.vm.VmScenario;
 
@@ -20,6 +21,7 @@ public final class Scenarios {
         register(new VmScenario(true));
         register(new VmScenario(false));
         register(new TraceScenario());
+        register(new GruScenario());
     }
 
     private Scenarios() {

@@ -120,8 +120,10 @@ final class HostStressor extends AbstractBehavior<HostStressor.Command> {
         getContext().ask(MmCommand.ForkResult.class, vmm, TIMEOUT, r -> new MmCommand.Fork("vmm-child", r),
                 (result, failure) -> {
                     if (result != null && result.status().ok()) {
-                        // The child exits at once: its copy of guest RAM goes, the parent keeps COW-marked pages.
-                        result.child().tell(new MmCommand.Exit(getContext().getSystem().ignoreRef()));
+                        // The child exits before the next step: its copy of guest RAM goes, the parent keeps
+                        // COW-marked pages, and nothing of it outlives the stressor.
+                        steps.addFirst(() -> getContext().ask(MmResult.class, result.child(), TIMEOUT,
+                                MmCommand.Exit::new, (x, f) -> new Step(x)));
                     }
                     return new Step(null);
                 });

@@ -42,7 +42,8 @@ public final class VmScenario implements Scenario {
         long ops = run.opsOr(p.defaultOps());
         int processes = p.vms() * p.processesPerVm();
         long perProcess = Math.max(1, ops / processes);
-        long workingSet = Math.min(p.workingSet(), guest.memoryBytes() / (p.processesPerVm() + 1));
+        // Leave the guest kernel room for page tables and the balloon; regions are whole pages.
+        long workingSet = Math.min(p.workingSet(), guest.memoryBytes() / (p.processesPerVm() + 1)) & ~4095L;
         Region region = new Region(BASE, workingSet);
         long seed = run.seed();
         VmCoordinator.Plan plan = new VmCoordinator.Plan(p.vms(), p.processesPerVm(), tdp,

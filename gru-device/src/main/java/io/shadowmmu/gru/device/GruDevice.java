@@ -7,7 +7,8 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import io.shadowmmu.gru.GruSettings;
-import io.shadowmmu.gru.tlb.GruTlb;
+import io.shadowmmu.gru.tlb.DeviceTlb;
+import io.shadowmmu.gru.tlb.FlushHandles;
 import io.shadowmmu.hostmm.events.AgentIds;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.events.Invariant;
@@ -19,25 +20,23 @@ import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.pagetable.Pte;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A GRU-style device ({@code drivers/misc/sgi-gru}): hardware contexts bound to user mms, an ASID-tagged TLB filled
- * by an atomic drop-in that walks the host page table without messaging the mm, and range flushes on invalidation,
- * acknowledged inside the handler (an atomic subscriber).
- *
- * <p>The instruction loop is the hardware: a TLB hit reads or writes RAM directly. A miss walks the host page table
- * ({@code gru_try_dropin} in atomic mode); no usable PTE fails the instruction back to the user process, which takes
- * a host fault and re-issues it. While an invalidation overlapping the address is active, the batch waits for its
- * End ({@code ms_range_active}); it does not spin.
+ * A GRU-style device ({@code drivers/misc/sgi-gru}): hardware contexts bound to user mms, a device TLB tagged by
+ * ASID, and a pool of TLB flush handles. It executes user instruction batches: a TLB hit reads or writes RAM directly;
+ * a miss is resolved by an atomic drop-in that walks the host page table without a message to the mm, or fails back
+ * to the user, who takes a host fault and retries. It is an atomic notifier subscriber: every InvalidateStart is
+ * flushed and acknowledged inside its handler.
  */
 public final class GruDevice extends AbstractBehavior<GruCommand> {
+
+    /** A batch waiting for registration or for an invalidation to end. */
+    record Pending(GruContext context, Instructions instructions, int from, ActorRef<GruCommand.BatchResult> replyTo) {
+    }
 
     private record Notified(MmuNotification notification) implements GruCommand.Internal {
     }
@@ -45,60 +44,44 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
     private record Registered(MmCommand.Registered registration) implements GruCommand.Internal {
     }
 
-    private static final VarHandle WORDS = MethodHandles.arrayElementVarHandle(long[].class);
-    private static final int CACHE = 0;
-    private static final int MAX_WALKS = 8;
-    private static final int MAX_ASID = (1 << 24) - 1;
+    private static final int WAIT = -2;
+    private static final int FAIL = -1;
+    private static final int DROPIN_ATTEMPTS = 4;
 
     private final String name;
-    private final GruSettings config;
+    private final GruSettings settings;
     private final PhysicalMemory memory;
     private final CoherenceEvents events;
-    private final long agent;
-    private final GruTlb tlb;
+    private final boolean check;
+    private final DeviceTlb tlb;
     private final FlushHandles handles;
+    private final GruCounters counters = new GruCounters();
+    private final GruContext[] hardware;
+    private final Map<Integer, GruContext> contexts = new HashMap<>();
+    private final Map<Long, BoundMm> byMm = new HashMap<>();
+    private final Map<Integer, BoundMm> byAsid = new HashMap<>();
     private final ActorRef<MmuNotification> notifications;
     private final ActorRef<MmCommand.Registered> registrations;
-    private final Map<Long, MmBinding> bindings = new HashMap<>();
-    private final Map<Integer, HwContext> contexts = new HashMap<>();
-    private final Map<Integer, MmBinding> byAsid = new HashMap<>();
-    private final GruTlb.Removal removal = this::removed;
-    /** Dirty pages flushed during the notification being handled, reported in its Ack (I6). */
-    private List<Range> dirtyCollector;
+    private final List<Long> dirtyPages = new ArrayList<>();
+    private final DeviceTlb.Removal removal = this::removed;
     private int nextContext = 1;
     private int nextAsid = 1;
-    private int loaded;
-    private long clock;
+    private long useClock;
 
-    private long hits;
-    private long misses;
-    private long dropins;
-    private long dropinFailures;
-    private long flushes;
-    private long asidFlushes;
-    private long entriesFlushed;
-    private long rangeWaits;
-    private long walkRetries;
-    private long steals;
-    private long violations;
-    private long fences;
-
-    public static Behavior<GruCommand> create(String name, GruSettings settings, PhysicalMemory memory,
-                                              CoherenceEvents events) {
-        return Behaviors.setup(ctx -> new GruDevice(ctx, name, settings, memory, events));
+    public static Behavior<GruCommand> create(String name, GruSettings settings, PhysicalMemory memory) {
+        return Behaviors.setup(ctx -> new GruDevice(ctx, name, settings, memory));
     }
 
-    private GruDevice(ActorContext<GruCommand> context, String name, GruSettings config, PhysicalMemory memory,
-                      CoherenceEvents events) {
+    private GruDevice(ActorContext<GruCommand> context, String name, GruSettings settings, PhysicalMemory memory) {
         super(context);
         this.name = name;
-        this.config = config;
+        this.settings = settings;
         this.memory = memory;
-        this.events = events;
-        this.agent = AgentIds.next();
-        events.agentNamed(agent, name);
-        this.tlb = new GruTlb(config.tlbEntries(), config.tlbWays());
-        this.handles = new FlushHandles(config.flushHandles());
+        this.events = memory.events();
+        this.check = memory.checkMode();
+        this.tlb = new DeviceTlb(settings.tlbEntries(), settings.tlbWays());
+        this.handles = new FlushHandles(settings.flushHandles());
+        this.hardware = new GruContext[settings.contextsPerDevice()];
         this.notifications = context.messageAdapter(MmuNotification.class, Notified::new);
         this.registrations = context.messageAdapter(MmCommand.Registered.class, Registered::new);
     }
@@ -107,459 +90,482 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
     public Receive<GruCommand> createReceive() {
         return newReceiveBuilder()
                 .onMessage(GruCommand.Execute.class, this::onExecute)
-                .onMessage(Notified.class, this::onNotified)
+                .onMessage(Notified.class, n -> onNotification(n.notification()))
                 .onMessage(GruCommand.OpenContext.class, this::onOpen)
                 .onMessage(Registered.class, this::onRegistered)
                 .onMessage(GruCommand.CloseContext.class, this::onClose)
-                .onMessage(GruCommand.GetStats.class, this::onGetStats)
-                .onMessage(GruCommand.Inspect.class, this::onInspect)
+                .onMessage(GruCommand.GetStats.class, g -> {
+                    g.replyTo().tell(counters.snapshot(name, contexts.size(), handles.waits()));
+                    return this;
+                })
                 .build();
     }
 
-    // ---- contexts -----------------------------------------------------------------------------------------------
+    // ---- contexts -------------------------------------------------------------------------------------------------
 
     private Behavior<GruCommand> onOpen(GruCommand.OpenContext o) {
-        MmBinding b = bindings.get(o.mmId());
+        BoundMm b = byMm.get(o.mmId());
         if (b == null) {
-            b = new MmBinding(o.mmId(), o.mm());
-            bindings.put(o.mmId(), b);
+            b = new BoundMm(o.mm(), o.mmId(), AgentIds.next(), nextAsid++);
+            byMm.put(o.mmId(), b);
+            byAsid.put(b.asid, b);
+            events.agentNamed(b.agent, name + "/mm" + o.mmId());
             register(b);
         }
-        if (!b.registered()) {
-            b.pendingOpens.add(o);
-            return this;
-        }
-        open(b, o);
+        GruContext c = new GruContext(nextContext++, b);
+        b.contexts++;
+        contexts.put(c.id, c);
+        counters.opened++;
+        o.replyTo().tell(new GruCommand.ContextOpened(c.id, b.asid, ""));
         return this;
     }
 
-    private void open(MmBinding b, GruCommand.OpenContext o) {
-        HwContext c = new HwContext(nextContext++, b);
-        contexts.put(c.id, c);
-        b.openContexts++;
-        load(c);
-        o.replyTo().tell(new GruCommand.ContextOpened(c.id, b.mmId, true, "context " + c.id + " on " + name
-                + " for " + o.owner() + ", asid " + b.asid));
-    }
-
-    private void register(MmBinding b) {
-        b.mm.tell(new MmCommand.Register(notifications, Interest.WHOLE_MM, agent, name, null, registrations));
+    private void register(BoundMm b) {
+        b.mm.tell(new MmCommand.Register(notifications, Interest.WHOLE_MM, b.agent, name, null, registrations));
     }
 
     private Behavior<GruCommand> onRegistered(Registered r) {
         MmCommand.Registered reg = r.registration();
-        MmBinding b = bindings.get(reg.mm());
-        if (b == null) {
-            return this; // released meanwhile; the host drops the subscription with the mm
+        BoundMm b = byMm.get(reg.mm());
+        if (b == null || b.registered()) {
+            return this; // released or closed meanwhile; the mm will find us gone or fence us
         }
         b.subscription = reg.subscription();
         b.grant = reg.grant();
         b.walker = reg.pageTable();
         for (MmCommand.InFlight f : reg.inFlight()) {
-            // Already started before we arrived: its End will come like any other.
-            b.active.add(new MmBinding.Active(f.batch(), f.ranges()));
+            b.rangeActive++; // its end will come like any other
+            b.activeRanges.addAll(f.ranges());
         }
-        for (GruCommand.OpenContext o : b.pendingOpens) {
-            open(b, o);
-        }
-        b.pendingOpens.clear();
         resume(b);
         return this;
-    }
-
-    /** Gives {@code c} a hardware context, stealing the least recently used one if all are loaded. */
-    private void load(HwContext c) {
-        c.lastUse = ++clock;
-        if (c.loaded) {
-            return;
-        }
-        if (loaded == config.contexts()) {
-            HwContext victim = null;
-            for (HwContext x : contexts.values()) {
-                if (x.loaded && x != c && (victim == null || x.lastUse < victim.lastUse)) {
-                    victim = x;
-                }
-            }
-            steals++;
-            unload(victim);
-        }
-        c.loaded = true;
-        loaded++;
-        MmBinding b = c.binding;
-        if (b.loadedContexts++ == 0) {
-            b.asid = allocateAsid();
-            byAsid.put(b.asid, b);
-        }
-    }
-
-    /** Takes the context off the hardware; the mm's last loaded context takes its ASID's TLB entries with it. */
-    private void unload(HwContext c) {
-        c.loaded = false;
-        loaded--;
-        MmBinding b = c.binding;
-        if (--b.loadedContexts == 0) {
-            handles.acquire();
-            flushes++;
-            asidFlushes++;
-            entriesFlushed += tlb.flushAsid(b.asid, removal);
-            handles.drain();
-            byAsid.remove(b.asid);
-            b.asid = 0;
-        }
-    }
-
-    private int allocateAsid() {
-        while (true) {
-            int a = nextAsid;
-            nextAsid = nextAsid == MAX_ASID ? 1 : nextAsid + 1;
-            if (!byAsid.containsKey(a)) {
-                return a;
-            }
-        }
     }
 
     private Behavior<GruCommand> onClose(GruCommand.CloseContext c) {
-        HwContext ctx = contexts.remove(c.context());
-        if (ctx != null && !ctx.closed) {
-            close(ctx);
+        GruContext ctx = contexts.remove(c.context());
+        if (ctx == null) {
+            return this;
+        }
+        unload(ctx, false);
+        BoundMm b = ctx.bound;
+        if (--b.contexts == 0) {
+            forget(b);
+            if (b.subscription >= 0) {
+                b.mm.tell(new MmCommand.Unregister(b.subscription, getContext().getSystem().ignoreRef()));
+            }
         }
         return this;
     }
 
-    private void close(HwContext ctx) {
-        ctx.closed = true;
-        if (ctx.loaded) {
-            unload(ctx);
+    private void forget(BoundMm b) {
+        byMm.remove(b.mmId);
+        byAsid.remove(b.asid);
+        for (Pending p : b.waiting) {
+            gone(p);
         }
-        ctx.binding.openContexts--;
+        b.waiting.clear();
     }
 
-    // ---- instructions -------------------------------------------------------------------------------------------
-
-    private Behavior<GruCommand> onExecute(GruCommand.Execute e) {
-        HwContext c = contexts.get(e.context());
-        if (c == null || c.closed) {
-            e.replyTo().tell(new GruCommand.BatchResult(e.context(), e.from(),
-                    GruCommand.BatchResult.Status.CLOSED, 0, false, 0, 0));
-            return this;
+    /** Gives {@code c} a hardware context, stealing the least recently used one when none is free. */
+    private void load(GruContext c) {
+        int slot = -1;
+        for (int i = 0; i < hardware.length; i++) {
+            if (hardware[i] == null) {
+                slot = i;
+                break;
+            }
+            if (slot < 0 || hardware[i].lastUse < hardware[slot].lastUse) {
+                slot = i;
+            }
         }
-        MmBinding b = c.binding;
-        if (!b.registered()) {
-            b.parked.add(e); // fenced and registering again: nothing may be dropped in
-            return this;
+        if (hardware[slot] != null) {
+            counters.contextSteals++; // gru_steal_context
+            unload(hardware[slot], true);
         }
-        if (!b.parked.isEmpty()) {
-            b.parked.add(e); // keep the process's batches in order behind the waiting ones
-            return this;
-        }
-        run(c, e);
-        return this;
+        hardware[slot] = c;
+        c.hardware = slot;
+        c.bound.loaded++;
+        counters.contextLoads++;
     }
 
-    /** Executes from {@code e.from()}; parks the execution (re-issued later) when it must wait for an End. */
-    private void run(HwContext c, GruCommand.Execute e) {
-        load(c);
-        MmBinding b = c.binding;
-        if (!b.grant.enter()) {
-            // Revoked by the host: use nothing; the Fenced message follows and resumes us after re-registering.
-            b.parked.addFirst(e);
+    /** Unloads a context; the last loaded context of an mm takes its ASID's translations with it. */
+    private void unload(GruContext c, boolean steal) {
+        if (c.hardware < 0) {
             return;
         }
-        DeviceBatch batch = e.batch();
-        int asid = b.asid;
-        long checksum = 0;
-        long last = 0;
-        int i = e.from();
+        hardware[c.hardware] = null;
+        c.hardware = -1;
+        BoundMm b = c.bound;
+        if (--b.loaded == 0) {
+            handles.acquire();
+            counters.flushes++;
+            dirtyPages.clear();
+            counters.entriesFlushed += tlb.flushAsid(b.asid, removal);
+            handles.completeAll();
+            // Our writes were already recorded as PTE dirty bits at drop-in: nothing more to hand back here.
+            dirtyPages.clear();
+        }
+    }
+
+    // ---- instructions -----------------------------------------------------------------------------------------------
+
+    private Behavior<GruCommand> onExecute(GruCommand.Execute e) {
+        GruContext c = contexts.get(e.context());
+        Pending p = new Pending(c, e.instructions(), e.from(), e.replyTo());
+        if (c == null) {
+            gone(p);
+            return this;
+        }
+        execute(p);
+        return this;
+    }
+
+    private void gone(Pending p) {
+        p.replyTo().tell(new GruCommand.BatchResult(p.context() == null ? -1 : p.context().id,
+                GruCommand.BatchResult.Status.GONE, p.from(), 0, false, 0));
+    }
+
+    private void execute(Pending p) {
+        GruContext c = p.context();
+        BoundMm b = c.bound;
+        if (!b.registered()) {
+            b.waiting.add(p);
+            return;
+        }
+        if (c.hardware < 0) {
+            load(c);
+        }
+        c.lastUse = ++useClock;
+        if (!b.grant.enter()) {
+            // Revoked by the host: use no translation; the Fenced message follows and we register again.
+            dropAll(b);
+            b.waiting.add(p);
+            return;
+        }
         try {
-            for (; i < batch.size(); i++) {
-                Op op = batch.op(i);
-                long va = batch.va(i);
-                long vpn = va >>> PhysicalMemory.PAGE_SHIFT;
-                int slot = tlb.lookup(asid, vpn);
-                if (slot >= 0 && op.writes() && !tlb.writable(slot)) {
-                    slot = -1; // a write through a read-only entry is a miss for write (the walk upgrades it)
-                }
-                if (slot >= 0 && memory.checkMode() && memory.generation(tlb.pfn(slot)) != tlb.generation(slot)) {
-                    violations++;
-                    events.violation(Invariant.I3, agent, name + ": TLB entry for va 0x" + Long.toHexString(va)
-                            + " asid " + asid + " uses pfn " + tlb.pfn(slot) + " generation " + tlb.generation(slot)
-                            + " but the frame is now generation " + memory.generation(tlb.pfn(slot)));
-                    tlb.invalidate(slot, removal);
-                    slot = -1;
-                }
-                if (slot >= 0) {
-                    hits++;
-                } else {
-                    misses++;
-                    if (b.activeOver(va)) {
-                        rangeWaits++;
-                        b.parked.addFirst(new GruCommand.Execute(e.context(), batch, i, e.replyTo()));
-                        return;
-                    }
-                    slot = dropIn(b, va, op.writes());
-                    if (slot < 0) {
-                        dropinFailures++;
-                        e.replyTo().tell(new GruCommand.BatchResult(e.context(), i,
-                                GruCommand.BatchResult.Status.NEEDS_HOST_FAULT, va, op.writes(), checksum, last));
-                        return;
-                    }
-                }
-                last = perform(slot, op, va, batch.value(i));
-                checksum = checksum * 31 + last;
-            }
+            run(p, b);
         } finally {
             b.grant.exit();
         }
-        e.replyTo().tell(new GruCommand.BatchResult(e.context(), i, GruCommand.BatchResult.Status.DONE, 0, false,
-                checksum, last));
     }
 
-    private long perform(int slot, Op op, long va, long value) {
-        int word = (int) ((va & (PhysicalMemory.PAGE_SIZE - 1)) >>> 3);
-        long[] words = tlb.words(slot);
-        switch (op) {
-            case LOAD:
-                return words != null ? (long) WORDS.getVolatile(words, word) : memory.read(tlb.pfn(slot), word);
-            case STORE:
-                tlb.markDirty(slot);
-                if (words != null) {
-                    WORDS.setVolatile(words, word, value);
-                } else {
-                    memory.write(tlb.pfn(slot), word, value);
+    /** The device executing a batch: hits touch only the TLB arrays and RAM. */
+    private void run(Pending p, BoundMm b) {
+        Instructions ins = p.instructions();
+        byte[] ops = ins.ops();
+        long[] vas = ins.vas();
+        long[] values = ins.values();
+        int asid = b.asid;
+        long sum = 0;
+        for (int i = p.from(); i < ins.count(); i++) {
+            long va = vas[i];
+            long vpn = va >>> PhysicalMemory.PAGE_SHIFT;
+            boolean write = Instructions.writes(ops[i]);
+            int slot = tlb.lookup(asid, vpn);
+            if (slot >= 0 && write && !tlb.writable(slot)) {
+                slot = -1; // a read-only entry: the store needs a writable drop-in
+            }
+            if (slot >= 0 && check && memory.generation(tlb.pfn(slot)) != tlb.generation(slot)) {
+                counters.violations++;
+                events.violation(Invariant.I3, b.agent, name + " hit 0x" + Long.toHexString(va) + " -> frame "
+                        + tlb.pfn(slot) + " generation " + tlb.generation(slot) + ", which was freed and reused"
+                        + " (now generation " + memory.generation(tlb.pfn(slot)) + ")");
+                tlb.remove(slot, removal);
+                slot = -1;
+            }
+            if (slot >= 0) {
+                counters.hits++;
+            } else {
+                counters.misses++;
+                slot = dropIn(b, va, write);
+                if (slot == WAIT) {
+                    b.waiting.add(new Pending(p.context(), ins, i, p.replyTo()));
+                    return;
                 }
-                return value;
-            case AMO_ADD:
-                tlb.markDirty(slot);
-                if (words != null) {
-                    return (long) WORDS.getAndAdd(words, word, value);
+                if (slot == FAIL) {
+                    counters.dropinFailures++;
+                    p.replyTo().tell(new GruCommand.BatchResult(p.context().id,
+                            GruCommand.BatchResult.Status.FAULT, i, va, write, sum));
+                    return;
                 }
-                long old = memory.read(tlb.pfn(slot), word);
-                memory.write(tlb.pfn(slot), word, old + value);
-                return old;
-            default:
-                throw new IllegalStateException("unknown op " + op);
+            }
+            int pfn = tlb.pfn(slot);
+            int word = (int) ((va & (PhysicalMemory.PAGE_SIZE - 1)) >>> 3);
+            byte op = ops[i];
+            if (op == Instructions.LOAD) {
+                sum += memory.read(pfn, word);
+            } else if (op == Instructions.STORE) {
+                memory.write(pfn, word, values[i]);
+                tlb.markDirty(slot);
+            } else {
+                long old = memory.read(pfn, word);
+                memory.write(pfn, word, old + values[i]);
+                tlb.markDirty(slot);
+                sum += old;
+            }
         }
+        p.replyTo().tell(new GruCommand.BatchResult(p.context().id, GruCommand.BatchResult.Status.DONE,
+                ins.count(), 0, false, sum));
     }
 
     /**
-     * The atomic drop-in: walk the host page table (volatile reads, no message), and install when the PTE is present
-     * with the needed permission. The frame's generation is read between two reads of the PTE (a seqlock read): if
-     * the PTE changed, the frame may have been freed and reused in between, so the walk starts again. The
-     * invalidation sequence sampled first stands in for the hardware discarding a drop-in that raced a flush.
-     * Returns the slot, or -1 when the process must take a host fault.
+     * The atomic drop-in ({@code gru_try_dropin}): walk the host page table as hardware does, and install only a
+     * present entry with the needed permission. Returns the TLB slot, {@link #WAIT} while an invalidation of the page
+     * is active, or {@link #FAIL} when the user must take a host fault.
      */
-    private int dropIn(MmBinding b, long va, boolean write) {
+    private int dropIn(BoundMm b, long va, boolean write) {
         long page = va & ~(PhysicalMemory.PAGE_SIZE - 1);
-        for (int attempt = 0; attempt < MAX_WALKS; attempt++) {
-            long seq = b.sequence;
+        if (b.activeOver(page)) {
+            counters.dropinWaits++; // ms_range_active: wait for the end, do not spin
+            return WAIT;
+        }
+        long sampled = b.sequence;
+        for (int attempt = 0; attempt < DROPIN_ATTEMPTS; attempt++) {
             long pte = b.walker.get(page);
             if (!Pte.isPresent(pte) || (write && !Pte.isWritable(pte))) {
-                return -1;
+                return FAIL;
+            }
+            // Hardware sets accessed (and dirty for a store) like an MMU; a changed entry means walk again.
+            long bits = Pte.ACCESSED | (write ? Pte.DIRTY : 0);
+            if ((pte & bits) != bits) {
+                if (!b.walker.setHardwareBits(page, pte, bits)) {
+                    continue;
+                }
+                pte |= bits;
             }
             int pfn = Pte.pfn(pte);
             int generation = memory.generation(pfn);
-            long bits = Pte.ACCESSED | (write ? Pte.DIRTY : 0);
-            if (b.walker.get(page) != pte
-                    || ((pte & bits) != bits && !b.walker.setHardwareBits(page, pte, bits))) {
-                walkRetries++;
-                continue;
+            if (b.walker.get(page) != pte) {
+                continue; // seqlock: the entry changed while we read the frame's generation
             }
-            if (seq != b.sequence || b.activeOver(page)) {
-                walkRetries++;
-                continue;
+            if (b.sequence != sampled || b.activeOver(page)) {
+                // Stands in for the hardware discarding a drop-in that raced a flush.
+                counters.dropinDiscards++;
+                return WAIT;
             }
-            boolean writable = Pte.isWritable(pte) && (write || Pte.isDirty(pte));
-            dropins++;
-            if (events.enabled()) {
-                events.translationInstalled(agent, CACHE, b.mmId, page, pfn, generation, writable);
-            }
-            return tlb.install(b.asid, page >>> PhysicalMemory.PAGE_SHIFT, pfn, generation, writable,
-                    memory.words(pfn), removal);
+            // A clean writable entry is installed read-only: the first store comes back here and sets dirty.
+            boolean writable = Pte.isWritable(pte) && Pte.isDirty(pte);
+            int slot = tlb.install(b.asid, page >>> PhysicalMemory.PAGE_SHIFT, pfn, generation, writable, removal);
+            counters.dropins++;
+            events.translationInstalled(b.agent, 0, b.asid, page, pfn, generation, writable);
+            return slot;
         }
-        return -1; // the PTE keeps changing: let the host fault path settle it
+        return FAIL;
     }
 
-    private void removed(int asid, long vpn, int pfn, int generation, boolean dirty) {
-        MmBinding b = byAsid.get(asid);
-        long va = vpn << PhysicalMemory.PAGE_SHIFT;
-        if (events.enabled() && b != null) {
-            events.translationRemoved(agent, CACHE, b.mmId, va, pfn, generation);
+    /** Batches parked on this mm run again (registration done, or an invalidation ended). */
+    private void resume(BoundMm b) {
+        if (b.waiting.isEmpty()) {
+            return;
         }
-        if (dirty && dirtyCollector != null) {
-            int n = dirtyCollector.size();
-            Range prev = n == 0 ? null : dirtyCollector.get(n - 1);
-            if (prev != null && prev.end() == va) {
-                dirtyCollector.set(n - 1, new Range(prev.start(), va + PhysicalMemory.PAGE_SIZE));
+        List<Pending> again = new ArrayList<>(b.waiting);
+        b.waiting.clear();
+        for (Pending p : again) {
+            if (contexts.get(p.context().id) == p.context()) {
+                execute(p);
             } else {
-                dirtyCollector.add(Range.ofPages(va, 1));
+                gone(p);
             }
         }
     }
 
-    /** Re-issues parked executions in order until one has to wait again. */
-    private void resume(MmBinding b) {
-        ArrayDeque<GruCommand.Execute> waiting = new ArrayDeque<>(b.parked);
-        b.parked.clear();
-        while (!waiting.isEmpty()) {
-            GruCommand.Execute e = waiting.poll();
-            HwContext c = contexts.get(e.context());
-            if (c == null || c.closed) {
-                e.replyTo().tell(new GruCommand.BatchResult(e.context(), e.from(),
-                        GruCommand.BatchResult.Status.CLOSED, 0, false, 0, 0));
-                continue;
-            }
-            if (!b.registered() || !b.parked.isEmpty()) {
-                b.parked.add(e);
-                continue;
-            }
-            run(c, e);
-        }
-    }
+    // ---- the notifier ---------------------------------------------------------------------------------------------
 
-    // ---- notifications ------------------------------------------------------------------------------------------
-
-    private Behavior<GruCommand> onNotified(Notified n) {
-        MmuNotification m = n.notification();
-        if (m instanceof MmuNotification.InvalidateStart) {
-            onStart((MmuNotification.InvalidateStart) m);
-        } else if (m instanceof MmuNotification.InvalidateEnd) {
-            onEnd((MmuNotification.InvalidateEnd) m);
-        } else if (m instanceof MmuNotification.ClearYoung) {
-            MmuNotification.ClearYoung y = (MmuNotification.ClearYoung) m;
-            // The GRU keeps no accessed bits of its own: the walker already set the PTE's at drop-in.
-            y.replyTo().tell(new NotifierReply.YoungReport(y.subscription(), y.request(), false));
-        } else if (m instanceof MmuNotification.TestYoung) {
-            MmuNotification.TestYoung y = (MmuNotification.TestYoung) m;
-            y.replyTo().tell(new NotifierReply.YoungReport(y.subscription(), y.request(), false));
-        } else if (m instanceof MmuNotification.Release) {
-            onRelease((MmuNotification.Release) m);
-        } else if (m instanceof MmuNotification.Fenced) {
-            onFenced((MmuNotification.Fenced) m);
+    private Behavior<GruCommand> onNotification(MmuNotification n) {
+        if (n instanceof MmuNotification.InvalidateStart) {
+            onStart((MmuNotification.InvalidateStart) n);
+        } else if (n instanceof MmuNotification.InvalidateEnd) {
+            onEnd((MmuNotification.InvalidateEnd) n);
+        } else if (n instanceof MmuNotification.Release) {
+            onRelease((MmuNotification.Release) n);
+        } else if (n instanceof MmuNotification.Fenced) {
+            onFenced((MmuNotification.Fenced) n);
+        } else if (n instanceof MmuNotification.ClearYoung) {
+            MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
+            boolean young = young(q.mm(), q.subscription(), q.range(), true);
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young));
+        } else if (n instanceof MmuNotification.TestYoung) {
+            MmuNotification.TestYoung q = (MmuNotification.TestYoung) n;
+            boolean young = young(q.mm(), q.subscription(), q.range(), false);
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young));
         }
         return this;
     }
 
-    /** {@code gru_invalidate_range_start}: mark the ranges active, flush them for the mm's ASID, ack. */
+    private BoundMm current(long mm, long subscription) {
+        BoundMm b = byMm.get(mm);
+        return b != null && b.subscription == subscription ? b : null;
+    }
+
+    /** gru_invalidate_range_start: count the range active, flush it for the ASID, ack inside the handler. */
     private void onStart(MmuNotification.InvalidateStart s) {
-        MmBinding b = bindings.get(s.mm());
-        boolean current = b != null && b.subscription == s.subscription();
-        if (current) {
-            b.active.add(new MmBinding.Active(s.batch(), s.ranges()));
-        }
-        List<Range> dirty = List.of();
-        if (b != null && b.asid != 0) {
-            dirtyCollector = new ArrayList<>();
-            flushRanges(b.asid, s.ranges());
-            dirty = dirtyCollector;
-            dirtyCollector = null;
-        }
-        // Atomic subscriber: every flush completed above, so the acknowledgement goes out inside the handler.
-        s.replyTo().tell(new NotifierReply.Ack(s.subscription(), s.batch(), dirty));
-    }
-
-    /** One flush command per range, each on a flush handle; a range over the cap flushes the whole ASID. */
-    private void flushRanges(int asid, List<Range> ranges) {
-        for (int i = 0; i < ranges.size(); i++) {
-            Range r = ranges.get(i);
-            handles.acquire();
-            flushes++;
-            if (r.pages() > config.rangeFlushMaxPages()) {
-                asidFlushes++;
-                entriesFlushed += tlb.flushAsid(asid, removal);
-            } else {
-                entriesFlushed += tlb.flushRange(asid, r.start() >>> PhysicalMemory.PAGE_SHIFT,
-                        (r.end() + PhysicalMemory.PAGE_SIZE - 1) >>> PhysicalMemory.PAGE_SHIFT, removal);
-            }
-        }
-        handles.drain();
-    }
-
-    /** {@code gru_invalidate_range_end}: the range may be dropped in again; waiting batches go on. */
-    private void onEnd(MmuNotification.InvalidateEnd e) {
-        MmBinding b = bindings.get(e.mm());
-        if (b == null || b.subscription != e.subscription()) {
+        BoundMm b = current(s.mm(), s.subscription());
+        if (b == null) {
+            s.replyTo().tell(NotifierReply.Ack.clean(s.subscription(), s.batch()));
             return;
         }
-        b.endBatch(e.batch());
+        b.rangeActive++;
+        b.activeRanges.addAll(s.ranges());
+        dirtyPages.clear();
+        if (b.loaded > 0) {
+            for (Range r : s.ranges()) {
+                flush(b, r);
+            }
+            handles.completeAll();
+        }
+        // else lazy: no loaded context means the ASID holds no translation on this device
+        s.replyTo().tell(new NotifierReply.Ack(s.subscription(), s.batch(), dirtyRanges()));
+    }
+
+    /** One flush command for one range on a flush handle; above the cap, the whole ASID. */
+    private void flush(BoundMm b, Range r) {
+        handles.acquire();
+        counters.flushes++;
+        long pages = r.pages();
+        if (pages > settings.rangeFlushMaxPages()) {
+            counters.entriesFlushed += tlb.flushAsid(b.asid, removal);
+        } else {
+            counters.entriesFlushed += tlb.flushRange(b.asid, r.start() >>> PhysicalMemory.PAGE_SHIFT,
+                    (r.end() + PhysicalMemory.PAGE_SIZE - 1) >>> PhysicalMemory.PAGE_SHIFT, removal);
+        }
+    }
+
+    private void onEnd(MmuNotification.InvalidateEnd e) {
+        BoundMm b = current(e.mm(), e.subscription());
+        if (b == null) {
+            return;
+        }
         b.sequence++;
+        if (b.rangeActive > 0) {
+            b.rangeActive--;
+        }
+        for (Range r : e.ranges()) {
+            b.activeRanges.remove(r);
+        }
+        if (b.rangeActive == 0) {
+            b.activeRanges.clear();
+        }
         resume(b);
     }
 
-    /** {@code gru_release}: the mm is exiting; its contexts are freed. */
+    /** The mm exits: its contexts are freed with their translations. */
     private void onRelease(MmuNotification.Release r) {
-        MmBinding b = bindings.get(r.mm());
-        List<Range> dirty = List.of();
-        if (b != null && b.subscription == r.subscription()) {
-            dirtyCollector = new ArrayList<>();
-            dropBinding(b);
-            dirty = dirtyCollector;
-            dirtyCollector = null;
-        }
-        r.replyTo().tell(new NotifierReply.Ack(r.subscription(), r.batch(), dirty));
-    }
-
-    private void dropBinding(MmBinding b) {
-        for (HwContext c : new ArrayList<>(contexts.values())) {
-            if (c.binding == b) {
-                close(c);
-                contexts.remove(c.id);
+        BoundMm b = current(r.mm(), r.subscription());
+        if (b != null) {
+            dropAll(b);
+            for (GruContext c : new ArrayList<>(contexts.values())) {
+                if (c.bound == b) {
+                    contexts.remove(c.id);
+                    if (c.hardware >= 0) {
+                        hardware[c.hardware] = null;
+                        c.hardware = -1;
+                    }
+                }
             }
+            b.loaded = 0;
+            b.contexts = 0;
+            forget(b);
         }
-        bindings.remove(b.mmId);
-        for (GruCommand.Execute e : b.parked) {
-            e.replyTo().tell(new GruCommand.BatchResult(e.context(), e.from(),
-                    GruCommand.BatchResult.Status.CLOSED, 0, false, 0, 0));
-        }
-        b.parked.clear();
-        for (GruCommand.OpenContext o : b.pendingOpens) {
-            o.replyTo().tell(new GruCommand.ContextOpened(-1, b.mmId, false, "mm " + b.mmId + " exited"));
-        }
-        b.pendingOpens.clear();
+        r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
     }
 
-    /** The host revoked us for this mm: drop every translation, forget its invalidations, register again. */
+    /** The host gave up on us for this mm: drop everything, register again, re-fault. */
     private void onFenced(MmuNotification.Fenced f) {
-        MmBinding b = bindings.get(f.mm());
-        if (b == null || b.subscription != f.subscription()) {
+        BoundMm b = byMm.get(f.mm());
+        if (b == null || (f.subscription() >= 0 && f.subscription() != b.subscription)) {
             return;
         }
-        fences++;
-        getContext().getLog().warn("{}: fenced by mm {} ({}); dropping its TLB entries and registering again",
-                name, f.mm(), f.reason());
-        if (b.asid != 0) {
-            handles.acquire();
-            flushes++;
-            asidFlushes++;
-            entriesFlushed += tlb.flushAsid(b.asid, removal);
-            handles.drain();
-        }
+        dropAll(b);
+        b.sequence++;
+        b.rangeActive = 0;
+        b.activeRanges.clear();
         b.subscription = -1;
         b.grant = null;
-        b.active.clear();
-        b.sequence++; // whatever a walk sampled before the fence is stale
+        b.walker = null;
+        if (f.subscription() < 0) {
+            // The mm exited before we registered: its contexts are gone.
+            for (GruContext c : new ArrayList<>(contexts.values())) {
+                if (c.bound == b) {
+                    contexts.remove(c.id);
+                    if (c.hardware >= 0) {
+                        hardware[c.hardware] = null;
+                    }
+                }
+            }
+            forget(b);
+            return;
+        }
         register(b);
     }
 
-    // ---- inspection ---------------------------------------------------------------------------------------------
-
-    private Behavior<GruCommand> onGetStats(GruCommand.GetStats g) {
-        g.replyTo().tell(stats());
-        return this;
+    private void dropAll(BoundMm b) {
+        dirtyPages.clear();
+        counters.entriesFlushed += tlb.flushAsid(b.asid, removal);
+        dirtyPages.clear();
     }
 
-    private GruStats stats() {
-        return new GruStats(name, config.contexts(), loaded, hits, misses, dropins, dropinFailures, flushes,
-                asidFlushes, entriesFlushed, handles.waits(), rangeWaits, walkRetries, steals, violations, fences);
-    }
-
-    private Behavior<GruCommand> onInspect(GruCommand.Inspect i) {
-        MmBinding b = bindings.get(i.mmId());
-        if (b == null) {
-            i.replyTo().tell(new GruCommand.Inspection(i.mmId(), false, -1, 0, 0, 0, 0, 0));
-        } else {
-            i.replyTo().tell(new GruCommand.Inspection(b.mmId, true, b.subscription, b.asid,
-                    b.asid == 0 ? 0 : tlb.countAsid(b.asid), b.rangeActive(), b.sequence, b.parked.size()));
+    /**
+     * Aging ({@code clear_flush_young} / {@code test_young}): the device keeps no accessed bits, so a page with a
+     * live TLB entry counts as young. Clearing flushes those entries: the next access drops in again and sets the
+     * PTE's accessed bit. Entries are writable only over PTEs already dirty, so no dirty state is lost.
+     */
+    private boolean young(long mm, long subscription, Range range, boolean clear) {
+        BoundMm b = current(mm, subscription);
+        if (b == null || b.loaded == 0) {
+            return false;
         }
-        return this;
+        long from = range.start() >>> PhysicalMemory.PAGE_SHIFT;
+        long to = (range.end() + PhysicalMemory.PAGE_SIZE - 1) >>> PhysicalMemory.PAGE_SHIFT;
+        if (!clear) {
+            for (long v = from; v < to; v++) {
+                if (tlb.probe(b.asid, v)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        dirtyPages.clear();
+        int n = tlb.flushRange(b.asid, from, to, removal);
+        dirtyPages.clear();
+        if (n > 0) {
+            counters.flushes++;
+            counters.entriesFlushed += n;
+        }
+        return n > 0;
+    }
+
+    private void removed(int asid, long vpn, int pfn, int generation, boolean dirty) {
+        BoundMm b = byAsid.get(asid);
+        long va = vpn << PhysicalMemory.PAGE_SHIFT;
+        if (b != null) {
+            events.translationRemoved(b.agent, 0, asid, va, pfn, generation);
+        }
+        if (dirty) {
+            dirtyPages.add(va);
+        }
+    }
+
+    /** Pages stored to through the flushed entries, as coalesced ranges for the ack (I6). */
+    private List<Range> dirtyRanges() {
+        if (dirtyPages.isEmpty()) {
+            return List.of();
+        }
+        dirtyPages.sort(null);
+        List<Range> out = new ArrayList<>();
+        long start = dirtyPages.get(0);
+        long end = start + PhysicalMemory.PAGE_SIZE;
+        for (int i = 1; i < dirtyPages.size(); i++) {
+            long p = dirtyPages.get(i);
+            if (p == end) {
+                end += PhysicalMemory.PAGE_SIZE;
+            } else if (p > end) {
+                out.add(new Range(start, end));
+                start = p;
+                end = p + PhysicalMemory.PAGE_SIZE;
+            }
+        }
+        out.add(new Range(start, end));
+        dirtyPages.clear();
+        return out;
     }
 }

@@ -23,10 +23,22 @@ public final class KvmMmuPort implements KvmPort {
 
     private final KvmView view;
     private final ActorRef<KvmCommand> kvm;
+    private final KvmAgentCapture agent;
 
     public KvmMmuPort(KvmView view, ActorRef<KvmCommand> kvm) {
+        this(view, kvm, null);
+    }
+
+    /** @param agent the events wrapper given to this KvmMmu, which learns its agent id (null: unknown) */
+    public KvmMmuPort(KvmView view, ActorRef<KvmCommand> kvm, KvmAgentCapture agent) {
         this.view = view;
         this.kvm = kvm;
+        this.agent = agent;
+    }
+
+    @Override
+    public long agent() {
+        return agent == null ? -1 : agent.kvmAgent();
     }
 
     public ActorRef<KvmCommand> kvm() {

@@ -21,6 +21,7 @@ public final class GuestOs {
     private int nextPid = 1;
     private long pageFaults;
     private long segvs;
+    private long repairs;
 
     public GuestOs(long guestFrames) {
         this.allocator = new GuestFrameAllocator(guestFrames);
@@ -64,6 +65,10 @@ public final class GuestOs {
         }
         long pte = p.pageTable().lookup(gva);
         if (Pte.isPresent(pte) && (!write || Pte.isWritable(pte))) {
+            // The kernel's tables allow the access, yet the hardware faulted: guest memory no longer holds what
+            // the kernel wrote there. Write the path again rather than fault forever.
+            repairs++;
+            p.pageTable().rewritePath(gva, writes);
             return GuestFaultResult.MAPPED;
         }
         if (Pte.isPresent(pte)) {
@@ -186,5 +191,10 @@ public final class GuestOs {
 
     public long segvs() {
         return segvs;
+    }
+
+    /** Faults on entries the kernel had written but guest memory had lost (see {@link #pageFault}). */
+    public long pageTableRepairs() {
+        return repairs;
     }
 }

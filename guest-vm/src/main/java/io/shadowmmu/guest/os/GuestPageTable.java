@@ -135,6 +135,24 @@ public final class GuestPageTable {
         return true;
     }
 
+    /**
+     * Writes the whole path of {@code gva} (every level's entry, from the kernel's mirror) to guest memory again.
+     * Used when the hardware reports a fault on an entry the kernel knows is present: guest memory lost the
+     * page-table contents (the host discarded it), and rewriting lets the guest go on instead of faulting forever.
+     */
+    public void rewritePath(long gva, GuestWrites writes) {
+        long table = rootGfn;
+        for (int level = GuestLayout.LEVELS - 1; level >= 0; level--) {
+            long[] t = tables.get(table);
+            int i = GuestLayout.index(gva, level);
+            if (!Pte.isPresent(t[i])) {
+                return;
+            }
+            writes.add(GuestLayout.entryGpa(table, i), t[i]);
+            table = Pte.pfn(t[i]);
+        }
+    }
+
     /** Frees every table page (process exit); data pages are the caller's. */
     public void releaseTables(GuestFrameAllocator allocator) {
         for (long gfn : tables.keySet()) {

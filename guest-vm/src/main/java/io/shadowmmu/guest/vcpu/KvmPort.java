@@ -21,6 +21,14 @@ public interface KvmPort {
      */
     boolean walk(long cr3, long address, boolean write, Walk out);
 
+    /**
+     * The oracle agent id under which KVM holds its translations, or -1 if unknown. vCPU TLB entries are reported
+     * under it, so that a fence of KVM revokes them with everything else.
+     */
+    default long agent() {
+        return -1;
+    }
+
     /** The grant of the current notifier registration, or null while there is none (then nothing may be used). */
     AccessGrant grant();
 

@@ -167,6 +167,11 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
 
     private final Config cfg;
     private final int id;
+    /**
+     * Agent id of this vCPU's TLB translations for the oracle: KVM's when the port knows it, else the VM's. Fixed at
+     * the first fill (KVM has started by then: it installed the entry), so installs and removals always match.
+     */
+    private long tlbAgent = -1;
     private final KvmPort kvm;
     private final KvmPort.Exits exits;
     private final PhysicalMemory memory;
@@ -187,6 +192,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     private boolean sliceQueued;
     private boolean waiting;
     private boolean retrying;
+    private boolean replay;
     private long lastExitPage = -1;
     private long writeSeq;
     /** Instruction fetches read the frame too; folding the value here keeps the read from being optimized away. */
@@ -223,9 +229,9 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         this.tlb = new Tlb(cfg.tlb());
         this.itlb = new Tlb(cfg.tlb());
         if (events.enabled()) {
-            tlb.setDropListener((vpn, pfn, gen) -> events.translationRemoved(cfg.agent(), dataCache(), loadedCr3,
+            tlb.setDropListener((vpn, pfn, gen) -> events.translationRemoved(tlbAgent, dataCache(), loadedCr3,
                     vpn << GuestLayout.PAGE_SHIFT, pfn, gen));
-            itlb.setDropListener((vpn, pfn, gen) -> events.translationRemoved(cfg.agent(), dataCache() + 1,
+            itlb.setDropListener((vpn, pfn, gen) -> events.translationRemoved(tlbAgent, dataCache() + 1,
                     loadedCr3, vpn << GuestLayout.PAGE_SHIFT, pfn, gen));
         }
         this.exits = kvm.connect(id, context);
@@ -354,11 +360,13 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         guestFaults++;
         p.cursor++;
         resume(false);
+        replay = false;
     }
 
     private void resume(boolean afterKvmExit) {
         waiting = false;
         retrying = afterKvmExit;
+        replay = true;
         scheduleSlice();
     }
 
@@ -414,6 +422,9 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
             int i = (current + k) % n;
             Proc p = procs.get(i);
             if (!p.done()) {
+                if (i != current) {
+                    replay = false;
+                }
                 if (current >= 0 && p.cr3 != loadedCr3 && loadedCr3 != -1) {
                     tlb.flushAll();
                     itlb.flushAll();
@@ -455,7 +466,9 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         boolean write = kind == AccessBatch.STORE || kind == AccessBatch.MODIFY;
         Tlb tlb = kind == AccessBatch.IFETCH ? this.itlb : this.tlb;
         long vpn = va >>> GuestLayout.PAGE_SHIFT;
-        int slot = tlb.lookup(vpn);
+        // An access replayed after an exit was already counted as a miss: look it up without counting again.
+        int slot = replay ? tlb.probe(vpn) : tlb.lookup(vpn);
+        replay = false;
         if (slot < 0 || (write && !tlb.writable(slot))) {
             slot = fill(p, va, write, tlb);
             if (slot < 0) {
@@ -552,7 +565,10 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         boolean canWrite = write && walk.writable && guestWritable;
         int slot = tlb.insert(vpn, walk.pfn, walk.generation, canWrite, memory.words(walk.pfn));
         if (events.enabled()) {
-            events.translationInstalled(cfg.agent(), tlb == this.tlb ? dataCache() : dataCache() + 1, p.cr3, vpn << GuestLayout.PAGE_SHIFT, walk.pfn,
+            if (tlbAgent < 0) {
+                tlbAgent = kvm.agent() >= 0 ? kvm.agent() : cfg.agent();
+            }
+            events.translationInstalled(tlbAgent, tlb == this.tlb ? dataCache() : dataCache() + 1, p.cr3, vpn << GuestLayout.PAGE_SHIFT, walk.pfn,
                     walk.generation, canWrite);
         }
         return slot;

@@ -6,6 +6,7 @@ import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
+import io.shadowmmu.guest.kvm.KvmAgentCapture;
 import io.shadowmmu.guest.kvm.KvmMmuPort;
 import io.shadowmmu.guest.os.GuestFaultResult;
 import io.shadowmmu.guest.os.GuestLayout;
@@ -144,10 +145,11 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
             // KVM's sptes and the vCPUs' TLBs share the VM's agent: one grant covers them, one fence revokes them.
             KvmView view = new KvmView(spec.tdp(), frames, spec.agent());
             List<Memslot> slots = List.of(new Memslot(0, 0, frames, spec.hvaBase(), false));
-            ActorRef<KvmCommand> kvm = ctx.spawn(KvmMmu.create(new KvmMmu.Config(spec.name() + "-kvm", spec.vmm(),
-                    spec.vmmId(), slots, view, spec.host().memory(), spec.host().events(), spec.sequenceStart())),
-                    "kvm");
-            KvmMmuPort port = new KvmMmuPort(view, kvm);
+            String kvmName = spec.name() + "-kvm";
+            KvmAgentCapture events = new KvmAgentCapture(spec.host().events(), kvmName);
+            ActorRef<KvmCommand> kvm = ctx.spawn(KvmMmu.create(new KvmMmu.Config(kvmName, spec.vmm(),
+                    spec.vmmId(), slots, view, spec.host().memory(), events, spec.sequenceStart())), "kvm");
+            KvmMmuPort port = new KvmMmuPort(view, kvm, events);
             Config c = new Config(spec.name(), spec.agent(), port, spec.host().memory(), spec.host().events(),
                     spec.guest().vcpus(), spec.guest().tlb(), spec.guest().sliceAccesses(),
                     spec.host().settings().tlb().flushAllThreshold(), spec.guest().goldenCheck());
@@ -172,6 +174,7 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
     private GuestVm(ActorContext<Command> context, Config cfg) {
         super(context);
         this.cfg = cfg;
+        cfg.events().agentNamed(cfg.agent(), "vm " + cfg.name());
         this.os = new GuestOs(cfg.kvm().guestFrames());
         this.kernelWrites = cfg.kvm().connectKernel(context, Written::new);
         this.flushAdapter = context.messageAdapter(Vcpu.FlushDone.class, Flushed::new);
@@ -328,7 +331,7 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
             total = total.plus(s);
         }
         return new VmStats(cfg.name(), total, List.of(per.clone()), os.pageFaults(), os.segvs(),
-                os.allocator().freeFrames(), os.allocator().totalFrames());
+                os.pageTableRepairs(), os.allocator().freeFrames(), os.allocator().totalFrames());
     }
 
     // ---- guest memory writes and TLB shootdowns -------------------------------------------------------------

@@ -9,9 +9,12 @@ import java.util.List;
  *
  * @param guestKernelFaults page faults the guest kernel handled
  * @param guestSegfaults    accesses outside every guest mapping
+ * @param guestPageTableRepairs faults on page-table entries guest memory had lost (the host discarded guest RAM
+ *                          the guest was using); non-zero means the scenario destroyed guest data
  */
 public record VmStats(String name, VcpuStats total, List<VcpuStats> vcpus, long guestKernelFaults,
-                      long guestSegfaults, long guestFramesFree, long guestFramesTotal) {
+                      long guestSegfaults, long guestPageTableRepairs, long guestFramesFree,
+                      long guestFramesTotal) {
     public long accesses() {
         return total.accesses();
     }

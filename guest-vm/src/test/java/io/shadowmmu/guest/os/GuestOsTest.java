@@ -126,4 +126,20 @@ class GuestOsTest {
         assertThat(os.pageFault(p.pid(), BASE, false, w)).isEqualTo(GuestFaultResult.MAPPED);
         assertThat(os.pageFault(p.pid(), BASE + 4096, false, w)).isEqualTo(GuestFaultResult.OOM);
     }
+
+    @Test
+    void aFaultOnAnEntryGuestMemoryLostRewritesThePath() {
+        GuestOs os = new GuestOs(64);
+        FakeRam ram = new FakeRam();
+        GuestWrites w = new GuestWrites();
+        GuestProcess p = os.spawn("p", List.of(new GuestVma(BASE, BASE + 4096, true)), w);
+        os.pageFault(p.pid(), BASE, true, w);
+        // The host discarded guest RAM: nothing the kernel wrote is there any more.
+        GuestWrites again = new GuestWrites();
+        assertThat(os.pageFault(p.pid(), BASE, false, again)).isEqualTo(GuestFaultResult.MAPPED);
+        ram.apply(again);
+        assertThat(Pte.isPresent(ram.walk(p.cr3(), BASE))).isTrue();
+        assertThat(again.size()).isEqualTo(4);
+        assertThat(os.pageTableRepairs()).isEqualTo(1);
+    }
 }

@@ -190,6 +190,9 @@ class VcpuTest {
         assertThat(g.events.violations).isEmpty();
         // 4 data pages + 4 table pages' TDP entries, one exit each.
         assertThat(s.exits()).isEqualTo(8);
+        // One miss per page: an access replayed after its exits is not counted again.
+        assertThat(s.tlb().misses()).isEqualTo(4);
+        assertThat(s.tlb().hits()).isEqualTo(100_000 - 4);
     }
 
     @Test

@@ -3,18 +3,14 @@ package io.shadowmmu.guest.vm;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import com.typesafe.config.ConfigFactory;
-import io.shadowmmu.config.ContentMode;
 import io.shadowmmu.guest.os.GuestVma;
-import io.shadowmmu.guest.testing.FakeKvm;
-import io.shadowmmu.guest.testing.RecordingEvents;
-import io.shadowmmu.guest.tlb.TlbGeometry;
+import io.shadowmmu.guest.testing.HostMachine;
 import io.shadowmmu.guest.trace.LackeyTrace;
 import io.shadowmmu.guest.trace.TraceStats;
-import io.shadowmmu.hostmm.events.AgentIds;
-import io.shadowmmu.hostmm.phys.PhysicalMemory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
@@ -22,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -42,8 +39,9 @@ class RealTraceTest {
         testKit.shutdownTestKit();
     }
 
-    @Test
-    void aFreshLsTraceReplaysWithDataTlbMissesApartFromFetches(@TempDir Path dir) throws Exception {
+    @ParameterizedTest(name = "tdp={0}")
+    @ValueSource(booleans = {true, false})
+    void aFreshLsTraceReplaysWithDataTlbMissesApartFromFetches(boolean tdp, @TempDir Path dir) throws Exception {
         assumeTrue(new File("/usr/bin/valgrind").canExecute(), "valgrind not installed");
         Path trace = dir.resolve("t.lackey");
         Process p = new ProcessBuilder("/usr/bin/valgrind", "--tool=lackey", "--trace-mem=yes",
@@ -52,12 +50,10 @@ class RealTraceTest {
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assumeTrue(p.exitValue() == 0 && Files.size(trace) > 0, "valgrind could not trace ls");
 
-        RecordingEvents events = new RecordingEvents();
-        PhysicalMemory memory = new PhysicalMemory(8192, ContentMode.FULL, true, events);
-        FakeKvm kvm = new FakeKvm(memory, 4096, true);
-        GuestVm.Config c = new GuestVm.Config("trace", AgentIds.next(), kvm, memory, events, 1,
-                TlbGeometry.fullyAssociative(64), 10_000, 33, true);
-        var vm = testKit.spawn(GuestVm.create(c));
+        // 64-entry fully associative LRU TLBs on 4 KiB pages, on kvm-shadow's KvmMmu over a real host mm.
+        HostMachine m = HostMachine.start(testKit, tdp, Map.of("host.memory", "64m", "guest.memory", "16m",
+                "guest.vcpus", "1", "guest.tlb.entries", "64", "guest.tlb.ways", "64"));
+        var vm = m.vm();
         try (LackeyTrace t = LackeyTrace.open(trace)) {
             TestProbe<GuestVm.Spawned> spawned = testKit.createTestProbe();
             vm.tell(new GuestVm.Spawn("ls", List.of(new GuestVma(0, 1L << 47, true)), t, spawned.ref()));
@@ -77,6 +73,7 @@ class RealTraceTest {
                     .isGreaterThanOrEqualTo(ts.dataAccesses());
             assertThat(s.i1Violations()).isZero();
             assertThat(s.total().guestFaults()).isZero();
+            assertThat(m.events().violations).isEmpty();
         }
     }
 }

@@ -18,6 +18,9 @@ final class Gatherer {
         INSTANCE
     }
 
+    private record Gone(ActorRef<?> target) {
+    }
+
     private Gatherer() {
     }
 
@@ -25,6 +28,7 @@ final class Gatherer {
                                           Class<R> answerType, Consumer<List<R>> done) {
         return Behaviors.setup(ctx -> {
             List<R> answers = new ArrayList<>(targets.size());
+            int[] missing = {0};
             if (targets.isEmpty()) {
                 done.accept(answers);
                 return Behaviors.stopped();
@@ -32,6 +36,7 @@ final class Gatherer {
             @SuppressWarnings("unchecked")
             ActorRef<R> self = (ActorRef<R>) (ActorRef<?>) ctx.getSelf();
             for (ActorRef<C> t : targets) {
+                ctx.watchWith(t, new Gone(t)); // a target that stops meanwhile will never answer
                 t.tell(question.apply(self));
             }
             return Behaviors.withTimers(timers -> {
@@ -39,7 +44,15 @@ final class Gatherer {
                 return Behaviors.receive(Object.class)
                         .onMessage(answerType, answer -> {
                             answers.add(answer);
-                            if (answers.size() == targets.size()) {
+                            if (answers.size() + missing[0] == targets.size()) {
+                                done.accept(answers);
+                                return Behaviors.stopped();
+                            }
+                            return Behaviors.same();
+                        })
+                        .onMessage(Gone.class, g -> {
+                            missing[0]++;
+                            if (answers.size() + missing[0] == targets.size()) {
                                 done.accept(answers);
                                 return Behaviors.stopped();
                             }

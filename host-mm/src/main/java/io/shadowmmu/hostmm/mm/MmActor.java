@@ -276,10 +276,11 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             return stash.unstashAll(this);
         }
         if (exiting && tornDown && batches.isEmpty()) {
+            // The host hears first: whoever learns of the exit from our reply and asks the host next finds it done.
+            hostActor.tell(new HostActor.MmExited(space.id()));
             for (ActorRef<MmResult> w : exitWaiters) {
                 w.tell(MmResult.Done.ZERO);
             }
-            hostActor.tell(new HostActor.MmExited(space.id()));
             return Behaviors.stopped();
         }
         return this;

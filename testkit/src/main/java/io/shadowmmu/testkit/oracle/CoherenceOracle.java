@@ -13,7 +13,6 @@ import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -38,6 +37,30 @@ public final class CoherenceOracle implements CoherenceEvents {
 
     /** One cached translation. */
     private record Translation(long agent, int cache, long space, long va, int pfn, int generation) {
+        Slot slot() {
+            return new Slot(cache, space, va);
+        }
+    }
+
+    /** Where an agent keeps a translation: one entry per (cache, space, address), as in a TLB or a page table. */
+    private record Slot(int cache, long space, long va) {
+    }
+
+    /** An invalidation batch still open, for I4 and its story. */
+    private static final class OpenInvalidation {
+        final long startedNanos;
+        final List<Range> ranges;
+        final InvalidationEvent event;
+        final List<String> replies = new ArrayList<>(2);
+
+        OpenInvalidation(long startedNanos, List<Range> ranges, InvalidationEvent event) {
+            this.startedNanos = startedNanos;
+            this.ranges = ranges;
+            this.event = event;
+        }
+    }
+
+    private record BatchKey(long mm, long batch) {
     }
 
     private enum Kind {
@@ -72,9 +95,9 @@ public final class CoherenceOracle implements CoherenceEvents {
     private final int storyLength;
     private final Object[] locks = new Object[STRIPES];
     private final ConcurrentHashMap<Integer, Frame> frames = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<Long, Set<Translation>> byAgent = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Long, ConcurrentHashMap<Slot, Translation>> byAgent = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Long, String> names = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<String, Long> openInvalidations = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<BatchKey, OpenInvalidation> openInvalidations = new ConcurrentHashMap<>();
     private final AtomicLongArray counts = new AtomicLongArray(Invariant.values().length);
     private final List<Violation> kept = new ArrayList<>();
     private final AtomicLong events = new AtomicLong();
@@ -155,6 +178,17 @@ public final class CoherenceOracle implements CoherenceEvents {
                                      boolean writable) {
         events.incrementAndGet();
         Translation t = new Translation(agent, cache, space, va, pfn, generation);
+        // Installing over a live slot overwrites it, as a TLB or page-table entry would: the old one is gone.
+        Translation replaced = byAgent.computeIfAbsent(agent, a -> new ConcurrentHashMap<>()).put(t.slot(), t);
+        if (t.equals(replaced)) {
+            synchronized (lock(pfn)) {
+                frame(pfn).remember(new Event(System.nanoTime(), Kind.INSTALLED, agent, va, generation));
+            }
+            return; // the same translation again (a refill): still one live translation
+        }
+        if (replaced != null) {
+            dropFromFrame(replaced, Kind.REMOVED);
+        }
         List<String> story = null;
         String problem = null;
         synchronized (lock(pfn)) {
@@ -170,10 +204,9 @@ public final class CoherenceOracle implements CoherenceEvents {
             }
         }
         if (problem != null) {
+            forgetFromAgent(t); // reported once; its removal later is harmless
             report(Invariant.I3, agent, problem, story);
-            return;
         }
-        byAgent.computeIfAbsent(agent, a -> ConcurrentHashMap.newKeySet()).add(t);
     }
 
     @Override
@@ -191,16 +224,12 @@ public final class CoherenceOracle implements CoherenceEvents {
     @Override
     public void agentRevoked(long agent, String why) {
         events.incrementAndGet();
-        Set<Translation> all = byAgent.remove(agent);
+        Map<Slot, Translation> all = byAgent.remove(agent);
         if (all == null) {
             return;
         }
-        for (Translation t : all) {
-            synchronized (lock(t.pfn())) {
-                Frame f = frame(t.pfn());
-                f.remember(new Event(System.nanoTime(), Kind.REVOKED, agent, t.va(), t.generation()));
-                f.live.remove(t);
-            }
+        for (Translation t : all.values()) {
+            dropFromFrame(t, Kind.REVOKED);
         }
     }
 
@@ -209,36 +238,65 @@ public final class CoherenceOracle implements CoherenceEvents {
     @Override
     public void invalidationStarted(long mm, long batch, List<Range> ranges, InvalidationEvent event) {
         events.incrementAndGet();
-        openInvalidations.put(mm + "/" + batch, System.nanoTime());
+        openInvalidations.put(new BatchKey(mm, batch), new OpenInvalidation(System.nanoTime(), ranges, event));
+    }
+
+    @Override
+    public void invalidationAcked(long mm, long batch, long subscription) {
+        events.incrementAndGet();
+        noteReply(mm, batch, "acked by subscription " + subscription);
+    }
+
+    @Override
+    public void invalidationFenced(long mm, long batch, long subscription) {
+        events.incrementAndGet();
+        noteReply(mm, batch, "subscription " + subscription + " fenced");
     }
 
     @Override
     public void invalidationCompleted(long mm, long batch, long elapsedNanos) {
         events.incrementAndGet();
-        openInvalidations.remove(mm + "/" + batch);
+        openInvalidations.remove(new BatchKey(mm, batch));
+    }
+
+    private void noteReply(long mm, long batch, String what) {
+        OpenInvalidation open = openInvalidations.get(new BatchKey(mm, batch));
+        if (open != null) {
+            synchronized (open) {
+                open.replies.add(String.format("+%.3f ms %s", (System.nanoTime() - started) / 1e6, what));
+            }
+        }
     }
 
     /**
-     * I4: every invalidation open for longer than {@code limit} is a violation (call it at quiescent points, or at the
-     * end of a run with a limit of zero: by then everything must have completed).
+     * I4: every invalidation open for longer than {@code limit} is a violation, reported once (call it at quiescent
+     * points with the ack deadline plus some slack, or at the end of a run with {@link Duration#ZERO}: by then
+     * everything must have completed). The story says what it was and who answered.
      *
      * @return the number of violations this call found
      */
     public int checkLiveness(Duration limit) {
         long now = System.nanoTime();
         int found = 0;
-        for (Map.Entry<String, Long> e : openInvalidations.entrySet()) {
-            if (now - e.getValue() >= limit.toNanos()) {
-                if (openInvalidations.remove(e.getKey()) != null) {
-                    found++;
-                    report(Invariant.I4, -1, "invalidation " + e.getKey() + " (mm/batch) still open after "
-                            + Duration.ofNanos(now - e.getValue()).toMillis() + " ms", List.of());
+        for (Map.Entry<BatchKey, OpenInvalidation> e : openInvalidations.entrySet()) {
+            OpenInvalidation open = e.getValue();
+            if (now - open.startedNanos >= limit.toNanos() && openInvalidations.remove(e.getKey(), open)) {
+                found++;
+                List<String> story = new ArrayList<>();
+                story.add(String.format("+%.3f ms started %s of %s", (open.startedNanos - started) / 1e6, open.event,
+                        open.ranges));
+                synchronized (open) {
+                    story.addAll(open.replies);
                 }
+                report(Invariant.I4, -1, "invalidation batch " + e.getKey().batch() + " of mm " + e.getKey().mm()
+                        + " (" + open.event + ") still open after " + Duration.ofNanos(now - open.startedNanos)
+                        .toMillis() + " ms", story);
             }
         }
         return found;
     }
 
+    /** Invalidation batches started and not yet completed (nor already reported by {@link #checkLiveness}). */
     public int openInvalidations() {
         return openInvalidations.size();
     }
@@ -253,8 +311,15 @@ public final class CoherenceOracle implements CoherenceEvents {
 
     /** I5: an audit's problems (leaked or mis-counted frames) become violations. */
     public void audit(HostCommand.AuditReport report) {
+        boolean leakNamed = false;
         for (String problem : report.problems()) {
             report(Invariant.I5, -1, problem, List.of());
+            leakNamed |= problem.contains("leak");
+        }
+        if (report.leaked() > 0 && !leakNamed) {
+            report(Invariant.I5, -1, report.leaked() + " frame(s) leaked: allocated " + report.allocated()
+                    + ", free " + report.free() + ", mapped " + report.mapped() + ", page cache " + report.pageCache()
+                    + ", pending free " + report.pendingFree(), List.of());
         }
     }
 
@@ -299,8 +364,8 @@ public final class CoherenceOracle implements CoherenceEvents {
     /** Live translations the oracle knows of (for tests and end-of-run checks). */
     public long liveTranslations() {
         long n = 0;
-        for (Set<Translation> s : byAgent.values()) {
-            n += s.size();
+        for (Map<Slot, Translation> m : byAgent.values()) {
+            n += m.size();
         }
         return n;
     }
@@ -317,9 +382,17 @@ public final class CoherenceOracle implements CoherenceEvents {
     }
 
     private void forgetFromAgent(Translation t) {
-        Set<Translation> s = byAgent.get(t.agent());
-        if (s != null) {
-            s.remove(t);
+        Map<Slot, Translation> m = byAgent.get(t.agent());
+        if (m != null) {
+            m.remove(t.slot(), t);
+        }
+    }
+
+    private void dropFromFrame(Translation t, Kind why) {
+        synchronized (lock(t.pfn())) {
+            Frame f = frame(t.pfn());
+            f.remember(new Event(System.nanoTime(), why, t.agent(), t.va(), t.generation()));
+            f.live.remove(t);
         }
     }
 

@@ -96,6 +96,60 @@ class CoherenceOracleTest {
     }
 
     @Test
+    void installingOverALiveSlotReplacesTheOldTranslation() {
+        CoherenceOracle o = new CoherenceOracle(8);
+        o.frameAllocated(10, 1, HOST);
+        o.frameAllocated(11, 1, HOST);
+        o.translationInstalled(KVM, 0, 1, 0xa000, 10, 1, false);
+        o.translationInstalled(KVM, 0, 1, 0xa000, 11, 1, true); // the same spte now points elsewhere
+        o.frameFreed(10, 1);
+        assertThat(o.clean()).as("frame 10 has no translation left").isTrue();
+        o.frameFreed(11, 1);
+        assertThat(o.count(Invariant.I3)).as("frame 11 still has one").isEqualTo(1);
+    }
+
+    @Test
+    void aRefillOfTheSameTranslationIsStillOneTranslation() {
+        CoherenceOracle o = new CoherenceOracle(8);
+        o.frameAllocated(12, 4, HOST);
+        o.translationInstalled(KVM, 2, 1, 0xc000, 12, 4, false);
+        o.translationInstalled(KVM, 2, 1, 0xc000, 12, 4, false);
+        assertThat(o.liveTranslations()).isEqualTo(1);
+        o.translationRemoved(KVM, 2, 1, 0xc000, 12, 4);
+        o.frameFreed(12, 4);
+        assertThat(o.clean()).isTrue();
+    }
+
+    @Test
+    void anI4StoryTellsTheEventAndWhoAnswered() {
+        CoherenceOracle o = new CoherenceOracle(8);
+        o.invalidationStarted(3, 17, List.of(new Range(0x4000, 0x6000)), InvalidationEvent.MIGRATE);
+        o.invalidationAcked(3, 17, 100);
+        o.invalidationFenced(3, 17, 101);
+        o.invalidationStarted(3, 18, List.of(), InvalidationEvent.UNMAP);
+        o.invalidationCompleted(3, 18, 5);
+        assertThat(o.openInvalidations()).isEqualTo(1);
+        assertThat(o.checkLiveness(Duration.ZERO)).isEqualTo(1);
+        assertThat(o.checkLiveness(Duration.ZERO)).as("reported once").isZero();
+        Violation v = o.violations().get(0);
+        assertThat(v.invariant()).isEqualTo(Invariant.I4);
+        assertThat(v.detail()).contains("batch 17").contains("mm 3").contains("MIGRATE");
+        assertThat(String.join("\n", v.story())).contains("started MIGRATE").contains("acked by subscription 100")
+                .contains("subscription 101 fenced");
+    }
+
+    @Test
+    void leakedFramesInAnAuditAreI5EvenWithoutAProblemLine() {
+        CoherenceOracle o = new CoherenceOracle(8);
+        o.audit(new HostCommand.AuditReport(10, 6, 2, 0, 0, 2, List.of()));
+        assertThat(o.count(Invariant.I5)).isEqualTo(1);
+        assertThat(o.violations().get(0).detail()).contains("2 frame(s) leaked");
+        CoherenceOracle clean = new CoherenceOracle(8);
+        clean.audit(new HostCommand.AuditReport(10, 8, 2, 0, 0, 0, List.of()));
+        assertThat(clean.clean()).isTrue();
+    }
+
+    @Test
     void manyThreadsAtOnceStayConsistent() throws Exception {
         CoherenceOracle o = new CoherenceOracle(4);
         int threads = 4;

@@ -1,9 +1,7 @@
 package io.shadowmmu.testkit.oracle;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.hostmm.events.Invariant;
 import io.shadowmmu.hostmm.host.HostActor;
@@ -14,9 +12,9 @@ import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.hostmm.vma.VmaKind;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.Map;
@@ -25,24 +23,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The oracle watching a real host: clean when the protocol is followed, loud when a translation outlives its frame. */
 class OracleWithRealHostTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     private record Host(CoherenceOracle oracle, HostContext context, ActorRef<HostCommand> actor,
                         ActorRef<MmCommand> mm) {
         MmResult call(java.util.function.Function<ActorRef<MmResult>, MmCommand> msg) {
             TestProbe<MmResult> p = kit.createTestProbe();
             mm.tell(msg.apply(p.getRef()));
-            return p.receiveMessage(Duration.ofSeconds(5));
+            return p.receiveMessage(Duration.ofSeconds(15));
         }
     }
 
@@ -71,12 +60,18 @@ class OracleWithRealHostTest {
         ActorRef<MmCommand> child = fork.receiveMessage().child();
         TestProbe<MmResult> exit = kit.createTestProbe();
         child.tell(new MmCommand.Exit(exit.getRef()));
-        exit.receiveMessage();
+        exit.receiveMessage(Duration.ofSeconds(15));
         h.mm().tell(new MmCommand.Exit(exit.getRef()));
-        exit.receiveMessage();
+        exit.receiveMessage(Duration.ofSeconds(15));
+        // The exit reply and the host's own exit notice come from different senders: wait until the host has
+        // forgotten both processes, or the audit would ask a stopped mm and never complete.
+        exit.awaitAssert(Duration.ofSeconds(15), () -> {
+            assertThat(h.context().processes()).isEmpty();
+            return null;
+        });
         TestProbe<HostCommand.AuditReport> audit = kit.createTestProbe();
         h.actor().tell(new HostCommand.Audit(audit.getRef()));
-        h.oracle().audit(audit.receiveMessage());
+        h.oracle().audit(audit.receiveMessage(Duration.ofSeconds(15)));
         h.oracle().checkLiveness(Duration.ZERO);
         assertThat(h.oracle().violations()).isEmpty();
         assertThat(h.oracle().eventsSeen()).isGreaterThan(200);

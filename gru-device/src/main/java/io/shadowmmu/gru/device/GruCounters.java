@@ -1,0 +1,22 @@
+package io.shadowmmu.gru.device;
+
+/** Mutable counters of one device, owned by its actor. */
+final class GruCounters {
+    long opened;
+    long hits;
+    long misses;
+    long dropins;
+    long dropinFailures;
+    long dropinWaits;
+    long dropinDiscards;
+    long flushes;
+    long entriesFlushed;
+    long contextLoads;
+    long contextSteals;
+    long violations;
+
+    GruStats snapshot(String name, int contexts, long handleWaits) {
+        return new GruStats(name, contexts, opened, hits, misses, dropins, dropinFailures, dropinWaits,
+                dropinDiscards, flushes, entriesFlushed, handleWaits, contextLoads, contextSteals, violations);
+    }
+}

@@ -1,0 +1,50 @@
+package io.shadowmmu.gru.scenario;
+
+import io.shadowmmu.gru.device.GruStats;
+import io.shadowmmu.hostmm.host.HostCommand;
+
+import java.util.List;
+
+/**
+ * What a {@link GruScenario} run did: device counters summed over the devices, what the user processes saw, what the
+ * host stressor did, and the final frame audit (I5).
+ */
+public record GruResult(int devices, int processes, long contexts, long instructions, long hits, long misses,
+                        long dropins, long dropinFailures, long dropinWaits, long dropinDiscards, long flushes,
+                        long entriesFlushed, long handleWaits, long contextSteals, long hostFaults, long segvs,
+                        long deviceViolations, GruStressor.Counts stress, List<GruStats> perDevice,
+                        HostCommand.AuditReport audit) {
+
+    static GruResult of(List<GruStats> devices, int processes, long instructions, long hostFaults, long segvs,
+                        GruStressor.Counts stress, HostCommand.AuditReport audit) {
+        long contexts = 0;
+        long hits = 0;
+        long misses = 0;
+        long dropins = 0;
+        long failures = 0;
+        long waits = 0;
+        long discards = 0;
+        long flushes = 0;
+        long flushed = 0;
+        long handleWaits = 0;
+        long steals = 0;
+        long violations = 0;
+        for (GruStats s : devices) {
+            contexts += s.opened();
+            hits += s.hits();
+            misses += s.misses();
+            dropins += s.dropins();
+            failures += s.dropinFailures();
+            waits += s.dropinWaits();
+            discards += s.dropinDiscards();
+            flushes += s.flushes();
+            flushed += s.entriesFlushed();
+            handleWaits += s.handleWaits();
+            steals += s.contextSteals();
+            violations += s.violations();
+        }
+        return new GruResult(devices.size(), processes, contexts, instructions, hits, misses, dropins, failures,
+                waits, discards, flushes, flushed, handleWaits, steals, hostFaults, segvs, violations, stress,
+                List.copyOf(devices), audit);
+    }
+}

@@ -1,0 +1,243 @@
+package io.shadowmmu.gru.scenario;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorSystem;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import com.typesafe.config.Config;
+import io.shadowmmu.gru.GruSettings;
+import io.shadowmmu.gru.device.GruCommand;
+import io.shadowmmu.gru.device.GruDevice;
+import io.shadowmmu.gru.device.GruStats;
+import io.shadowmmu.gru.workload.GruProcess;
+import io.shadowmmu.hostmm.host.HostActor;
+import io.shadowmmu.hostmm.host.HostCommand;
+import io.shadowmmu.hostmm.host.HostContext;
+import io.shadowmmu.hostmm.mm.MmCommand;
+import io.shadowmmu.hostmm.mm.MmResult;
+import io.shadowmmu.hostmm.notifier.Range;
+import io.shadowmmu.hostmm.vma.Protection;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The gru scenario as an actor: P host processes, each with one region of anonymous memory and a device context on
+ * one of D devices (round robin), issue seeded loads, stores and AMOs, while a host stressor mprotects, munmaps,
+ * madvises and forks their memory. When every process finished, the stressor stops, the processes exit, the host
+ * audits its frames (I5) and the result goes to {@code replyTo}.
+ */
+public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
+
+    public sealed interface Command {
+    }
+
+    /**
+     * @param instructions instructions over all processes
+     * @param stress       run the host stressor during the workload
+     */
+    public record Params(GruSettings gru, long instructions, long seed, boolean stress) {
+    }
+
+    private record Spawned(HostCommand.ProcessSpawned process) implements Command {
+    }
+
+    private record Mapped(int index, MmResult result) implements Command {
+    }
+
+    private record Finished(GruProcess.Result result) implements Command {
+    }
+
+    private record Stopped(GruStressor.Counts counts) implements Command {
+    }
+
+    private record Stats(GruStats stats) implements Command {
+    }
+
+    private enum Exited implements Command {
+        INSTANCE
+    }
+
+    private record Audited(HostCommand.AuditReport report) implements Command {
+    }
+
+    private static final Duration SETUP_TIMEOUT = Duration.ofSeconds(30);
+
+    private final HostContext host;
+    private final Params params;
+    private final ActorRef<GruResult> replyTo;
+    private final ActorRef<HostCommand> hostActor;
+    private final List<ActorRef<GruCommand>> devices = new ArrayList<>();
+    private final HostCommand.ProcessSpawned[] processes;
+    private final Range[] regions;
+    private final List<GruStats> deviceStats = new ArrayList<>();
+    private ActorRef<GruStressor.Command> stressor;
+    private GruStressor.Counts stress = new GruStressor.Counts(0, 0, 0, 0, 0);
+    private int spawned;
+    private int mapped;
+    private int finished;
+    private int exited;
+    private long instructions;
+    private long hostFaults;
+    private long segvs;
+
+    public static Behavior<Command> create(HostContext host, Params params, ActorRef<GruResult> replyTo) {
+        return Behaviors.setup(ctx -> new GruScenario(ctx, host, params, replyTo));
+    }
+
+    /**
+     * Runs the scenario in its own actor system and waits for it (for callers that are not actors, such as a CLI).
+     */
+    public static GruResult run(HostContext host, Params params, Config akka, Duration timeout) throws Exception {
+        CompletableFuture<GruResult> result = new CompletableFuture<>();
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.setup(ctx -> {
+            ActorRef<GruResult> done = ctx.spawn(Behaviors.receive(GruResult.class)
+                    .onAnyMessage(r -> {
+                        result.complete(r);
+                        return Behaviors.stopped();
+                    }).build(), "result");
+            ctx.spawn(create(host, params, done), "gru");
+            return Behaviors.empty();
+        }), "gru-scenario", akka);
+        try {
+            return result.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } finally {
+            system.terminate();
+        }
+    }
+
+    private GruScenario(ActorContext<Command> context, HostContext host, Params params, ActorRef<GruResult> replyTo) {
+        super(context);
+        this.host = host;
+        this.params = params;
+        this.replyTo = replyTo;
+        GruSettings gru = params.gru();
+        this.processes = new HostCommand.ProcessSpawned[gru.processes()];
+        this.regions = new Range[gru.processes()];
+        this.hostActor = context.spawn(HostActor.create(host), "host");
+        for (int d = 0; d < gru.devices(); d++) {
+            devices.add(context.spawn(GruDevice.create("gru" + d, gru, host.memory()), "gru" + d));
+        }
+        ActorRef<HostCommand.ProcessSpawned> spawnedRef = context.messageAdapter(HostCommand.ProcessSpawned.class,
+                Spawned::new);
+        for (int p = 0; p < gru.processes(); p++) {
+            hostActor.tell(new HostCommand.SpawnProcess("user" + p, spawnedRef));
+        }
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Spawned.class, this::onSpawned)
+                .onMessage(Mapped.class, this::onMapped)
+                .onMessage(Finished.class, this::onFinished)
+                .onMessage(Stopped.class, this::onStopped)
+                .onMessage(Stats.class, this::onStats)
+                .onMessageEquals(Exited.INSTANCE, this::onExited)
+                .onMessage(Audited.class, this::onAudited)
+                .build();
+    }
+
+    private Behavior<Command> onSpawned(Spawned s) {
+        int index = spawned++;
+        processes[index] = s.process();
+        long length = params.gru().regionBytes();
+        getContext().ask(MmResult.class, s.process().process(), SETUP_TIMEOUT,
+                r -> MmCommand.Mmap.anonymous(length, Protection.READ_WRITE, r),
+                (r, failure) -> new Mapped(index, r != null ? r
+                        : new MmResult.Failed(io.shadowmmu.hostmm.mm.Errno.EAGAIN, String.valueOf(failure))));
+        return this;
+    }
+
+    private Behavior<Command> onMapped(Mapped m) {
+        if (!m.result().ok()) {
+            throw new IllegalStateException("gru scenario: mmap of " + params.gru().regionBytes()
+                    + " bytes for user" + m.index() + " failed: " + m.result());
+        }
+        long start = ((MmResult.Done) m.result()).value();
+        regions[m.index()] = new Range(start, start + params.gru().regionBytes());
+        if (++mapped < processes.length) {
+            return this;
+        }
+        GruSettings gru = params.gru();
+        ActorRef<GruProcess.Result> finishedRef = getContext().messageAdapter(GruProcess.Result.class, Finished::new);
+        long each = params.instructions() / processes.length;
+        List<GruStressor.Target> targets = new ArrayList<>();
+        for (int p = 0; p < processes.length; p++) {
+            long share = p == 0 ? params.instructions() - each * (processes.length - 1) : each;
+            HostCommand.ProcessSpawned proc = processes[p];
+            getContext().spawn(GruProcess.create(devices.get(p % devices.size()), proc.process(), proc.mm(),
+                    proc.name(), List.of(regions[p]), gru, params.seed() * 1_000_003L + p, share, finishedRef),
+                    "proc" + p);
+            targets.add(new GruStressor.Target(proc.process(), regions[p]));
+        }
+        if (params.stress()) {
+            stressor = getContext().spawn(GruStressor.create(targets, gru.stressPages(), params.seed() ^ 0x5EEDL),
+                    "stressor");
+        }
+        return this;
+    }
+
+    private Behavior<Command> onFinished(Finished f) {
+        instructions += f.result().instructions();
+        hostFaults += f.result().hostFaults();
+        segvs += f.result().segvs();
+        if (++finished < processes.length) {
+            return this;
+        }
+        if (stressor != null) {
+            stressor.tell(new GruStressor.Stop(getContext().messageAdapter(GruStressor.Counts.class, Stopped::new)));
+        } else {
+            collectStats();
+        }
+        return this;
+    }
+
+    private Behavior<Command> onStopped(Stopped s) {
+        stress = s.counts();
+        collectStats();
+        return this;
+    }
+
+    private void collectStats() {
+        ActorRef<GruStats> statsRef = getContext().messageAdapter(GruStats.class, Stats::new);
+        for (ActorRef<GruCommand> d : devices) {
+            d.tell(new GruCommand.GetStats(statsRef));
+        }
+    }
+
+    private Behavior<Command> onStats(Stats s) {
+        deviceStats.add(s.stats());
+        if (deviceStats.size() < devices.size()) {
+            return this;
+        }
+        // Audit once every mm actor has stopped: by then each has told the host it exited.
+        for (HostCommand.ProcessSpawned p : processes) {
+            getContext().watchWith(p.process(), Exited.INSTANCE);
+            p.process().tell(new MmCommand.Exit(getContext().getSystem().ignoreRef()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onExited() {
+        if (++exited < processes.length) {
+            return this;
+        }
+        hostActor.tell(new HostCommand.Audit(getContext().messageAdapter(HostCommand.AuditReport.class,
+                Audited::new)));
+        return this;
+    }
+
+    private Behavior<Command> onAudited(Audited a) {
+        deviceStats.sort((x, y) -> x.name().compareTo(y.name()));
+        replyTo.tell(GruResult.of(deviceStats, processes.length, instructions, hostFaults, segvs, stress,
+                a.report()));
+        return Behaviors.stopped();
+    }
+}

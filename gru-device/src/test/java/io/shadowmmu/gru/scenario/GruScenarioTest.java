@@ -1,0 +1,76 @@
+package io.shadowmmu.gru.scenario;
+
+import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import akka.actor.testkit.typed.javadsl.TestProbe;
+import com.typesafe.config.ConfigFactory;
+import io.shadowmmu.config.Settings;
+import io.shadowmmu.gru.GruSettings;
+import io.shadowmmu.hostmm.events.CoherenceEvents;
+import io.shadowmmu.hostmm.events.Invariant;
+import io.shadowmmu.hostmm.host.HostContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The gru scenario end to end on a real host, with the stressor changing the memory under the devices. */
+class GruScenarioTest {
+    private static ActorTestKit kit;
+
+    @BeforeAll
+    static void start() {
+        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING")
+                .withFallback(ConfigFactory.load()));
+    }
+
+    @AfterAll
+    static void stop() {
+        kit.shutdownTestKit();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"GATHER", "RANGE", "PER_PT_PAGE", "TWO_PHASE"})
+    void processesOnDevicesUnderHostStressStayCoherent(String strategy) {
+        List<String> violations = new CopyOnWriteArrayList<>();
+        CoherenceEvents events = new CoherenceEvents() {
+            @Override
+            public void violation(Invariant invariant, long agent, String detail) {
+                violations.add(invariant + " " + detail);
+            }
+        };
+        boolean stress = Boolean.getBoolean("shadowmmu.stress");
+        Map<String, String> overrides = new java.util.HashMap<>(Map.of("host.memory", "32m",
+                "notifier.strategy", strategy, "gru.processes", "6", "gru.devices", "2",
+                "gru.contexts-per-device", "2", "gru.region", "256k", "gru.tlb.entries", "64", "gru.tlb.ways", "4"));
+        // The host's own daemons move and merge the same pages meanwhile.
+        overrides.putAll(Map.of("migration.enabled", "on", "migration.interval", "2ms", "ksm.enabled", "on",
+                "ksm.interval", "5ms"));
+        Settings settings = Settings.withOverrides(overrides);
+        HostContext host = HostContext.create(settings, events);
+        long instructions = stress ? 2_000_000 : 60_000;
+        TestProbe<GruResult> done = kit.createTestProbe();
+        kit.spawn(GruScenario.create(host, new GruScenario.Params(GruSettings.read(settings), instructions, 7, true),
+                done.getRef()));
+        GruResult r = done.receiveMessage(Duration.ofSeconds(stress ? 300 : 30));
+
+        assertThat(r.instructions()).isEqualTo(instructions);
+        assertThat(r.devices()).isEqualTo(2);
+        assertThat(r.contexts()).isEqualTo(6);
+        assertThat(r.hits()).isPositive();
+        assertThat(r.dropins()).isPositive();
+        assertThat(r.dropinFailures()).isPositive();
+        assertThat(r.hostFaults()).isGreaterThanOrEqualTo(r.dropinFailures() - r.segvs());
+        assertThat(r.flushes()).isPositive();
+        assertThat(r.stress().mprotects() + r.stress().munmaps()).isPositive();
+        assertThat(r.deviceViolations()).isZero();
+        assertThat(violations).isEmpty();
+        assertThat(r.audit().problems()).isEmpty();
+    }
+}
