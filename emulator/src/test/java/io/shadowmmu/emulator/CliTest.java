@@ -5,9 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -15,29 +12,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The command line as a user meets it: exit codes, error lines, and the JSON of a short run. */
 class CliTest {
 
-    /** Output of one in-process invocation. */
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run shadowmmu(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int exit = Main.commandLine().execute(args);
-            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void aBadSettingIsOneLineNamingTheKeyAndExitCode2() {
-        Run r = shadowmmu("run", "--scenario", "host-churn", "--set", "host.memory=4097k");
+        CliRun r = CliRun.of("run", "--scenario", "host-churn", "--set", "host.memory=4097k");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err().strip()).isEqualTo(
                 "shadowmmu: host.memory = 4097k: must be a multiple of the page size 4096");
@@ -45,42 +22,42 @@ class CliTest {
 
     @Test
     void anUnknownKeyIsRejected() {
-        Run r = shadowmmu("run", "--set", "notifier.stratgey=range");
+        CliRun r = CliRun.of("run", "--set", "notifier.stratgey=range");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("notifier.stratgey = range: is not a known setting");
     }
 
     @Test
     void aBadScenarioSettingIsRejectedToo() {
-        Run r = shadowmmu("run", "--scenario", "host-churn", "--set", "churn.processes=0", "--ops", "10", "-q");
+        CliRun r = CliRun.of("run", "--scenario", "host-churn", "--set", "churn.processes=0", "--ops", "10", "-q");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("churn.processes = 0: must be between 1 and 256");
     }
 
     @Test
     void anUnknownScenarioIsNamed() {
-        Run r = shadowmmu("run", "--scenario", "warp-drive");
+        CliRun r = CliRun.of("run", "--scenario", "warp-drive");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("unknown scenario 'warp-drive'").contains("host-churn");
     }
 
     @Test
     void scenariosListsHostChurn() {
-        Run r = shadowmmu("scenarios");
+        CliRun r = CliRun.of("scenarios");
         assertThat(r.exit()).isZero();
         assertThat(r.out()).contains("host-churn");
     }
 
     @Test
     void versionAndHelp() {
-        assertThat(shadowmmu("--version").out()).contains("shadowmmu").contains("Akka 2.8.5");
-        assertThat(shadowmmu("run", "--help").out()).contains("--scenario").contains("--set").contains("--json");
+        assertThat(CliRun.of("--version").out()).contains("shadowmmu").contains("Akka 2.8.5");
+        assertThat(CliRun.of("run", "--help").out()).contains("--scenario").contains("--set").contains("--json");
     }
 
     @Test
     void aShortHostChurnRunIsCleanAndItsJsonHasTheReportedKeys(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("out.json");
-        Run r = shadowmmu("run", "--scenario", "host-churn", "--ops", "3000", "--seed", "7", "-q",
+        CliRun r = CliRun.of("run", "--scenario", "host-churn", "--ops", "3000", "--seed", "7", "-q",
                 "--set", "host.memory=16m", "--json", json.toString());
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         assertThat(r.out()).contains("oracle: clean");
@@ -107,7 +84,7 @@ class CliTest {
     @Test
     void aSubscriberSlowerThanTheDeadlineIsFencedWithoutViolationOrLeak(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("fence.json");
-        Run r = shadowmmu("run", "--scenario", "host-churn", "--ops", "2000", "--seed", "3", "-q",
+        CliRun r = CliRun.of("run", "--scenario", "host-churn", "--ops", "2000", "--seed", "3", "-q",
                 "--set", "host.memory=16m", "--set", "notifier.ack-deadline=20ms",
                 "--set", "churn.slow-ack-delay=100ms", "--json", json.toString());
         assertThat(r.exit()).as(r.out() + r.err()).isZero();

@@ -7,9 +7,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -19,31 +16,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Short runs of the VM scenarios through the command line. */
 class VmScenariosTest {
 
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run shadowmmu(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            return new Run(Main.commandLine().execute(args), out.toString(StandardCharsets.UTF_8),
-                    err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"vm-tdp", "vm-shadow"})
     void vmsUnderHostStressAreCleanAndInvalidationsHitLiveSptes(String scenario, @TempDir Path dir)
             throws Exception {
         Path json = dir.resolve("vm.json");
-        Run r = shadowmmu("run", "--scenario", scenario, "--ops", "200000", "-q", "--set", "vm-scenario.vms=2",
+        CliRun r = CliRun.of("run", "--scenario", scenario, "--ops", "200000", "-q", "--set", "vm-scenario.vms=2",
                 "--set", "guest.memory=8m", "--set", "host.memory=64m", "--json", json.toString());
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         JsonNode root = new ObjectMapper().readTree(json.toFile());
@@ -63,7 +41,7 @@ class VmScenariosTest {
     void aLackeyTraceReplaysWithInstructionFetchesApartFromData(@TempDir Path dir) throws Exception {
         Path trace = Paths.get(getClass().getResource("/ls.lackey").toURI());
         Path json = dir.resolve("t.json");
-        Run r = shadowmmu("run", "--scenario", "trace", "--file", trace.toString(), "-q", "--set",
+        CliRun r = CliRun.of("run", "--scenario", "trace", "--file", trace.toString(), "-q", "--set",
                 "guest.tlb.entries=64", "--set", "guest.tlb.ways=64", "--json", json.toString());
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         JsonNode root = new ObjectMapper().readTree(json.toFile());
@@ -80,16 +58,16 @@ class VmScenariosTest {
     void aMalformedTraceLineIsNamedAndNothingRuns(@TempDir Path dir) throws Exception {
         Path bad = dir.resolve("bad.lackey");
         Files.writeString(bad, "I  0400000,4\n L 0400010,8\n S zz,4\n");
-        Run r = shadowmmu("run", "--scenario", "trace", "--file", bad.toString(), "-q");
+        CliRun r = CliRun.of("run", "--scenario", "trace", "--file", bad.toString(), "-q");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("line 3").contains("zz");
-        assertThat(shadowmmu("run", "--scenario", "trace", "-q").err()).contains("needs --file");
+        assertThat(CliRun.of("run", "--scenario", "trace", "-q").err()).contains("needs --file");
     }
 
     @Test
     void gruDevicesUnderHostStressAreCleanAndFlushAndDropIn(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("g.json");
-        Run r = shadowmmu("run", "--scenario", "gru", "--ops", "200000", "-q", "--json", json.toString());
+        CliRun r = CliRun.of("run", "--scenario", "gru", "--ops", "200000", "-q", "--json", json.toString());
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         JsonNode root = new ObjectMapper().readTree(json.toFile());
         assertThat(root.path("oracle").path("clean").asBoolean()).isTrue();

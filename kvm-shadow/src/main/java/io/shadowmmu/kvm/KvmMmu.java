@@ -6,6 +6,7 @@ import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
+import io.shadowmmu.config.Variant;
 import io.shadowmmu.hostmm.events.AgentIds;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.mm.Errno;
@@ -47,7 +48,12 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
      * @param sequenceStart first value of the 64-bit invalidate sequence (tests start it near the wrap)
      */
     public record Config(String name, ActorRef<MmCommand> mm, long mmId, List<Memslot> memslots, KvmView view,
-                         PhysicalMemory memory, CoherenceEvents events, long sequenceStart) {
+                         PhysicalMemory memory, CoherenceEvents events, long sequenceStart, Variant variant) {
+        /** The correct protocol. */
+        public Config(String name, ActorRef<MmCommand> mm, long mmId, List<Memslot> memslots, KvmView view,
+                      PhysicalMemory memory, CoherenceEvents events, long sequenceStart) {
+            this(name, mm, mmId, memslots, view, memory, events, sequenceStart, Variant.NONE);
+        }
     }
 
     private record Notified(MmuNotification notification) implements KvmCommand.Internal {
@@ -63,6 +69,10 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     }
 
     private record PtPageIn(Fault fault, PageReply reply) implements KvmCommand.Internal {
+    }
+
+    /** A connected vCPU's flush endpoint stopped: it holds no translation any more and will never answer a flush. */
+    private record VcpuGone(int vcpu, ActorRef<KvmCommand.FlushTlb> flushes) implements KvmCommand.Internal {
     }
 
     /** One vCPU exit in progress. */
@@ -177,11 +187,9 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     @Override
     public Receive<KvmCommand> createReceive() {
         return newReceiveBuilder()
-                .onMessage(KvmCommand.ConnectVcpu.class, c -> {
-                    vcpus.put(c.vcpu(), c.flushes());
-                    return this;
-                })
+                .onMessage(KvmCommand.ConnectVcpu.class, this::onConnect)
                 .onMessage(KvmCommand.TlbFlushed.class, this::onFlushed)
+                .onMessage(VcpuGone.class, this::onVcpuGone)
                 .onMessage(KvmCommand.TdpFault.class, f -> {
                     faults++;
                     handle(new Fault(f.vcpu(), true, 0, f.gpa(), f.write(), f.replyTo()));
@@ -283,8 +291,8 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         PageReply.Granted g = (PageReply.Granted) p.reply();
         // mmu_invalidate_retry_gfn: the answer predates an invalidation (or a guest page-table write), so it may
         // name a frame that is already revoked. Never install it; fault again.
-        if (p.sampled() != sequence || Range.anyContains(inProgress, f.hva) || p.ptSampled() != ptSequence
-                || view.grant == null) {
+        boolean stale = p.sampled() != sequence || Range.anyContains(inProgress, f.hva) || p.ptSampled() != ptSequence;
+        if ((stale && config.variant() != Variant.NO_FAULT_RETRY) || view.grant == null) {
             f.retries++;
             retries++;
             handle(f);
@@ -313,7 +321,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             key = f.address & ~(PAGE - 1);
             table = view.shadowRoots.computeIfAbsent(f.cr3, k -> new PageTable());
             space = f.cr3;
-            rmap.computeIfAbsent(f.gfn, k -> new ArrayList<>(1)).add(new long[] {f.cr3, key});
+            addRmap(f.gfn, f.cr3, key);
             for (long[] t : f.tables) {
                 if (!guestTables.containsKey(t[0])) {
                     writeProtectGfn(t[0]); // newly shadowed: its writable mappings must trap from now on
@@ -566,6 +574,12 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             }
         }
         NotifierReply ack = new NotifierReply.Ack(s.subscription(), s.batch(), coalesce(dirty));
+        if (config.variant() == Variant.ACK_BEFORE_FLUSH) {
+            // Broken on purpose: the host hears "done" while vCPUs may still hold what was just zapped.
+            s.replyTo().tell(ack);
+            requestFlush(() -> { });
+            return;
+        }
         if (zapped == before && zapsIssued == zapsFlushed) {
             s.replyTo().tell(ack); // nothing mapped and no zap awaits its flush: no vCPU can hold a translation
             return;
@@ -775,6 +789,32 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         for (ActorRef<KvmCommand.FlushTlb> v : vcpus.values()) {
             v.tell(request);
         }
+        if (flushAwaiting.isEmpty()) {
+            finishRound(); // every vCPU left while the round was queued
+        }
+    }
+
+    private Behavior<KvmCommand> onConnect(KvmCommand.ConnectVcpu c) {
+        ActorRef<KvmCommand.FlushTlb> previous = vcpus.put(c.vcpu(), c.flushes());
+        if (previous != null) {
+            getContext().unwatch(previous);
+        }
+        // A vCPU that stops must not hold every later ack hostage until the host fences the whole VM.
+        getContext().watchWith(c.flushes(), new VcpuGone(c.vcpu(), c.flushes()));
+        return this;
+    }
+
+    private Behavior<KvmCommand> onVcpuGone(VcpuGone g) {
+        if (!g.flushes().equals(vcpus.get(g.vcpu()))) {
+            return this; // replaced by a newer connection of the same vCPU
+        }
+        vcpus.remove(g.vcpu());
+        getContext().getLog().debug("kvm {}: vCPU {} stopped; no longer part of remote flushes", config.name(),
+                g.vcpu());
+        if (flushInFlight && flushAwaiting.remove(g.vcpu()) && flushAwaiting.isEmpty()) {
+            finishRound();
+        }
+        return this;
     }
 
     private Behavior<KvmCommand> onFlushed(KvmCommand.TlbFlushed t) {
@@ -782,9 +822,13 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             return this;
         }
         flushAwaiting.remove(t.vcpu());
-        if (!flushAwaiting.isEmpty()) {
-            return this;
+        if (flushAwaiting.isEmpty()) {
+            finishRound();
         }
+        return this;
+    }
+
+    private void finishRound() {
         flushes++;
         flushInFlight = false;
         zapsFlushed = roundCovers;
@@ -798,10 +842,20 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             flushQueued = new ArrayList<>();
             startFlushRound(next);
         }
-        return this;
     }
 
     // ---- helpers ------------------------------------------------------------------------------------------------
+
+    /** Shadow rmap ({@code pte_list_add}): one record per shadow entry, however often it is re-installed. */
+    private void addRmap(long gfn, long cr3, long gva) {
+        List<long[]> entries = rmap.computeIfAbsent(gfn, k -> new ArrayList<>(1));
+        for (long[] m : entries) {
+            if (m[0] == cr3 && m[1] == gva) {
+                return;
+            }
+        }
+        entries.add(new long[] {cr3, gva});
+    }
 
     private Memslot slotOf(long gfn) {
         for (Memslot s : config.memslots()) {

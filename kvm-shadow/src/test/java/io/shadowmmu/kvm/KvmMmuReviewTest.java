@@ -3,6 +3,7 @@ package io.shadowmmu.kvm;
 import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.javadsl.Behaviors;
 import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.ContentMode;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
@@ -26,8 +27,8 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Further contract checks of KvmMmu, message by message, with probes for the host mm and the vCPUs. The disabled
- * ones reproduce races that KVM-API.md ("Review findings") describes; they pass once those are fixed.
+ * Further contract checks of KvmMmu, message by message, with probes for the host mm and the vCPUs. The "Finding"
+ * tests reproduce the races listed in KVM-API.md ("Review findings"); they failed before those were fixed.
  */
 class KvmMmuReviewTest {
     static ActorTestKit kit;
@@ -305,5 +306,110 @@ class KvmMmuReviewTest {
             }
         }
         throw new AssertionError("a write to gva 0 of process B (gfn 4, now data) never got a writable entry");
+    }
+
+    /**
+     * A vCPU that stops while a remote flush waits for it holds no translation any more: the ack must not wait for the
+     * host's deadline (and a fence of the whole VM), and later rounds no longer include it.
+     */
+    @Test
+    void aVcpuThatStopsDuringAFlushDoesNotHoldTheAckBack() {
+        Vm vm = new Vm(true);
+        TestProbe<KvmCommand.FlushTlb> v0 = vm.vcpu(0);
+        TestProbe<KvmCommand.FlushTlb> v1 = vm.vcpu(1);
+        vm.install(6, 20, false);
+        vm.start(1, page(HVA + 6 * PAGE));
+        KvmCommand.FlushTlb f0 = v0.receiveMessage();
+        v1.receiveMessage();
+        f0.replyTo().tell(new KvmCommand.TlbFlushed(0, f0.flush()));
+        vm.acks.expectNoMessage(Duration.ofMillis(50));
+        v1.stop();
+        assertThat(vm.acks.expectMessageClass(NotifierReply.Ack.class).batch()).isEqualTo(1);
+        vm.end(1, page(HVA + 6 * PAGE));
+
+        vm.install(7, 21, false);
+        vm.start(2, page(HVA + 7 * PAGE));
+        KvmCommand.FlushTlb g0 = v0.receiveMessage();
+        g0.replyTo().tell(new KvmCommand.TlbFlushed(0, g0.flush()));
+        assertThat(vm.acks.expectMessageClass(NotifierReply.Ack.class).batch()).isEqualTo(2);
+        assertThat(vm.stats().flushes()).isEqualTo(2);
+    }
+
+    /** As above, with the vCPU connected the way guest-vm does it: through a message adapter of the vCPU actor. */
+    @Test
+    void aVcpuConnectedThroughAMessageAdapterIsForgottenWhenItsActorStops() {
+        Vm vm = new Vm(true);
+        TestProbe<KvmCommand.FlushTlb> v0 = vm.vcpu(0);
+        TestProbe<String> connected = kit.createTestProbe();
+        kit.spawn(Behaviors.<String>setup(ctx -> {
+            vm.kvm.tell(new KvmCommand.ConnectVcpu(1, ctx.messageAdapter(KvmCommand.FlushTlb.class, f -> "flush")));
+            connected.getRef().tell("connected"); // the connect is in KVM's mailbox before anything the test sends
+            return Behaviors.receiveMessage(m -> Behaviors.stopped()); // dies instead of answering its first flush
+        }));
+        connected.expectMessage("connected");
+        vm.install(8, 22, false);
+        vm.start(1, page(HVA + 8 * PAGE));
+        KvmCommand.FlushTlb f0 = v0.receiveMessage();
+        f0.replyTo().tell(new KvmCommand.TlbFlushed(0, f0.flush()));
+        assertThat(vm.acks.expectMessageClass(NotifierReply.Ack.class, Duration.ofSeconds(5)).batch()).isEqualTo(1);
+    }
+
+    /**
+     * Shadow mode keeps one cached root per guest CR3: a CR3 switch selects the other process's entries, a trapped
+     * guest page-table write zaps only the entries built from that table, and a host invalidation of a frame reaches
+     * every root that maps it (through the rmap).
+     */
+    @Test
+    void eachGuestCr3HasItsOwnShadowRootAndZapsStayWithinTheirScope() {
+        Vm vm = new Vm(false);
+        int[] pfnOf = new int[16];
+        for (int gfn = 1; gfn <= 11; gfn++) {
+            pfnOf[gfn] = vm.memory.allocate(1, PhysicalMemory.FLAG_ANON);
+            vm.hostTable.set(HVA + gfn * PAGE, Pte.make(pfnOf[gfn], true));
+        }
+        // Process A: root gfn 1 -> 2 -> 3 -> leaf 4: gva 0 -> gfn 10.
+        vm.memory.write(pfnOf[1], 0, Pte.make(2, true));
+        vm.memory.write(pfnOf[2], 0, Pte.make(3, true));
+        vm.memory.write(pfnOf[3], 0, Pte.make(4, true));
+        vm.memory.write(pfnOf[4], 0, Pte.make(10, true));
+        // Process B: root gfn 5 -> 6 -> 7 -> leaf 8: gva 0 -> gfn 11, gva 4096 -> gfn 10 (shared with A).
+        vm.memory.write(pfnOf[5], 0, Pte.make(6, true));
+        vm.memory.write(pfnOf[6], 0, Pte.make(7, true));
+        vm.memory.write(pfnOf[7], 0, Pte.make(8, true));
+        vm.memory.write(pfnOf[8], 0, Pte.make(11, true));
+        vm.memory.write(pfnOf[8], 1, Pte.make(10, true));
+        long cr3A = 1L << 12;
+        long cr3B = 5L << 12;
+        shadowFault(vm, cr3A, 0, 10, pfnOf);
+        shadowFault(vm, cr3B, 0, 11, pfnOf);
+        shadowFault(vm, cr3B, PAGE, 10, pfnOf);
+        assertThat(Spte.pfn(vm.view.lookup(cr3A, 0))).isEqualTo(pfnOf[10]);
+        assertThat(Spte.pfn(vm.view.lookup(cr3B, 0))).as("after a CR3 switch, B's root").isEqualTo(pfnOf[11]);
+
+        // A's kernel clears its gva 0: only A's entry goes.
+        TestProbe<KvmCommand.GuestWritten> w = kit.createTestProbe();
+        vm.kvm.tell(new KvmCommand.WriteGuest(new long[] {4L << 12}, new long[] {0}, w.getRef()));
+        assertThat(w.receiveMessage().trapped()).isEqualTo(1);
+        assertThat(vm.view.lookup(cr3A, 0)).isZero();
+        assertThat(Spte.pfn(vm.view.lookup(cr3B, 0))).isEqualTo(pfnOf[11]);
+        assertThat(Spte.pfn(vm.view.lookup(cr3B, PAGE))).isEqualTo(pfnOf[10]);
+
+        // The host reclaims gfn 10's page: B's alias of it is zapped, B's gva 0 is not.
+        vm.start(1, page(HVA + 10 * PAGE));
+        vm.acks.expectMessageClass(NotifierReply.Ack.class);
+        assertThat(vm.view.lookup(cr3B, PAGE)).isZero();
+        assertThat(Spte.pfn(vm.view.lookup(cr3B, 0))).isEqualTo(pfnOf[11]);
+        KvmStats stats = vm.stats();
+        assertThat(stats.ptWritesTrapped()).isEqualTo(1);
+        assertThat(stats.invalidationsHitLive()).isEqualTo(1);
+    }
+
+    private static void shadowFault(Vm vm, long cr3, long gva, int gfn, int[] pfnOf) {
+        TestProbe<KvmCommand.FaultReply> r = kit.createTestProbe();
+        vm.kvm.tell(new KvmCommand.ShadowFault(0, cr3, gva, false, r.getRef()));
+        MmCommand.GetUserPage g = vm.expectGup();
+        assertThat(g.va()).isEqualTo(HVA + gfn * PAGE);
+        g.replyTo().tell(new PageReply.Granted(g.va(), pfnOf[gfn], vm.memory.generation(pfnOf[gfn]), true));
+        assertThat(r.receiveMessage()).isInstanceOf(KvmCommand.Resolved.class);
     }
 }

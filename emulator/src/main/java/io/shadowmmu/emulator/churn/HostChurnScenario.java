@@ -2,6 +2,7 @@ package io.shadowmmu.emulator.churn;
 
 import akka.actor.typed.ActorSystem;
 import com.typesafe.config.Config;
+import io.shadowmmu.emulator.scenario.Awaiting;
 import io.shadowmmu.emulator.scenario.EmbeddedSystem;
 import io.shadowmmu.emulator.scenario.Scenario;
 import io.shadowmmu.emulator.scenario.ScenarioResult;
@@ -10,8 +11,6 @@ import io.shadowmmu.hostmm.host.HostContext;
 import io.shadowmmu.hostmm.mm.MmStats;
 
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -45,30 +44,16 @@ public final class HostChurnScenario implements Scenario {
                 ChurnCoordinator.create(host, churn, opsLeft, peakUsed, outcome), "host-churn", akka);
         ChurnCoordinator.Outcome o;
         try {
-            o = awaitWithProgress(run, host, ops, opsLeft, peakUsed, outcome);
+            o = Awaiting.outcome(run, outcome, () -> Math.min(ops, ops - Math.max(0, opsLeft.get())), ops, () -> {
+                long used = host.memory().usedFrames();
+                peakUsed.accumulateAndGet(used, Math::max);
+                return Awaiting.frames(run, used);
+            });
         } finally {
             system.terminate();
         }
         run.oracle().finish(o.audit());
         return report(ops, churn, o);
-    }
-
-    /** The CLI's main thread (not an actor) polls counters for the progress display until the run completes. */
-    private static ChurnCoordinator.Outcome awaitWithProgress(ScenarioRun run, HostContext host, long ops,
-                                                              AtomicLong opsLeft, AtomicLong peakUsed,
-                                                              CompletableFuture<ChurnCoordinator.Outcome> outcome)
-            throws Exception {
-        while (true) {
-            try {
-                return outcome.get(200, TimeUnit.MILLISECONDS);
-            } catch (TimeoutException stillRunning) {
-                long used = host.memory().usedFrames();
-                peakUsed.accumulateAndGet(used, Math::max);
-                long done = Math.min(ops, ops - Math.max(0, opsLeft.get()));
-                run.progress().update(done, ops, String.format("frames in use %,d  violations %d", used,
-                        run.oracle().total()));
-            }
-        }
     }
 
     private static ScenarioResult report(long ops, ChurnSettings churn, ChurnCoordinator.Outcome o) {

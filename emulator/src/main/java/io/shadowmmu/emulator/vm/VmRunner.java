@@ -1,6 +1,7 @@
 package io.shadowmmu.emulator.vm;
 
 import akka.actor.typed.ActorSystem;
+import io.shadowmmu.emulator.scenario.Awaiting;
 import io.shadowmmu.emulator.scenario.EmbeddedSystem;
 import io.shadowmmu.emulator.scenario.ScenarioResult;
 import io.shadowmmu.emulator.scenario.ScenarioRun;
@@ -14,8 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** Runs a {@link VmCoordinator} plan on an embedded actor system and turns its outcome into a result. */
@@ -30,19 +29,13 @@ final class VmRunner {
         ActorSystem<VmCoordinator.Command> system = ActorSystem.create(
                 VmCoordinator.create(host, plan, done, outcome), "vms", EmbeddedSystem.config(run.settings()));
         try {
-            while (true) {
-                try {
-                    VmCoordinator.Outcome o = outcome.get(200, TimeUnit.MILLISECONDS);
-                    if (o.failure() != null) {
-                        throw new IllegalStateException(o.failure());
-                    }
-                    run.oracle().finish(o.audit());
-                    return o;
-                } catch (TimeoutException stillRunning) {
-                    run.progress().update(done.get(), totalAccesses, String.format("frames in use %,d  violations %d",
-                            host.memory().usedFrames(), run.oracle().total()));
-                }
+            VmCoordinator.Outcome o = Awaiting.outcome(run, outcome, done::get, totalAccesses,
+                    () -> Awaiting.frames(run, host.memory().usedFrames()));
+            if (o.failure() != null) {
+                throw new IllegalStateException(o.failure());
             }
+            run.oracle().finish(o.audit());
+            return o;
         } finally {
             system.terminate();
         }

@@ -15,6 +15,33 @@ public record GruResult(int devices, int processes, long contexts, long instruct
                         long deviceViolations, GruStressor.Counts stress, List<GruStats> perDevice,
                         HostCommand.AuditReport audit) {
 
+    /** The counters under their JSON names (the CLI puts them under {@code gru.}), in a stable order. */
+    public java.util.Map<String, Object> fields() {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("devices", devices);
+        m.put("processes", processes);
+        m.put("contexts", contexts);
+        m.put("instructions", instructions);
+        m.put("hits", hits);
+        m.put("misses", misses);
+        m.put("dropins", dropins);
+        m.put("dropinFailures", dropinFailures);
+        m.put("dropinWaits", dropinWaits);
+        m.put("dropinDiscards", dropinDiscards);
+        m.put("flushes", flushes);
+        m.put("entriesFlushed", entriesFlushed);
+        m.put("handleWaits", handleWaits);
+        m.put("contextSteals", contextSteals);
+        m.put("hostFaults", hostFaults);
+        m.put("segvs", segvs);
+        m.put("violations", deviceViolations);
+        m.put("stress.mprotects", stress.mprotects());
+        m.put("stress.munmaps", stress.munmaps());
+        m.put("stress.dontneeds", stress.dontneeds());
+        m.put("stress.forks", stress.forks());
+        return m;
+    }
+
     static GruResult of(List<GruStats> devices, int processes, long instructions, long hostFaults, long segvs,
                         GruStressor.Counts stress, HostCommand.AuditReport audit) {
         long contexts = 0;

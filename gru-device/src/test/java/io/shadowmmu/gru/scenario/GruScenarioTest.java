@@ -65,4 +65,19 @@ class GruScenarioTest {
                 .isEmpty();
         assertThat(r.audit().problems()).isEmpty();
     }
+
+    @org.junit.jupiter.api.Test
+    void theBlockingRunnerReturnsTheResultOfItsOwnActorSystem() throws Exception {
+        Settings settings = Settings.withOverrides(Map.of("host.memory", "16m", "gru.processes", "2",
+                "gru.region", "64k"));
+        HostContext host = HostContext.create(settings, CoherenceEvents.NONE);
+        GruResult r = GruScenario.run(host, new GruScenario.Params(GruSettings.read(settings), 5_000, 3, false),
+                ConfigFactory.parseString("akka.loglevel = WARNING").withFallback(settings.root()),
+                Duration.ofSeconds(30));
+        assertThat(r.instructions()).isEqualTo(5_000);
+        assertThat(r.hits() + r.misses()).isGreaterThanOrEqualTo(5_000 - r.segvs());
+        assertThat(r.stress().mprotects()).isZero();
+        assertThat(r.fields()).containsEntry("instructions", 5_000L).containsKeys("dropinFailures", "handleWaits");
+        assertThat(r.audit().problems()).isEmpty();
+    }
 }

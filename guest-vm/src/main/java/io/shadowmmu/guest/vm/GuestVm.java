@@ -148,7 +148,7 @@ public final class GuestVm extends AbstractBehavior<GuestVm.Command> {
             String kvmName = spec.name() + "-kvm";
             KvmAgentCapture events = new KvmAgentCapture(spec.host().events(), kvmName);
             ActorRef<KvmCommand> kvm = ctx.spawn(KvmMmu.create(new KvmMmu.Config(kvmName, spec.vmm(),
-                    spec.vmmId(), slots, view, spec.host().memory(), events, spec.sequenceStart())), "kvm");
+                    spec.vmmId(), slots, view, spec.host().memory(), events, spec.sequenceStart(), spec.host().settings().variant())), "kvm");
             KvmMmuPort port = new KvmMmuPort(view, kvm, events);
             Config c = new Config(spec.name(), spec.agent(), port, spec.host().memory(), spec.host().events(),
                     spec.guest().vcpus(), spec.guest().tlb(), spec.guest().sliceAccesses(),
