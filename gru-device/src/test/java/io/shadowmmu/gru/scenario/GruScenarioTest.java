@@ -5,6 +5,7 @@ import akka.actor.testkit.typed.javadsl.TestProbe;
 import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.gru.GruSettings;
+import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.host.HostContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
