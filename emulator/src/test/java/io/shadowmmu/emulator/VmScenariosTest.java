@@ -80,4 +80,37 @@ class VmScenariosTest {
         assertThat(gru.path("flushes").asLong()).isPositive();
         assertThat(root.path("host").path("frames").path("leaked").asLong()).isZero();
     }
+
+    @Test
+    void overcommittedVmsSwapMigrateMergeAndStayClean(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("o.json");
+        CliRun r = CliRun.of("run", "--scenario", "overcommit", "--ops", "600000", "-q", "--set", "vm-scenario.vms=2",
+                "--set", "guest.memory=8m", "--set", "vm-scenario.working-set=2m", "--json", json.toString());
+        assertThat(r.exit()).as(r.out() + r.err()).isZero();
+        JsonNode root = new ObjectMapper().readTree(json.toFile());
+        assertThat(root.path("oracle").path("clean").asBoolean()).isTrue();
+        JsonNode reclaim = root.path("host").path("reclaim");
+        assertThat(reclaim.path("swappedOut").asLong()).isPositive();
+        assertThat(reclaim.path("swappedIn").asLong()).isPositive();
+        assertThat(root.path("host").path("migrations").asLong()).isPositive();
+        assertThat(root.path("host").path("frames").path("leaked").asLong()).isZero();
+    }
+
+    @Test
+    void strategiesCostWhatTheirDesignSays(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("s.json");
+        CliRun r = CliRun.of("run", "--scenario", "strategies", "--ops", "3", "-q", "--json", json.toString());
+        assertThat(r.exit()).as(r.out() + r.err()).isZero();
+        JsonNode root = new ObjectMapper().readTree(json.toFile());
+        assertThat(root.path("oracle").path("clean").asBoolean()).isTrue();
+        java.util.Map<String, Double> starts = new java.util.HashMap<>();
+        for (JsonNode row : root.path("strategies")) {
+            starts.put(row.path("strategy").asText(), row.path("startsPerMunmap").asDouble());
+        }
+        assertThat(starts.get("PER_PAGE")).isEqualTo(1024.0);
+        assertThat(starts.get("PER_PT_PAGE")).isEqualTo(2.0);
+        assertThat(starts.get("RANGE")).isEqualTo(1.0);
+        assertThat(starts.get("GATHER")).isEqualTo(1.0);
+        assertThat(starts.get("TWO_PHASE")).isEqualTo(1.0);
+    }
 }

@@ -2,6 +2,8 @@ package io.shadowmmu.emulator.scenario;
 
 import io.shadowmmu.emulator.churn.HostChurnScenario;
 import io.shadowmmu.emulator.gru.GruScenario;
+import io.shadowmmu.emulator.strategies.StrategiesScenario;
+import io.shadowmmu.emulator.vm.OvercommitScenario;
 import io.shadowmmu.emulator.vm.TraceScenario;
 import io.shadowmmu.emulator.vm.VmScenario;
 
@@ -21,6 +23,8 @@ public final class Scenarios {
         register(new VmScenario(true));
         register(new VmScenario(false));
         register(new TraceScenario());
+        register(new OvercommitScenario());
+        register(new StrategiesScenario());
         register(new GruScenario());
     }
 

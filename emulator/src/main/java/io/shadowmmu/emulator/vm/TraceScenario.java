@@ -55,7 +55,7 @@ public final class TraceScenario implements Scenario {
             throw new SettingsException("--file", file.toString(), e.getMessage());
         }
         VmParams p = VmParams.read(run.settings());
-        VmCoordinator.Plan plan = new VmCoordinator.Plan(1, 1, tdp, (vm, proc) -> LackeyTrace.open(file),
+        VmCoordinator.Plan plan = new VmCoordinator.Plan(1, 1, tdp, false, (vm, proc) -> LackeyTrace.open(file),
                 List.of(new GuestVma(0, 1L << 47, true)), false, p);
         VmCoordinator.Outcome o = VmRunner.run(run, plan, checked.accesses());
         ScenarioResult r = new ScenarioResult().put("ops", checked.accesses()).put("mode", tdp ? "tdp" : "shadow")

@@ -44,8 +44,13 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
      * @param workloads  makes the workload of process {@code p} of VM {@code v}
      * @param stress     run a host stressor next to each VM
      */
-    record Plan(int vms, int processesPerVm, boolean tdp, BiFunction<Integer, Integer, Workload> workloads,
-                List<GuestVma> vmas, boolean stress, VmParams params) {
+    record Plan(int vms, int processesPerVm, boolean tdp, boolean mixed,
+                BiFunction<Integer, Integer, Workload> workloads, List<GuestVma> vmas, boolean stress,
+                VmParams params) {
+        /** Paging mode of VM {@code i}: with {@code mixed}, odd VMs use the other mode. */
+        boolean tdpFor(int i) {
+            return mixed && i % 2 == 1 ? !tdp : tdp;
+        }
     }
 
     record Outcome(List<VmStats> vms, List<KvmStats> kvms, List<HostStressor.Done> stressors, List<MmStats> vmms,
@@ -195,7 +200,7 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
         int i = m.vm();
         hvaBases[i] = ((MmResult.Done) m.result()).value();
         ActorRef<GuestVm.Command> vm = getContext().spawn(GuestVm.onHost(new GuestVm.HostVm("vm" + i,
-                AgentIds.next(), host, guest, vmms[i], vmmIds[i], hvaBases[i], plan.tdp(), 0)), "vm" + i);
+                AgentIds.next(), host, guest, vmms[i], vmmIds[i], hvaBases[i], plan.tdpFor(i), 0)), "vm" + i);
         while (vms.size() <= i) {
             vms.add(null);
         }

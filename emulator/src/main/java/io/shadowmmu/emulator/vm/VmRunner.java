@@ -107,5 +107,23 @@ final class VmRunner {
                     o.audit().leaked()));
         }
         r.put("oracle.i1ViolationsSeenByGuests", i1);
+        if (o.pressure() != null) {
+            long broken = 0;
+            for (io.shadowmmu.hostmm.mm.MmStats s : o.vmms()) {
+                broken += s.pressure().ksmBroken();
+            }
+            var p = o.pressure();
+            r.put("host.reclaim.scanned", p.scanned()).put("host.reclaim.evicted", p.evicted())
+                    .put("host.reclaim.swappedOut", p.swappedOut()).put("host.reclaim.swappedIn", p.swappedIn())
+                    .put("host.reclaim.youngFromSecondaries", p.youngFromSecondaries())
+                    .put("host.migrations", p.migrations()).put("host.ksm.merged", p.ksmMerged())
+                    .put("host.ksm.broken", broken);
+            if (p.scanned() + p.migrations() + p.ksmMerged() > 0) {
+                r.line(String.format("memory pressure: %,d scanned, %,d swapped out, %,d swapped in, %,d kept young"
+                        + " by secondaries, %,d migrations, %,d KSM merges (%,d broken)", p.scanned(),
+                        p.swappedOut(), p.swappedIn(), p.youngFromSecondaries(), p.migrations(), p.ksmMerged(),
+                        broken));
+            }
+        }
     }
 }

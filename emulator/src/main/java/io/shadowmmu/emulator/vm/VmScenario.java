@@ -37,6 +37,11 @@ public final class VmScenario implements Scenario {
 
     @Override
     public ScenarioResult run(ScenarioRun run) throws Exception {
+        return runHalf(run, false);
+    }
+
+    /** Runs the scenario; with {@code mixed}, odd-numbered VMs use the other paging mode. */
+    ScenarioResult runHalf(ScenarioRun run, boolean mixed) throws Exception {
         VmParams p = VmParams.read(run.settings());
         GuestSettings guest = GuestSettings.from(run.settings());
         long ops = run.opsOr(p.defaultOps());
@@ -46,12 +51,12 @@ public final class VmScenario implements Scenario {
         long workingSet = Math.min(p.workingSet(), guest.memoryBytes() / (p.processesPerVm() + 1)) & ~4095L;
         Region region = new Region(BASE, workingSet);
         long seed = run.seed();
-        VmCoordinator.Plan plan = new VmCoordinator.Plan(p.vms(), p.processesPerVm(), tdp,
+        VmCoordinator.Plan plan = new VmCoordinator.Plan(p.vms(), p.processesPerVm(), tdp, mixed,
                 (vm, proc) -> WorkloadSpec.of(p.workload(), perProcess, p.writeFraction())
                         .create(region, seed * 1_000_003L + vm * 101L + proc),
                 List.of(new GuestVma(region.base(), region.end(), true)), true, p);
         VmCoordinator.Outcome o = VmRunner.run(run, plan, perProcess * processes);
-        ScenarioResult r = new ScenarioResult().put("ops", perProcess * processes).put("mode", tdp ? "tdp" : "shadow");
+        ScenarioResult r = new ScenarioResult().put("ops", perProcess * processes).put("mode", mixed ? "tdp+shadow" : tdp ? "tdp" : "shadow");
         VmRunner.report(r, o);
         long rounds = 0;
         long dontneeds = 0;

@@ -386,6 +386,9 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
                 park(b.id, cause);
                 return PARKED;
             }
+            if (pfn[0] == AddressSpace.FAULT_FAILED && space.lastErrno() == Errno.ENOMEM && waitForReclaim(cause)) {
+                return PARKED; // no frame for the copy yet: wait for reclaim like any other fault
+            }
             return pfn[0];
         }
         gather.reset();
