@@ -180,7 +180,8 @@ public final class CoherenceOracle implements CoherenceEvents {
         events.increment();
         Translation t = new Translation(agent, cache, space, va, pfn, generation);
         // Installing over a live slot overwrites it, as a TLB or page-table entry would: the old one is gone.
-        Translation replaced = byAgent.computeIfAbsent(agent, a -> new ConcurrentHashMap<>()).put(t.slot(), t);
+        Map<Slot, Translation> held = byAgent.computeIfAbsent(agent, a -> new ConcurrentHashMap<>());
+        Translation replaced = held.put(t.slot(), t);
         if (t.equals(replaced)) {
             synchronized (lock(pfn)) {
                 frame(pfn).remember(new Event(System.nanoTime(), Kind.INSTALLED, agent, va, generation));
@@ -207,6 +208,10 @@ public final class CoherenceOracle implements CoherenceEvents {
         if (problem != null) {
             forgetFromAgent(t); // reported once; its removal later is harmless
             report(Invariant.I3, agent, problem, story);
+        } else if (byAgent.get(agent) != held) {
+            // A revocation (a fence, from the mm's thread) ran while this install was under way and took the map
+            // before the translation reached its frame: the translation is revoked with the rest.
+            dropFromFrame(t, Kind.REVOKED);
         }
     }
 
