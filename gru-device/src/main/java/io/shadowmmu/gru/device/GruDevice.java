@@ -33,6 +33,8 @@ import java.util.Map;
  * flushed and acknowledged inside its handler.
  */
 public final class GruDevice extends AbstractBehavior<GruCommand> {
+    private static final java.lang.invoke.VarHandle WORDS =
+            java.lang.invoke.MethodHandles.arrayElementVarHandle(long[].class);
 
     /** A batch waiting for registration or for an invalidation to end. */
     record Pending(GruContext context, Instructions instructions, int from, ActorRef<GruCommand.BatchResult> replyTo) {
@@ -298,14 +300,27 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
                 memory.write(pfn, word, values[i]);
                 tlb.markDirty(slot);
             } else {
-                long old = memory.read(pfn, word);
-                memory.write(pfn, word, old + values[i]);
+                sum += amoAdd(pfn, word, values[i]);
                 tlb.markDirty(slot);
-                sum += old;
             }
         }
         p.replyTo().tell(new GruCommand.BatchResult(p.context().id, GruCommand.BatchResult.Status.DONE,
                 ins.count(), 0, false, sum));
+    }
+
+    /**
+     * Fetch-and-add on one word. It must be atomic: another device, or the host CPU, may add to the same word of a
+     * shared frame at the same moment from its own thread, and a plain read-then-write loses one of the additions.
+     * In tagged content mode a frame is a single tag with no per-word array, so the add is best effort there.
+     */
+    private long amoAdd(int pfn, int word, long delta) {
+        long[] words = memory.words(pfn);
+        if (words != null) {
+            return (long) WORDS.getAndAdd(words, word, delta);
+        }
+        long old = memory.read(pfn, word);
+        memory.write(pfn, word, old + delta);
+        return old;
     }
 
     /**

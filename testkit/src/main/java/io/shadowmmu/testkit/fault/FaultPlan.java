@@ -3,6 +3,7 @@ package io.shadowmmu.testkit.fault;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.Set;
 
 /**
@@ -53,7 +54,11 @@ public record FaultPlan(long seed, Duration delayMin, Duration delayMax, double 
 
     @SafeVarargs
     public final FaultPlan drops(double probability, Class<? extends MmuNotification>... kinds) {
-        return new FaultPlan(seed, delayMin, delayMax, duplicate, reorder, probability, Set.of(kinds), ackDelay);
+        Set<Class<? extends MmuNotification>> set = new HashSet<>();
+        for (Class<? extends MmuNotification> kind : kinds) {
+            set.add(kind);
+        }
+        return new FaultPlan(seed, delayMin, delayMax, duplicate, reorder, probability, set, ackDelay);
     }
 
     public FaultPlan slowAcks(Duration delay) {

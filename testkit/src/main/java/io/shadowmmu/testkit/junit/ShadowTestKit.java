@@ -239,8 +239,12 @@ public final class ShadowTestKit implements BeforeAllCallback, AfterAllCallback,
     public Object resolveParameter(ParameterContext parameter, ExtensionContext context) {
         Class<?> type = parameter.getParameter().getType();
         Running r = context.getStore(NAMESPACE).get(KIT, Running.class);
+        if (r == null && context.getTestMethod().isEmpty()) {
+            // @TestInstance(PER_CLASS): the constructor runs before beforeAll, so the kit starts now.
+            beforeAll(context);
+            r = context.getStore(NAMESPACE).get(KIT, Running.class);
+        }
         if (r == null) {
-            // Constructor parameters of a per-method test instance arrive before beforeAll only in odd setups.
             throw new ParameterResolutionException("ShadowTestKit has no running kit for " + parameter.getParameter()
                     + ": it is created in beforeAll of the class that registers it");
         }

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -67,34 +68,51 @@ public final class CoherenceOracle implements CoherenceEvents {
         ALLOCATED, FREED, INSTALLED, REMOVED, REVOKED
     }
 
-    /** A compact event for a frame's story. */
-    private record Event(long nanos, Kind kind, long agent, long va, int generation) {
-    }
+    private static final Kind[] KINDS = Kind.values();
 
-    /** What the oracle knows about one frame. */
+    /** What the oracle knows about one frame; its story is a ring of primitive columns, so an event allocates nothing. */
     private static final class Frame {
         boolean allocated;
         int generation;
         long owner;
         final List<Translation> live = new ArrayList<>(2);
-        final Event[] story;
+        final long[] nanos;
+        final long[] agents;
+        final long[] vas;
+        final int[] generations;
+        final byte[] kinds;
         int storyNext;
         int storySize;
 
         Frame(int storyLength) {
-            story = new Event[storyLength];
+            nanos = new long[storyLength];
+            agents = new long[storyLength];
+            vas = new long[storyLength];
+            generations = new int[storyLength];
+            kinds = new byte[storyLength];
         }
 
-        void remember(Event e) {
-            story[storyNext] = e;
-            storyNext = (storyNext + 1) % story.length;
-            storySize = Math.min(storySize + 1, story.length);
+        void remember(Kind kind, long agent, long va, int gen) {
+            int i = storyNext;
+            nanos[i] = System.nanoTime();
+            kinds[i] = (byte) kind.ordinal();
+            agents[i] = agent;
+            vas[i] = va;
+            generations[i] = gen;
+            storyNext = i + 1 == nanos.length ? 0 : i + 1;
+            if (storySize < nanos.length) {
+                storySize++;
+            }
         }
     }
 
+    /** Frames by pfn in lazily made chunks: no boxing and no hashing on the hot path. */
+    private static final int CHUNK_BITS = 12;
+    private static final int CHUNK = 1 << CHUNK_BITS;
+
     private final int storyLength;
     private final Object[] locks = new Object[STRIPES];
-    private final ConcurrentHashMap<Integer, Frame> frames = new ConcurrentHashMap<>();
+    private final AtomicReferenceArray<Frame[]> frames = new AtomicReferenceArray<>(1 << (31 - CHUNK_BITS));
     private final ConcurrentHashMap<Long, ConcurrentHashMap<Slot, Translation>> byAgent = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Long, String> names = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<BatchKey, OpenInvalidation> openInvalidations = new ConcurrentHashMap<>();
@@ -135,7 +153,7 @@ public final class CoherenceOracle implements CoherenceEvents {
             f.allocated = true;
             f.generation = generation;
             f.owner = owner;
-            f.remember(new Event(System.nanoTime(), Kind.ALLOCATED, owner, -1, generation));
+            f.remember(Kind.ALLOCATED, owner, -1, generation);
         }
     }
 
@@ -146,7 +164,7 @@ public final class CoherenceOracle implements CoherenceEvents {
         List<String> story = null;
         synchronized (lock(pfn)) {
             Frame f = frame(pfn);
-            f.remember(new Event(System.nanoTime(), Kind.FREED, f.owner, -1, generation));
+            f.remember(Kind.FREED, f.owner, -1, generation);
             f.allocated = false;
             for (Iterator<Translation> it = f.live.iterator(); it.hasNext(); ) {
                 Translation t = it.next();
@@ -184,7 +202,7 @@ public final class CoherenceOracle implements CoherenceEvents {
         Translation replaced = held.put(t.slot(), t);
         if (t.equals(replaced)) {
             synchronized (lock(pfn)) {
-                frame(pfn).remember(new Event(System.nanoTime(), Kind.INSTALLED, agent, va, generation));
+                frame(pfn).remember(Kind.INSTALLED, agent, va, generation);
             }
             return; // the same translation again (a refill): still one live translation
         }
@@ -195,7 +213,7 @@ public final class CoherenceOracle implements CoherenceEvents {
         String problem = null;
         synchronized (lock(pfn)) {
             Frame f = frame(pfn);
-            f.remember(new Event(System.nanoTime(), Kind.INSTALLED, agent, va, generation));
+            f.remember(Kind.INSTALLED, agent, va, generation);
             if (!f.allocated || f.generation != generation) {
                 problem = name(agent) + " installed a translation of 0x" + Long.toHexString(va) + " to frame " + pfn
                         + " generation " + generation + ", but that frame is " + (f.allocated
@@ -221,7 +239,7 @@ public final class CoherenceOracle implements CoherenceEvents {
         Translation t = new Translation(agent, cache, space, va, pfn, generation);
         synchronized (lock(pfn)) {
             Frame f = frame(pfn);
-            f.remember(new Event(System.nanoTime(), Kind.REMOVED, agent, va, generation));
+            f.remember(Kind.REMOVED, agent, va, generation);
             f.live.remove(t); // absent when it was revoked or already reported
         }
         forgetFromAgent(t);
@@ -397,7 +415,7 @@ public final class CoherenceOracle implements CoherenceEvents {
     private void dropFromFrame(Translation t, Kind why) {
         synchronized (lock(t.pfn())) {
             Frame f = frame(t.pfn());
-            f.remember(new Event(System.nanoTime(), why, t.agent(), t.va(), t.generation()));
+            f.remember(why, t.agent(), t.va(), t.generation());
             f.live.remove(t);
         }
     }
@@ -408,10 +426,21 @@ public final class CoherenceOracle implements CoherenceEvents {
 
     /** Caller holds the frame's lock. */
     private Frame frame(int pfn) {
-        Frame f = frames.get(pfn);
+        if (pfn < 0) {
+            throw new IllegalArgumentException("pfn " + pfn + " is negative");
+        }
+        int c = pfn >>> CHUNK_BITS;
+        Frame[] chunk = frames.get(c);
+        if (chunk == null) {
+            frames.compareAndSet(c, null, new Frame[CHUNK]);
+            chunk = frames.get(c);
+        }
+        // One element per pfn: every reader and writer of it holds that pfn's stripe lock.
+        int i = pfn & (CHUNK - 1);
+        Frame f = chunk[i];
         if (f == null) {
             f = new Frame(storyLength);
-            frames.put(pfn, f);
+            chunk[i] = f;
         }
         return f;
     }
@@ -419,11 +448,13 @@ public final class CoherenceOracle implements CoherenceEvents {
     /** Caller holds the frame's lock. */
     private List<String> story(Frame f) {
         List<String> lines = new ArrayList<>(f.storySize);
-        for (int i = 0; i < f.storySize; i++) {
-            Event e = f.story[(f.storyNext - f.storySize + i + f.story.length) % f.story.length];
-            String who = e.kind() == Kind.ALLOCATED || e.kind() == Kind.FREED ? "owner " + e.agent() : name(e.agent());
-            lines.add(String.format("+%.3f ms %s gen %d %s%s", (e.nanos() - started) / 1e6, e.kind(), e.generation(),
-                    who, e.va() >= 0 ? " va 0x" + Long.toHexString(e.va()) : ""));
+        int n = f.nanos.length;
+        for (int k = 0; k < f.storySize; k++) {
+            int i = (f.storyNext - f.storySize + k + n) % n;
+            Kind kind = KINDS[f.kinds[i]];
+            String who = kind == Kind.ALLOCATED || kind == Kind.FREED ? "owner " + f.agents[i] : name(f.agents[i]);
+            lines.add(String.format("+%.3f ms %s gen %d %s%s", (f.nanos[i] - started) / 1e6, kind,
+                    f.generations[i], who, f.vas[i] >= 0 ? " va 0x" + Long.toHexString(f.vas[i]) : ""));
         }
         return lines;
     }

@@ -2,7 +2,10 @@ package io.shadowmmu.testkit.fault;
 
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
 import io.shadowmmu.config.Settings;
+import io.shadowmmu.hostmm.events.CoherenceEvents;
+import io.shadowmmu.hostmm.events.Invariant;
 import io.shadowmmu.hostmm.host.HostActor;
 import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.host.HostContext;
@@ -60,11 +63,30 @@ class FaultyLinkWithRealHostTest {
         assertThat(run.link().slowReplies()).isPositive();
     }
 
+    @Test
+    void theSameHarnessCatchesASubscriberThatAcksBeforeItDrops() {
+        // Bound: 300 rounds with seed 7; the host frees right after the early ack, while the translation lives.
+        Run run = churn(FaultPlan.seeded(3), Duration.ofSeconds(2), 7, 300, TrackingSubscriber::ackingBeforeDrop);
+        assertThat(run.oracle().count(Invariant.I3)).isPositive();
+        assertThat(run.oracle().violations().get(0).detail()).contains("tracking subscriber");
+    }
+
+    private interface SubscriberFactory {
+        Behavior<TrackingSubscriber.Command> create(ActorRef<MmCommand> mm, CoherenceEvents events,
+                                                    Duration deadline,
+                                                    Function<ActorRef<MmuNotification>, ActorRef<MmuNotification>> l);
+    }
+
+    private static Run churn(FaultPlan plan, Duration ackDeadline, long seed, int rounds) {
+        return churn(plan, ackDeadline, seed, rounds, TrackingSubscriber::create);
+    }
+
     /**
      * One process with a region of {@value #PAGES} pages: the subscriber touches random pages while the process
      * writes, unmaps and maps again random parts of it; then exit, audit and liveness.
      */
-    private static Run churn(FaultPlan plan, Duration ackDeadline, long seed, int rounds) {
+    private static Run churn(FaultPlan plan, Duration ackDeadline, long seed, int rounds,
+                             SubscriberFactory factory) {
         Settings settings = Settings.withOverrides(Map.of("host.memory", "8m"));
         CoherenceOracle oracle = new CoherenceOracle(settings.oracle());
         HostContext context = HostContext.create(settings, oracle);
@@ -81,8 +103,8 @@ class FaultyLinkWithRealHostTest {
         FaultCounters counters = new FaultCounters();
         Function<ActorRef<MmuNotification>, ActorRef<MmuNotification>> link = sub ->
                 FaultyLink.notifications(kit.spawn(FaultyLink.create(sub, plan, counters)));
-        ActorRef<TrackingSubscriber.Command> subscriber = kit.spawn(TrackingSubscriber.create(mm, oracle,
-                ackDeadline, link));
+        ActorRef<TrackingSubscriber.Command> subscriber = kit.spawn(factory.create(mm, oracle, ackDeadline,
+                link));
 
         Random random = new Random(seed);
         TestProbe<Boolean> touched = kit.createTestProbe();

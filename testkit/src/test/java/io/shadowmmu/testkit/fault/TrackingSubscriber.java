@@ -50,9 +50,14 @@ final class TrackingSubscriber extends AbstractBehavior<TrackingSubscriber.Comma
     private record Page(PageReply reply, long sequenceBefore, Touch touch) implements Command {
     }
 
+    /** Only for the broken variant: the drop that should have happened before the ack. */
+    private record DropLater(List<Range> ranges) implements Command {
+    }
+
     private final ActorRef<MmCommand> mm;
     private final CoherenceEvents events;
     private final Duration deadline;
+    private final boolean ackBeforeDrop;
     private final long agent = AgentIds.next();
     private final ActorRef<MmuNotification> notifications;
     private final ActorRef<MmCommand.Registered> registered;
@@ -67,13 +72,21 @@ final class TrackingSubscriber extends AbstractBehavior<TrackingSubscriber.Comma
 
     static Behavior<Command> create(ActorRef<MmCommand> mm, CoherenceEvents events, Duration deadline,
                                     Function<ActorRef<MmuNotification>, ActorRef<MmuNotification>> link) {
-        return Behaviors.setup(ctx -> new TrackingSubscriber(ctx, mm, events, deadline, link));
+        return Behaviors.setup(ctx -> new TrackingSubscriber(ctx, mm, events, deadline, link, false));
+    }
+
+    /** A broken subscriber that acknowledges a Start before dropping its translations (ACK_BEFORE_FLUSH). */
+    static Behavior<Command> ackingBeforeDrop(ActorRef<MmCommand> mm, CoherenceEvents events, Duration deadline,
+                                              Function<ActorRef<MmuNotification>, ActorRef<MmuNotification>> link) {
+        return Behaviors.setup(ctx -> new TrackingSubscriber(ctx, mm, events, deadline, link, true));
     }
 
     private TrackingSubscriber(ActorContext<Command> ctx, ActorRef<MmCommand> mm, CoherenceEvents events,
                                Duration deadline,
-                               Function<ActorRef<MmuNotification>, ActorRef<MmuNotification>> link) {
+                               Function<ActorRef<MmuNotification>, ActorRef<MmuNotification>> link,
+                               boolean ackBeforeDrop) {
         super(ctx);
+        this.ackBeforeDrop = ackBeforeDrop;
         this.mm = mm;
         this.events = events;
         this.deadline = deadline;
@@ -94,6 +107,10 @@ final class TrackingSubscriber extends AbstractBehavior<TrackingSubscriber.Comma
                 .onMessage(Touch.class, this::onTouch)
                 .onMessage(Page.class, this::onPage)
                 .onMessage(Notified.class, n -> onNotified(n.notification()))
+                .onMessage(DropLater.class, d -> {
+                    drop(d.ranges());
+                    return this;
+                })
                 .onMessage(GetStats.class, g -> {
                     g.replyTo().tell(new Stats(translations.size(), retries, fences, acks));
                     return this;
@@ -147,6 +164,13 @@ final class TrackingSubscriber extends AbstractBehavior<TrackingSubscriber.Comma
         if (n instanceof MmuNotification.InvalidateStart) {
             MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) n;
             inProgress.putIfAbsent(s.batch(), s.ranges());
+            if (ackBeforeDrop) {
+                acks++;
+                s.replyTo().tell(NotifierReply.Ack.clean(s.subscription(), s.batch()));
+                // Late enough that the host, acked, has freed the frames by then.
+                getContext().scheduleOnce(Duration.ofMillis(5), getContext().getSelf(), new DropLater(s.ranges()));
+                return this;
+            }
             drop(s.ranges());
             acks++;
             s.replyTo().tell(NotifierReply.Ack.clean(s.subscription(), s.batch()));
