@@ -14,9 +14,9 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * The coherence oracle: receives every agent's events and checks the invariants of the design online.
@@ -118,7 +118,8 @@ public final class CoherenceOracle implements CoherenceEvents {
     private final ConcurrentHashMap<BatchKey, OpenInvalidation> openInvalidations = new ConcurrentHashMap<>();
     private final AtomicLongArray counts = new AtomicLongArray(Invariant.values().length);
     private final List<Violation> kept = new ArrayList<>();
-    private final AtomicLong events = new AtomicLong();
+    // Every event bumps this from many threads: a striped adder keeps it off one contended cache line.
+    private final LongAdder events = new LongAdder();
     private final long started = System.nanoTime();
 
     public CoherenceOracle(OracleSettings settings) {
@@ -146,7 +147,7 @@ public final class CoherenceOracle implements CoherenceEvents {
 
     @Override
     public void frameAllocated(int pfn, int generation, long owner) {
-        events.incrementAndGet();
+        events.increment();
         synchronized (lock(pfn)) {
             Frame f = frame(pfn);
             f.allocated = true;
@@ -158,7 +159,7 @@ public final class CoherenceOracle implements CoherenceEvents {
 
     @Override
     public void frameFreed(int pfn, int generation) {
-        events.incrementAndGet();
+        events.increment();
         List<Translation> stale = null;
         List<String> story = null;
         synchronized (lock(pfn)) {
@@ -194,10 +195,11 @@ public final class CoherenceOracle implements CoherenceEvents {
     @Override
     public void translationInstalled(long agent, int cache, long space, long va, int pfn, int generation,
                                      boolean writable) {
-        events.incrementAndGet();
+        events.increment();
         Translation t = new Translation(agent, cache, space, va, pfn, generation);
         // Installing over a live slot overwrites it, as a TLB or page-table entry would: the old one is gone.
-        Translation replaced = byAgent.computeIfAbsent(agent, a -> new ConcurrentHashMap<>()).put(t.slot(), t);
+        Map<Slot, Translation> held = byAgent.computeIfAbsent(agent, a -> new ConcurrentHashMap<>());
+        Translation replaced = held.put(t.slot(), t);
         if (t.equals(replaced)) {
             synchronized (lock(pfn)) {
                 frame(pfn).remember(Kind.INSTALLED, agent, va, generation);
@@ -224,12 +226,16 @@ public final class CoherenceOracle implements CoherenceEvents {
         if (problem != null) {
             forgetFromAgent(t); // reported once; its removal later is harmless
             report(Invariant.I3, agent, problem, story);
+        } else if (byAgent.get(agent) != held) {
+            // A revocation (a fence, from the mm's thread) ran while this install was under way and took the map
+            // before the translation reached its frame: the translation is revoked with the rest.
+            dropFromFrame(t, Kind.REVOKED);
         }
     }
 
     @Override
     public void translationRemoved(long agent, int cache, long space, long va, int pfn, int generation) {
-        events.incrementAndGet();
+        events.increment();
         Translation t = new Translation(agent, cache, space, va, pfn, generation);
         synchronized (lock(pfn)) {
             Frame f = frame(pfn);
@@ -241,7 +247,7 @@ public final class CoherenceOracle implements CoherenceEvents {
 
     @Override
     public void agentRevoked(long agent, String why) {
-        events.incrementAndGet();
+        events.increment();
         Map<Slot, Translation> all = byAgent.remove(agent);
         if (all == null) {
             return;
@@ -255,25 +261,25 @@ public final class CoherenceOracle implements CoherenceEvents {
 
     @Override
     public void invalidationStarted(long mm, long batch, List<Range> ranges, InvalidationEvent event) {
-        events.incrementAndGet();
+        events.increment();
         openInvalidations.put(new BatchKey(mm, batch), new OpenInvalidation(System.nanoTime(), ranges, event));
     }
 
     @Override
     public void invalidationAcked(long mm, long batch, long subscription) {
-        events.incrementAndGet();
+        events.increment();
         noteReply(mm, batch, "acked by subscription " + subscription);
     }
 
     @Override
     public void invalidationFenced(long mm, long batch, long subscription) {
-        events.incrementAndGet();
+        events.increment();
         noteReply(mm, batch, "subscription " + subscription + " fenced");
     }
 
     @Override
     public void invalidationCompleted(long mm, long batch, long elapsedNanos) {
-        events.incrementAndGet();
+        events.increment();
         openInvalidations.remove(new BatchKey(mm, batch));
     }
 
@@ -323,7 +329,7 @@ public final class CoherenceOracle implements CoherenceEvents {
 
     @Override
     public void violation(Invariant invariant, long agent, String detail) {
-        events.incrementAndGet();
+        events.increment();
         report(invariant, agent, detail, List.of());
     }
 
@@ -376,7 +382,7 @@ public final class CoherenceOracle implements CoherenceEvents {
     }
 
     public long eventsSeen() {
-        return events.get();
+        return events.sum();
     }
 
     /** Live translations the oracle knows of (for tests and end-of-run checks). */
