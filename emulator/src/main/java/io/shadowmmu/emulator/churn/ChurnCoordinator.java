@@ -75,7 +75,6 @@ final class ChurnCoordinator extends AbstractBehavior<ChurnCoordinator.Command> 
     private final SplittableRandom random;
     private final List<MmStats> exited = new ArrayList<>();
     private final List<SecondaryMmu.Stats> secondaryStats = new ArrayList<>();
-    private final List<ActorRef<SecondaryMmu.Command>> secondaries = new ArrayList<>();
     private final AtomicLong peakUsed;
     private final ActorRef<SecondaryMmu.Stats> statsAdapter;
     private MemFile file;
@@ -157,8 +156,6 @@ final class ChurnCoordinator extends AbstractBehavior<ChurnCoordinator.Command> 
         ActorRef<SecondaryMmu.Command> slow = getContext().spawn(
                 SecondaryMmu.create(child.mm(), child.mmId(), host.memory(), "slow-" + id, settings.slowAckDelay(),
                         statsAdapter, host.settings().variant()), "slow-" + id);
-        secondaries.add(atomic);
-        secondaries.add(slow);
         secondariesAlive += 2;
         long agent = AgentIds.next();
         host.events().agentNamed(agent, "process mm " + id);

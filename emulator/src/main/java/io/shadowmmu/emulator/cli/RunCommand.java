@@ -1,7 +1,5 @@
 package io.shadowmmu.emulator.cli;
 
-import com.typesafe.config.ConfigException;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.config.SettingsException;
 import io.shadowmmu.emulator.Main;
@@ -16,7 +14,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -35,9 +32,6 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--ops", paramLabel = "N", description = "Operations to perform (scenario default when absent).")
     long ops;
-
-    @Option(names = "--duration", paramLabel = "D", description = "Time budget of time-bounded scenarios, e.g. 30s.")
-    String duration;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE",
             description = "Override a setting (keys relative to shadowmmu, e.g. notifier.strategy=range). Repeatable.")
@@ -70,14 +64,6 @@ public final class RunCommand implements Callable<Integer> {
         if (ops < 0) {
             return usage("--ops must not be negative: " + ops);
         }
-        Duration budget = null;
-        if (duration != null) {
-            try {
-                budget = ConfigFactory.parseString("d = \"" + duration + "\"").getDuration("d");
-            } catch (ConfigException e) {
-                return usage("--duration " + duration + ": must be a duration such as 30s or 500ms");
-            }
-        }
         Settings settings;
         try {
             Map<String, String> all = new LinkedHashMap<>(overrides);
@@ -99,7 +85,7 @@ public final class RunCommand implements Callable<Integer> {
         long started = System.nanoTime();
         ScenarioResult result;
         try (Progress progress = Progress.forTerminal(s.name(), quiet)) {
-            result = s.run(new ScenarioRun(settings, ops, budget, progress, oracle, file, mode));
+            result = s.run(new ScenarioRun(settings, ops, progress, oracle, file, mode));
         } catch (SettingsException e) {
             return usage(e.getMessage());
         }

@@ -41,7 +41,7 @@ public final class OvercommitScenario implements Scenario {
                 "host.memory", Long.toString(host),
                 "migration.enabled", "on",
                 "ksm.enabled", "on"));
-        ScenarioRun adjusted = new ScenarioRun(settings, run.ops(), run.duration(), run.progress(), run.oracle(),
+        ScenarioRun adjusted = new ScenarioRun(settings, run.ops(), run.progress(), run.oracle(),
                 run.file(), run.mode());
         ScenarioResult tdp = new VmScenario(true).runHalf(adjusted, true);
         return tdp.put("overcommit.hostMemoryBytes", host).put("overcommit.guestTouchedBytes", touched)

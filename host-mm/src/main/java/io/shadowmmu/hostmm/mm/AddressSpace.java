@@ -9,8 +9,10 @@ import io.shadowmmu.hostmm.rmap.ReverseMap;
 import io.shadowmmu.hostmm.swap.SwapStore;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.hostmm.vma.Vma;
-import io.shadowmmu.hostmm.vma.VmaKind;
 
+import io.shadowmmu.hostmm.notifier.Range;
+
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -323,18 +325,20 @@ final class AddressSpace {
         });
     }
 
-    /** Clears the PTEs of {@code file}'s pages at index {@code >= fromPage} in every mapping of it (truncate). */
-    void clearFilePages(MemFile file, long fromPage, Gather gather) {
-        for (Vma vma : List.copyOf(vmas.all())) {
+    /** The address ranges mapping {@code file}'s pages at index {@code >= fromPage}, in every mapping of it. */
+    List<Range> fileRanges(MemFile file, long fromPage) {
+        List<Range> ranges = new ArrayList<>();
+        long firstByte = fromPage * PageTable.PAGE_SIZE;
+        for (Vma vma : vmas.all()) {
             if (vma.file() != file) {
                 continue;
             }
-            long firstByte = fromPage * PageTable.PAGE_SIZE;
             long start = firstByte <= vma.fileOffset() ? vma.start() : vma.start() + (firstByte - vma.fileOffset());
             if (start < vma.end()) {
-                clear(start, vma.end(), gather);
+                ranges.add(new Range(start, vma.end()));
             }
         }
+        return ranges;
     }
 
     /**
@@ -543,14 +547,5 @@ final class AddressSpace {
             }
         }
         return files;
-    }
-
-    boolean anyVmaIs(VmaKind kind) {
-        for (Vma vma : vmas.all()) {
-            if (vma.kind() == kind) {
-                return true;
-            }
-        }
-        return false;
     }
 }

@@ -518,25 +518,20 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     }
 
     private void onUnmapFileRange(MmCommand.UnmapFileRange u) {
-        List<Range> ranges = new ArrayList<>();
-        for (Vma vma : space.vmas().all()) {
-            if (vma.file() == u.file()) {
-                long firstByte = u.fromPage() * PageTable.PAGE_SIZE;
-                long s = firstByte <= vma.fileOffset() ? vma.start() : vma.start() + (firstByte - vma.fileOffset());
-                if (s < vma.end()) {
-                    ranges.add(new Range(s, vma.end()));
-                }
+        List<Range> ranges = space.fileRanges(u.file(), u.fromPage());
+        Consumer<Gather> clear = g -> {
+            for (Range r : ranges) {
+                space.clear(r.start(), r.end(), g);
             }
-        }
+        };
         if (ranges.isEmpty() || subscriptions.isEmpty()) {
             gather.reset();
-            space.clearFilePages(u.file(), u.fromPage(), gather);
+            clear.accept(gather);
             releaseNow(gather);
             u.replyTo().tell(MmResult.Done.ZERO);
             return;
         }
-        changeThen(InvalidationEvent.CLEAR, ranges, g -> space.clearFilePages(u.file(), u.fromPage(), g),
-                () -> u.replyTo().tell(MmResult.Done.ZERO));
+        changeThen(InvalidationEvent.CLEAR, ranges, clear, () -> u.replyTo().tell(MmResult.Done.ZERO));
     }
 
     private void onFork(MmCommand.Fork f) {
