@@ -246,11 +246,11 @@ final class MmNotifier {
                 counters.invalidations++;
                 counters.batches++;
             }
-            Batch.Part part = new Batch.Part(s, strategy.messages(mine, settings.maxRangesPerMessage()));
+            Batch.Part part = new Batch.Part(s, fitted(strategy.messages(mine, settings.maxRangesPerMessage())));
             b.parts.put(s.id, part);
-            for (List<Range> msgRanges : part.messages) {
-                s.ref.tell(new MmuNotification.InvalidateStart(s.id, space.id(), b.id, msgRanges, event, blockable,
-                        replyAdapter));
+            for (int m = 0; m < part.messages.size(); m++) {
+                s.ref.tell(new MmuNotification.InvalidateStart(s.id, space.id(), Batch.notificationId(b.id, m),
+                        part.messages.get(m), event, blockable, replyAdapter));
                 counters.sent(s.id);
             }
             trackDeadline(b, s);
@@ -263,6 +263,23 @@ final class MmNotifier {
             events.invalidationStarted(space.id(), b.id, ranges, event);
         }
         return b;
+    }
+
+    /** Regroups a part too long for its message indexes to fit a notification id (a per-page storm over >32 GiB). */
+    private static List<List<Range>> fitted(List<List<Range>> messages) {
+        if (messages.size() <= Batch.MAX_MESSAGES) {
+            return messages;
+        }
+        int per = (messages.size() + Batch.MAX_MESSAGES - 1) / Batch.MAX_MESSAGES;
+        List<List<Range>> out = new ArrayList<>(Batch.MAX_MESSAGES);
+        for (int i = 0; i < messages.size(); i += per) {
+            List<Range> group = new ArrayList<>();
+            for (int j = i; j < Math.min(messages.size(), i + per); j++) {
+                group.addAll(messages.get(j));
+            }
+            out.add(group);
+        }
+        return out;
     }
 
     /**
@@ -324,17 +341,18 @@ final class MmNotifier {
             young.onReport((NotifierReply.YoungReport) reply);
             return;
         }
-        long batchId = reply instanceof NotifierReply.Ack ? ((NotifierReply.Ack) reply).batch()
+        long id = reply instanceof NotifierReply.Ack ? ((NotifierReply.Ack) reply).batch()
                 : ((NotifierReply.Nack) reply).batch();
-        Batch b = batches.get(batchId);
+        Batch b = batches.get(Batch.batchOf(id));
         if (b == null) {
+            counters.ignoredReplies++;
             return; // late reply from a fenced subscriber, or a duplicate: the batch is gone
         }
         Batch.Part part = b.parts.get(reply.subscription());
-        if (part == null || part.awaiting == 0) {
-            return;
+        if (part == null || !part.reply(Batch.messageOf(id))) {
+            counters.ignoredReplies++;
+            return; // a duplicate (or a reply to a message never sent) must not end the batch early
         }
-        part.awaiting--;
         if (reply instanceof NotifierReply.Ack) {
             counters.acked(b.startedNanos, System.nanoTime());
             applyDirty(b, ((NotifierReply.Ack) reply).dirty());
@@ -486,8 +504,9 @@ final class MmNotifier {
         }
         for (Batch.Part part : b.parts.values()) {
             if (subscriptions.contains(part.sub.id)) {
-                for (List<Range> msgRanges : part.messages) {
-                    part.sub.ref.tell(new MmuNotification.InvalidateEnd(part.sub.id, space.id(), b.id, msgRanges));
+                for (int m = 0; m < part.messages.size(); m++) {
+                    part.sub.ref.tell(new MmuNotification.InvalidateEnd(part.sub.id, space.id(),
+                            Batch.notificationId(b.id, m), part.messages.get(m)));
                     counters.sent(part.sub.id);
                 }
             }
