@@ -453,6 +453,33 @@ final class AddressSpace {
     }
 
     /**
+     * {@code try_to_unmap} of one mapping of a shared anonymous page (copy-on-write after fork, or KSM): the PTE
+     * becomes a swap entry naming {@code slot}, which already holds the page's contents. Only a read-only mapping of a
+     * frame whose contents still equal the slot's qualifies; then this mm's view of the page is the slot, whatever
+     * becomes of the frame, and nobody can write the frame in place while others share it.
+     *
+     * @return false when this mapping is not a read-only mapping of that frame with those contents any more
+     */
+    boolean swapOutShared(long page, int pfn, int generation, long slot, Gather gather) {
+        long pte = pageTable.get(page);
+        if (!Pte.isPresent(pte) || Pte.isWritable(pte) || Pte.pfn(pte) != pfn || memory.generation(pfn) != generation
+                || !memory.hasFlag(pfn, PhysicalMemory.FLAG_ANON)) {
+            return false;
+        }
+        long[] contents = swap.peek(slot);
+        if (contents == null || !memory.sameContents(pfn, contents)) {
+            return false;
+        }
+        swap.duplicate(slot);
+        long last = pageTable.getAndSet(page, Pte.swapEntry(slot));
+        forget(page, last);
+        counters.swapOut++;
+        gather.changed(page);
+        gather.release(page, pfn);
+        return true;
+    }
+
+    /**
      * First half of migration: the PTE becomes a migration entry that keeps the mapping's reference (faults wait for
      * the second half). Returns false when the page is not an exclusive anonymous page of that generation any more.
      */

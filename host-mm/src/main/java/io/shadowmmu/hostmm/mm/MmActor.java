@@ -172,6 +172,8 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             notifier.age((MmCommand.Age) msg);
         } else if (msg instanceof MmCommand.SwapOutPage) {
             onSwapOut((MmCommand.SwapOutPage) msg);
+        } else if (msg instanceof MmCommand.SwapOutShared) {
+            onSwapOutShared((MmCommand.SwapOutShared) msg);
         } else if (msg instanceof MmCommand.UnmapFilePages) {
             onUnmapFilePages((MmCommand.UnmapFilePages) msg);
         } else if (msg instanceof MmCommand.MigratePage) {
@@ -613,6 +615,15 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
         Runnable reply = () -> c.replyTo().tell(new MmCommand.PressureDone(space.id(), page, slot[0] >= 0,
                 slot[0] >= 0 ? "swapped out" : "page changed"));
         pressureChange(page, apply, writeBack, reply);
+    }
+
+    private void onSwapOutShared(MmCommand.SwapOutShared c) {
+        long page = c.va() & ~(PageTable.PAGE_SIZE - 1);
+        boolean[] done = {false};
+        Consumer<Gather> apply = g -> done[0] = space.swapOutShared(page, c.pfn(), c.generation(), c.slot(), g);
+        Runnable reply = () -> c.replyTo().tell(new MmCommand.PressureDone(space.id(), page, done[0],
+                done[0] ? "swapped out" : "page changed"));
+        pressureChange(page, apply, null, reply);
     }
 
     /** Page-cache reclaim: the file's pages leave every mapping before they leave the cache. */
