@@ -28,8 +28,8 @@ class ConfigReferenceTest {
         String doc = ConfigReference.generate(ROOT);
         assertThat(doc).contains("## config").contains("## guest-vm").contains("## gru-device")
                 .contains("## emulator");
-        assertThat(doc).contains("| `memory` | `256m` |").contains("| `strategy` | `GATHER` |")
-                .contains("| `duration` | `30s` |");
+        assertThat(doc).contains("| `host.memory` | `256m` |").contains("| `notifier.strategy` | `GATHER` |")
+                .contains("| `mixed.duration` | `30s` |");
         assertThat(doc).contains("### `host`").contains("### `mixed`").contains("### `gru.tlb`");
     }
 }
