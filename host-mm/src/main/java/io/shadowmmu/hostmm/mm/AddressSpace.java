@@ -325,8 +325,14 @@ final class AddressSpace {
         });
     }
 
-    /** The address ranges mapping {@code file}'s pages at index {@code >= fromPage}, in every mapping of it. */
-    List<Range> fileRanges(MemFile file, long fromPage) {
+    /** {@code toPage} of {@link #fileRanges}: every page from {@code fromPage} on. */
+    static final long TO_END_OF_FILE = Long.MAX_VALUE;
+
+    /**
+     * The address ranges mapping {@code file}'s pages with index in {@code [fromPage, toPage)}, in every mapping of
+     * it (one range per mapping: a truncate or an eviction is one gather, not one per page).
+     */
+    List<Range> fileRanges(MemFile file, long fromPage, long toPage) {
         List<Range> ranges = new ArrayList<>();
         long firstByte = fromPage * PageTable.PAGE_SIZE;
         for (Vma vma : vmas.all()) {
@@ -334,8 +340,13 @@ final class AddressSpace {
                 continue;
             }
             long start = firstByte <= vma.fileOffset() ? vma.start() : vma.start() + (firstByte - vma.fileOffset());
-            if (start < vma.end()) {
-                ranges.add(new Range(start, vma.end()));
+            long end = vma.end();
+            if (toPage != TO_END_OF_FILE) {
+                long lastByte = toPage * PageTable.PAGE_SIZE;
+                end = lastByte <= vma.fileOffset() ? vma.start() : Math.min(end, vma.start() + (lastByte - vma.fileOffset()));
+            }
+            if (start < end) {
+                ranges.add(new Range(start, end));
             }
         }
         return ranges;
