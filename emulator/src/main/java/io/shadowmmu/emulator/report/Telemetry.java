@@ -22,15 +22,24 @@ public final class Telemetry {
 
     private static final long INTERVAL_NANOS = 1_000_000_000L;
 
-    private final long started = System.nanoTime();
+    private final long started;
     private final List<Double> seconds = new ArrayList<>();
     private final Map<String, Map<String, List<Double>>> groups = new LinkedHashMap<>();
     private final Map<String, Gauge> gauges = new LinkedHashMap<>();
     private long lastSample = Long.MIN_VALUE;
 
+    public Telemetry() {
+        this(System.nanoTime());
+    }
+
+    /** Series whose time axis starts at {@code startedNanos} on {@link System#nanoTime}'s clock. */
+    Telemetry(long startedNanos) {
+        this.started = startedNanos;
+    }
+
     /** A value sampled as it is (for example violations so far). */
     public void gauge(String group, String name, DoubleSupplier value) {
-        gauges.put(group + "\u0000" + name, new Gauge(group, name, value));
+        gauges.put(group + "\u0000" + name, new Gauge(group, name, now -> value.getAsDouble()));
     }
 
     /** A monotone counter drawn as its increase per second between two samples. */
@@ -53,7 +62,11 @@ public final class Telemetry {
 
     /** Takes a sample when a second has passed since the last one (the first call only primes the rates). */
     public void maybeSample() {
-        long now = System.nanoTime();
+        sampleAt(System.nanoTime());
+    }
+
+    /** {@link #maybeSample} at a given time of {@link System#nanoTime}'s clock. */
+    void sampleAt(long now) {
         if (lastSample != Long.MIN_VALUE && now - lastSample < INTERVAL_NANOS) {
             return;
         }
@@ -64,7 +77,7 @@ public final class Telemetry {
         }
         if (first) {
             for (Gauge g : gauges.values()) {
-                g.value.getAsDouble(); // primes rates and ratios: their first interval starts here
+                g.value.read(now); // primes rates and ratios: their first interval starts here
             }
             return;
         }
@@ -76,7 +89,7 @@ public final class Telemetry {
             while (series.size() < index) {
                 series.add(Double.NaN); // registered late: nothing measured before
             }
-            series.add(g.value.getAsDouble());
+            series.add(g.value.read(now));
         }
     }
 
@@ -108,11 +121,17 @@ public final class Telemetry {
         return tree;
     }
 
-    private record Gauge(String group, String name, DoubleSupplier value) {
+    /** A value read at a time (rates need the time of each read). */
+    private interface Reading {
+        double read(long nowNanos);
     }
 
-    private static final class Rate implements DoubleSupplier {
+    private record Gauge(String group, String name, Reading value) {
+    }
+
+    private static final class Rate implements Reading {
         private final LongSupplier counter;
+        private boolean primed;
         private long last;
         private long lastNanos;
 
@@ -121,17 +140,17 @@ public final class Telemetry {
         }
 
         @Override
-        public double getAsDouble() {
-            long now = System.nanoTime();
+        public double read(long now) {
             long value = counter.getAsLong();
-            double rate = lastNanos == 0 ? Double.NaN : (value - last) * 1e9 / Math.max(1, now - lastNanos);
+            double rate = !primed ? Double.NaN : (value - last) * 1e9 / Math.max(1, now - lastNanos);
+            primed = true;
             last = value;
             lastNanos = now;
             return rate;
         }
     }
 
-    private static final class Ratio implements DoubleSupplier {
+    private static final class Ratio implements Reading {
         private final LongSupplier part;
         private final LongSupplier whole;
         private long lastPart;
@@ -143,7 +162,7 @@ public final class Telemetry {
         }
 
         @Override
-        public double getAsDouble() {
+        public double read(long now) {
             long p = part.getAsLong();
             long w = whole.getAsLong();
             long dw = w - lastWhole;

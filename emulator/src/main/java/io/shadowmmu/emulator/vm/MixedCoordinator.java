@@ -63,6 +63,10 @@ final class MixedCoordinator extends AbstractBehavior<MixedCoordinator.Command> 
     private record Pressure(PressureCounters.Snapshot snapshot) implements Command {
     }
 
+    /** @param answer the part's outcome, when it answers through a future rather than a message */
+    private record PartStopped(String part, CompletableFuture<?> answer) implements Command {
+    }
+
     private enum Tick implements Command {
         INSTANCE
     }
@@ -96,10 +100,14 @@ final class MixedCoordinator extends AbstractBehavior<MixedCoordinator.Command> 
         this.outcome = outcome;
         this.hostActor = context.spawn(HostActor.create(host), "host");
         CompletableFuture<VmCoordinator.Outcome> vmOutcome = new CompletableFuture<>();
-        context.spawn(VmCoordinator.create(host, hostActor, plan, liveVms, vmOutcome), "vms");
+        ActorRef<VmCoordinator.Command> vmPart = context.spawn(
+                VmCoordinator.create(host, hostActor, plan, liveVms, vmOutcome), "vms");
         context.pipeToSelf(vmOutcome, VmsDone::new);
-        context.spawn(GruScenario.onHost(host, hostActor, gru,
+        // A part that fails stops without an answer: its death ends the run with the reason instead of a hang.
+        context.watchWith(vmPart, new PartStopped("the VM part", vmOutcome));
+        ActorRef<GruScenario.Command> gruPart = context.spawn(GruScenario.onHost(host, hostActor, gru,
                 context.messageAdapter(GruResult.class, GruDone::new)), "gru");
+        context.watchWith(gruPart, new PartStopped("the GRU part", null));
     }
 
     @Override
@@ -110,6 +118,7 @@ final class MixedCoordinator extends AbstractBehavior<MixedCoordinator.Command> 
                     gru = g.result();
                     return maybeAudit();
                 })
+                .onMessage(PartStopped.class, this::onPartStopped)
                 .onMessageEquals(Tick.INSTANCE, this::onTick)
                 .onMessage(Stats.class, this::onStats)
                 .onMessage(Audited.class, a -> {
@@ -138,6 +147,16 @@ final class MixedCoordinator extends AbstractBehavior<MixedCoordinator.Command> 
         publish();
         bound.stop(); // the VMs reached their bound (time or accesses): the devices' processes stop as well
         return maybeAudit();
+    }
+
+    private Behavior<Command> onPartStopped(PartStopped p) {
+        boolean answered = p.answer() != null ? p.answer().isDone() : gru != null;
+        if (answered) {
+            return this;
+        }
+        outcome.complete(new Outcome(vms, gru, processes(), null, null, p.part() + " stopped without a result"
+                + " (see the log for its failure)"));
+        return Behaviors.stopped();
     }
 
     private Behavior<Command> onTick() {
