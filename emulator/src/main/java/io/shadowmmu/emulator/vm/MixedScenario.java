@@ -127,9 +127,10 @@ public final class MixedScenario implements Scenario {
         MixedCoordinator.Outcome o;
         try {
             o = Awaiting.outcome(run, outcome, done, duration != null ? durationMs / 1000 : accessBudget,
-                    () -> String.format("accesses %,d  faults %,d  invalidations %,d  violations %d%s",
-                            liveVms.accesses(), liveHost.faults.get(), liveHost.invalidations.get(),
-                            run.oracle().total(), bound.reached() ? "  (quiescing)" : ""));
+                    // Violations first: a narrow terminal cuts the end of the line.
+                    () -> String.format("violations %d  accesses %,d  faults %,d  invalidations %,d%s",
+                            run.oracle().total(), liveVms.accesses(), liveHost.faults.get(),
+                            liveHost.invalidations.get(), bound.reached() ? "  (quiescing)" : ""));
         } finally {
             t.clearGauges();
             system.terminate();
