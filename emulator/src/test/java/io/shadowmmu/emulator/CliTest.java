@@ -42,6 +42,16 @@ class CliTest {
     }
 
     @Test
+    void durationIsCheckedAndOnlyForTimeBoundedScenarios() {
+        CliRun bad = CliRun.of("run", "--duration", "soon");
+        assertThat(bad.exit()).isEqualTo(2);
+        assertThat(bad.err()).contains("--duration soon: not a duration");
+        CliRun churn = CliRun.of("run", "--scenario", "host-churn", "--duration", "5s");
+        assertThat(churn.exit()).isEqualTo(2);
+        assertThat(churn.err()).contains("host-churn is bounded by --ops");
+    }
+
+    @Test
     void scenariosListsHostChurn() {
         CliRun r = CliRun.of("scenarios");
         assertThat(r.exit()).isZero();

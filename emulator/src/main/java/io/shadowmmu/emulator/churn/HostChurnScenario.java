@@ -2,6 +2,8 @@ package io.shadowmmu.emulator.churn;
 
 import akka.actor.typed.ActorSystem;
 import com.typesafe.config.Config;
+import io.shadowmmu.emulator.report.AckHistogram;
+import io.shadowmmu.emulator.report.Telemetry;
 import io.shadowmmu.emulator.scenario.Awaiting;
 import io.shadowmmu.emulator.scenario.EmbeddedSystem;
 import io.shadowmmu.emulator.scenario.Scenario;
@@ -12,6 +14,7 @@ import io.shadowmmu.hostmm.mm.MmStats;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 /**
  * {@code host-churn}: host processes that mmap, fault, fork, COW-write, mprotect, munmap, madvise and truncate at
@@ -43,8 +46,12 @@ public final class HostChurnScenario implements Scenario {
         ActorSystem<ChurnCoordinator.Command> system = ActorSystem.create(
                 ChurnCoordinator.create(host, churn, opsLeft, peakUsed, outcome), "host-churn", akka);
         ChurnCoordinator.Outcome o;
+        LongSupplier done = () -> Math.min(ops, ops - Math.max(0, opsLeft.get()));
+        run.telemetry().rate(Telemetry.THROUGHPUT, "operations/s", done);
+        run.telemetry().gauge(Telemetry.EVENTS, "frames in use", () -> host.memory().usedFrames());
+        run.telemetry().gauge(Telemetry.EVENTS, "violations", () -> run.oracle().total());
         try {
-            o = Awaiting.outcome(run, outcome, () -> Math.min(ops, ops - Math.max(0, opsLeft.get())), ops, () -> {
+            o = Awaiting.outcome(run, outcome, done, ops, () -> {
                 long used = host.memory().usedFrames();
                 peakUsed.accumulateAndGet(used, Math::max);
                 return Awaiting.frames(run, used);
@@ -100,6 +107,7 @@ public final class HostChurnScenario implements Scenario {
                 .put("host.fenced", fenced)
                 .put("host.ackLatencyMicros.p50", acks == 0 ? 0 : weightedP50 / acks)
                 .put("host.ackLatencyMicros.p99Max", p99)
+                .put("host.ackLatencyMicros.histogram", AckHistogram.rows(o.processes()))
                 .put("host.frames.total", o.framesTotal())
                 .put("host.frames.allocated", o.framesTotal() - o.framesFree())
                 .put("host.frames.free", o.framesFree())

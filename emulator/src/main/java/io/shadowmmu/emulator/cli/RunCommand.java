@@ -4,8 +4,10 @@ import io.shadowmmu.config.Settings;
 import io.shadowmmu.config.SettingsException;
 import io.shadowmmu.emulator.Main;
 import io.shadowmmu.emulator.oracle.OracleSupport;
+import io.shadowmmu.emulator.report.HtmlReport;
 import io.shadowmmu.emulator.report.JsonReport;
 import io.shadowmmu.emulator.report.Progress;
+import io.shadowmmu.emulator.report.Telemetry;
 import io.shadowmmu.emulator.scenario.Scenario;
 import io.shadowmmu.emulator.scenario.ScenarioResult;
 import io.shadowmmu.emulator.scenario.ScenarioRun;
@@ -14,6 +16,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -33,6 +36,11 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--ops", paramLabel = "N", description = "Operations to perform (scenario default when absent).")
     long ops;
 
+    @Option(names = "--duration", paramLabel = "TIME",
+            description = "How long a time-bounded scenario (mixed) runs before it quiesces and audits, e.g. 10s,"
+                    + " 2m, 500ms (default: mixed.duration, 30s).")
+    String duration;
+
     @Option(names = "--set", paramLabel = "KEY=VALUE",
             description = "Override a setting (keys relative to shadowmmu, e.g. notifier.strategy=range). Repeatable.")
     Map<String, String> overrides = new LinkedHashMap<>();
@@ -51,6 +59,13 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "FILE", description = "Write the result as JSON.")
     Path json;
 
+    @Option(names = "--report", paramLabel = "DIR",
+            description = "Directory of the report: index.html (charts) and result.json (default: ${DEFAULT-VALUE}).")
+    Path report = Path.of("report");
+
+    @Option(names = "--no-report", description = "Do not write the report directory.")
+    boolean noReport;
+
     @Option(names = {"-q", "--quiet"}, description = "No progress output.")
     boolean quiet;
 
@@ -63,6 +78,18 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (ops < 0) {
             return usage("--ops must not be negative: " + ops);
+        }
+        Duration bound = null;
+        if (duration != null) {
+            if (!s.timeBounded()) {
+                return usage("--duration applies to time-bounded scenarios (mixed); " + s.name()
+                        + " is bounded by --ops");
+            }
+            try {
+                bound = Durations.parse(duration);
+            } catch (IllegalArgumentException e) {
+                return usage("--duration " + duration + ": " + e.getMessage());
+            }
         }
         Settings settings;
         try {
@@ -84,8 +111,9 @@ public final class RunCommand implements Callable<Integer> {
         OracleSupport oracle = OracleSupport.create(settings);
         long started = System.nanoTime();
         ScenarioResult result;
+        Telemetry telemetry = new Telemetry();
         try (Progress progress = Progress.forTerminal(s.name(), quiet)) {
-            result = s.run(new ScenarioRun(settings, ops, progress, oracle, file, mode));
+            result = s.run(new ScenarioRun(settings, ops, progress, oracle, file, mode, bound, telemetry));
         } catch (SettingsException e) {
             return usage(e.getMessage());
         }
@@ -97,6 +125,9 @@ public final class RunCommand implements Callable<Integer> {
         tree.put("variant", settings.variant().name());
         tree.putAll(result.tree());
         tree.put("elapsed_ms", elapsedMs);
+        if (telemetry.samples() > 0) {
+            tree.put("timeseries", telemetry.toTree());
+        }
         Map<String, Object> verdict = new LinkedHashMap<>();
         verdict.put("enabled", oracle.enabled());
         verdict.put("clean", oracle.clean());
@@ -122,6 +153,10 @@ public final class RunCommand implements Callable<Integer> {
         if (json != null) {
             JsonReport.write(json, tree);
             System.out.println("  json: " + json);
+        }
+        if (!noReport) {
+            Path page = HtmlReport.write(report, tree, result.summary());
+            System.out.println("  report: " + page + " (and " + report.resolve(HtmlReport.JSON) + ")");
         }
         return oracle.clean() ? 0 : Main.EXIT_VIOLATION;
     }

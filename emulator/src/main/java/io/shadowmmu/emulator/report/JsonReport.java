@@ -23,7 +23,7 @@ public final class JsonReport {
         MAPPER.writeValue(file.toFile(), tree);
     }
 
-    public static String toJson(Map<String, Object> tree) throws IOException {
+    public static String toJson(Object tree) throws IOException {
         return MAPPER.writeValueAsString(tree);
     }
 }

@@ -8,7 +8,7 @@ import java.util.function.Supplier;
 
 /**
  * Waits on the CLI's main thread (never an actor's) for a scenario's outcome, refreshing its progress display from
- * counters the actors update, five times a second.
+ * counters the actors update, five times a second, and sampling the run's time series once a second.
  */
 public final class Awaiting {
     private Awaiting() {
@@ -21,6 +21,7 @@ public final class Awaiting {
                 return outcome.get(200, TimeUnit.MILLISECONDS);
             } catch (TimeoutException stillRunning) {
                 run.progress().update(done.getAsLong(), total, status.get());
+                run.telemetry().maybeSample();
             }
         }
     }

@@ -8,6 +8,11 @@ public interface Scenario {
     /** One line for {@code shadowmmu scenarios}. */
     String description();
 
+    /** Whether {@code --duration} bounds this scenario (the others are bounded by {@code --ops}). */
+    default boolean timeBounded() {
+        return false;
+    }
+
     /** Runs to completion on the calling (non-actor) thread and returns what happened. */
     ScenarioResult run(ScenarioRun run) throws Exception;
 }

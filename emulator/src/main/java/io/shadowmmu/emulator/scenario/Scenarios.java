@@ -3,6 +3,7 @@ package io.shadowmmu.emulator.scenario;
 import io.shadowmmu.emulator.churn.HostChurnScenario;
 import io.shadowmmu.emulator.gru.GruScenario;
 import io.shadowmmu.emulator.strategies.StrategiesScenario;
+import io.shadowmmu.emulator.vm.MixedScenario;
 import io.shadowmmu.emulator.vm.OvercommitScenario;
 import io.shadowmmu.emulator.vm.TraceScenario;
 import io.shadowmmu.emulator.vm.VmScenario;
@@ -14,11 +15,12 @@ import java.util.Optional;
 /** Every scenario the CLI knows, in the order {@code scenarios} lists them. */
 public final class Scenarios {
     /** The scenario {@code run} uses without {@code --scenario}. */
-    public static final String DEFAULT = "host-churn";
+    public static final String DEFAULT = "mixed";
 
     private static final Map<String, Scenario> ALL = new LinkedHashMap<>();
 
     static {
+        register(new MixedScenario());
         register(new HostChurnScenario());
         register(new VmScenario(true));
         register(new VmScenario(false));

@@ -40,9 +40,19 @@ public final class StrategiesScenario implements Scenario {
         int pages = r.intBetween("region-pages", 1, 1 << 20);
         int rounds = (int) Math.min(100_000, run.opsOr(r.intBetween("default-rounds", 1, 100_000)));
         ScenarioResult result = new ScenarioResult().put("ops", rounds).put("pagesPerMunmap", pages);
+        result.put("strategies", measure(run, pages, rounds, result));
+        return result;
+    }
+
+    /**
+     * Runs the workload once per strategy, {@code rounds} munmaps of {@code pages} pages each, on a fresh host
+     * each time (under the run's oracle); adds a table to {@code result}'s summary and returns one row a strategy.
+     */
+    public static List<Map<String, Object>> measure(ScenarioRun run, int pages, int rounds, ScenarioResult result)
+            throws Exception {
         List<Map<String, Object>> rows = new ArrayList<>();
-        result.line(String.format("%-12s %10s %12s %10s %12s %9s %11s %11s", "strategy", "starts/op", "pages/start",
-                "flushes", "munmap p50", "retries", "ack p50 us", "ack p99 us"));
+        result.line(String.format("%-12s %10s %12s %9s %10s %12s %9s %11s %11s", "strategy", "starts/op",
+                "pages/start", "msgs/page", "flushes", "munmap p50", "retries", "ack p50 us", "ack p99 us"));
         DeliveryStrategyKind[] kinds = DeliveryStrategyKind.values();
         for (int k = 0; k < kinds.length; k++) {
             DeliveryStrategyKind kind = kinds[k];
@@ -74,6 +84,9 @@ public final class StrategiesScenario implements Scenario {
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("strategy", kind.name());
             row.put("messages", o.stats().notifier().messages());
+            row.put("pagesInvalidated", o.stats().notifier().ptesCleared());
+            row.put("messagesPerInvalidatedPage", o.stats().notifier().ptesCleared() == 0 ? 0.0
+                    : (double) o.stats().notifier().messages() / o.stats().notifier().ptesCleared());
             row.put("startsPerMunmap", startsPerOp);
             row.put("pagesPerStart", pagesPerStart);
             row.put("secondaryFlushes", flushes);
@@ -85,11 +98,11 @@ public final class StrategiesScenario implements Scenario {
             row.put("fenced", o.stats().notifier().fences());
             row.put("leaked", o.audit().leaked());
             rows.add(row);
-            result.line(String.format("%-12s %10.1f %12.1f %10d %9d us %9d %11d %11d", kind, startsPerOp,
-                    pagesPerStart, flushes, o.munmapMicros().getValueAtPercentile(50), retries,
-                    o.stats().ackLatency().p50Micros(), o.stats().ackLatency().p99Micros()));
+            result.line(String.format("%-12s %10.1f %12.1f %9.3f %10d %9d us %9d %11d %11d", kind, startsPerOp,
+                    pagesPerStart, (double) row.get("messagesPerInvalidatedPage"), flushes,
+                    o.munmapMicros().getValueAtPercentile(50), retries, o.stats().ackLatency().p50Micros(),
+                    o.stats().ackLatency().p99Micros()));
         }
-        result.put("strategies", rows);
-        return result;
+        return rows;
     }
 }

@@ -41,8 +41,7 @@ public final class OvercommitScenario implements Scenario {
                 "host.memory", Long.toString(host),
                 "migration.enabled", "on",
                 "ksm.enabled", "on"));
-        ScenarioRun adjusted = new ScenarioRun(settings, run.ops(), run.progress(), run.oracle(),
-                run.file(), run.mode());
+        ScenarioRun adjusted = run.withSettings(settings);
         ScenarioResult tdp = new VmScenario(true).runHalf(adjusted, true);
         return tdp.put("overcommit.hostMemoryBytes", host).put("overcommit.guestTouchedBytes", touched)
                 .line(String.format("host memory %,d KiB for about %,d KiB of guest working sets (%.1fx)",

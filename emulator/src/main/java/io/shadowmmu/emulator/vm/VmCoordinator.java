@@ -27,7 +27,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiFunction;
 
 /**
@@ -100,7 +99,9 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
     private final HostContext host;
     private final GuestSettings guest;
     private final Plan plan;
-    private final AtomicLong accessesDone;
+    private final LiveVms live;
+    /** False when the host actor belongs to a larger run, which then audits the host itself. */
+    private final boolean ownsHost;
     private final CompletableFuture<Outcome> outcome;
     private final ActorRef<HostCommand> hostActor;
     private final ActorRef<MmCommand>[] vmms;
@@ -112,25 +113,25 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
     private final List<KvmStats> kvms = new ArrayList<>();
     private final List<HostStressor.Done> stressDone = new ArrayList<>();
     private final List<MmStats> vmmStats = new ArrayList<>();
-    private final long[] polled;
     private int started;
     private int pending;
     private HostCommand.AuditReport audit;
 
     @SuppressWarnings("unchecked")
-    private VmCoordinator(ActorContext<Command> context, HostContext host, Plan plan, AtomicLong accessesDone,
+    private VmCoordinator(ActorContext<Command> context, HostContext host, ActorRef<HostCommand> sharedHost,
+                          Plan plan, LiveVms live,
                           CompletableFuture<Outcome> outcome) {
         super(context);
         this.host = host;
         this.guest = GuestSettings.from(host.settings());
         this.plan = plan;
-        this.accessesDone = accessesDone;
+        this.live = live;
+        this.ownsHost = sharedHost == null;
         this.outcome = outcome;
         this.vmms = new ActorRef[plan.vms()];
         this.vmmIds = new long[plan.vms()];
         this.hvaBases = new long[plan.vms()];
-        this.polled = new long[plan.vms()];
-        this.hostActor = context.spawn(HostActor.create(host), "host");
+        this.hostActor = ownsHost ? context.spawn(HostActor.create(host), "host") : sharedHost;
         for (int i = 0; i < plan.vms(); i++) {
             int vm = i;
             context.ask(HostCommand.ProcessSpawned.class, hostActor, TIMEOUT,
@@ -138,11 +139,20 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
         }
     }
 
-    static Behavior<Command> create(HostContext host, Plan plan, AtomicLong accessesDone,
+    static Behavior<Command> create(HostContext host, Plan plan, LiveVms live,
+                                    CompletableFuture<Outcome> outcome) {
+        return create(host, null, plan, live, outcome);
+    }
+
+    /**
+     * With {@code sharedHost}, the VMs' processes are spawned by a host actor that a larger run owns, and the
+     * outcome carries no audit nor pressure counters: the owner takes them once every part of its run is done.
+     */
+    static Behavior<Command> create(HostContext host, ActorRef<HostCommand> sharedHost, Plan plan, LiveVms live,
                                     CompletableFuture<Outcome> outcome) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             timers.startTimerWithFixedDelay(Poll.INSTANCE, Duration.ofMillis(250));
-            return new VmCoordinator(ctx, host, plan, accessesDone, outcome);
+            return new VmCoordinator(ctx, host, sharedHost, plan, live, outcome);
         }));
     }
 
@@ -171,7 +181,7 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
                     }
                     return this;
                 })
-                .onMessage(VmmExited.class, e -> --pending == 0 ? audit() : this)
+                .onMessage(VmmExited.class, e -> --pending > 0 ? this : ownsHost ? audit() : done())
                 .onMessage(Audited.class, a -> {
                     audit = a.report();
                     getContext().ask(PressureCounters.Snapshot.class, hostActor, TIMEOUT,
@@ -238,16 +248,11 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
     private Behavior<Command> onPoll() {
         for (int i = 0; i < vms.size(); i++) {
             ActorRef<GuestVm.Command> vm = vms.get(i);
-            if (vm != null && i < polled.length) {
+            if (vm != null) {
                 int idx = i;
                 getContext().ask(VmStats.class, vm, Duration.ofSeconds(5), GuestVm.GetStats::new, (s, f) -> {
                     if (s != null) {
-                        polled[idx] = s.accesses();
-                        long sum = 0;
-                        for (long p : polled) {
-                            sum += p;
-                        }
-                        accessesDone.set(sum);
+                        live.publish(idx, s);
                     }
                     return new Polled(s);
                 });
@@ -261,7 +266,7 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
             return fail("vm " + f.vm() + " did not finish");
         }
         finished.add(f.stats());
-        polled[f.vm()] = f.stats().accesses();
+        live.publish(f.vm(), f.stats());
         if (f.vm() < stressors.size()) {
             stressors.get(f.vm()).tell(HostStressor.Stop.INSTANCE); // its VM is done: no more stress on it
         }
@@ -286,6 +291,11 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
             getContext().ask(MmResult.class, vmm, TIMEOUT, MmCommand.Exit::new, (r, f) -> new VmmExited(r));
         }
         return this;
+    }
+
+    private Behavior<Command> done() {
+        outcome.complete(new Outcome(finished, kvms, stressDone, vmmStats, null, null, null));
+        return Behaviors.stopped();
     }
 
     private Behavior<Command> audit() {

@@ -1,6 +1,7 @@
 package io.shadowmmu.emulator.vm;
 
 import akka.actor.typed.ActorSystem;
+import io.shadowmmu.emulator.report.Telemetry;
 import io.shadowmmu.emulator.scenario.Awaiting;
 import io.shadowmmu.emulator.scenario.EmbeddedSystem;
 import io.shadowmmu.emulator.scenario.ScenarioResult;
@@ -15,7 +16,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicLong;
 
 /** Runs a {@link VmCoordinator} plan on an embedded actor system and turns its outcome into a result. */
 final class VmRunner {
@@ -24,12 +24,14 @@ final class VmRunner {
 
     static VmCoordinator.Outcome run(ScenarioRun run, VmCoordinator.Plan plan, long totalAccesses) throws Exception {
         HostContext host = HostContext.create(run.settings(), run.oracle().events());
-        AtomicLong done = new AtomicLong();
+        LiveVms live = new LiveVms(plan.vms());
         CompletableFuture<VmCoordinator.Outcome> outcome = new CompletableFuture<>();
         ActorSystem<VmCoordinator.Command> system = ActorSystem.create(
-                VmCoordinator.create(host, plan, done, outcome), "vms", EmbeddedSystem.config(run.settings()));
+                VmCoordinator.create(host, plan, live, outcome), "vms", EmbeddedSystem.config(run.settings()));
+        series(run.telemetry(), live);
+        run.telemetry().gauge(Telemetry.EVENTS, "violations", () -> run.oracle().total());
         try {
-            VmCoordinator.Outcome o = Awaiting.outcome(run, outcome, done::get, totalAccesses,
+            VmCoordinator.Outcome o = Awaiting.outcome(run, outcome, live::accesses, totalAccesses,
                     () -> Awaiting.frames(run, host.memory().usedFrames()));
             if (o.failure() != null) {
                 throw new IllegalStateException(o.failure());
@@ -38,6 +40,16 @@ final class VmRunner {
             return o;
         } finally {
             system.terminate();
+        }
+    }
+
+    /** Time series of VMs: guest accesses per second, KVM faults per second, each VM's TLB hit rate. */
+    static void series(Telemetry telemetry, LiveVms live) {
+        telemetry.rate(Telemetry.THROUGHPUT, "guest accesses/s", live::accesses);
+        telemetry.rate(Telemetry.EVENTS, "kvm faults/s", live::faults);
+        for (int i = 0; i < live.vms(); i++) {
+            int vm = i;
+            telemetry.ratio(Telemetry.TLB_HIT_RATE, "vm" + i, () -> live.tlbHits(vm), () -> live.tlbLookups(vm));
         }
     }
 

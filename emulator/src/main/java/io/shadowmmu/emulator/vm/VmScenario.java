@@ -8,7 +8,10 @@ import io.shadowmmu.guest.vm.GuestSettings;
 import io.shadowmmu.guest.workload.Region;
 import io.shadowmmu.guest.workload.WorkloadSpec;
 
+import io.shadowmmu.guest.workload.Workload;
+
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * {@code vm-tdp} and {@code vm-shadow}: VMs whose vCPUs run a seeded workload through TDP or shadow paging while a
@@ -47,17 +50,31 @@ public final class VmScenario implements Scenario {
         long ops = run.opsOr(p.defaultOps());
         int processes = p.vms() * p.processesPerVm();
         long perProcess = Math.max(1, ops / processes);
-        // Leave the guest kernel room for page tables and the balloon; regions are whole pages.
-        long workingSet = Math.min(p.workingSet(), guest.memoryBytes() / (p.processesPerVm() + 1)) & ~4095L;
-        Region region = new Region(BASE, workingSet);
-        long seed = run.seed();
-        VmCoordinator.Plan plan = new VmCoordinator.Plan(p.vms(), p.processesPerVm(), tdp, mixed,
-                (vm, proc) -> WorkloadSpec.of(p.workload(), perProcess, p.writeFraction())
-                        .create(region, seed * 1_000_003L + vm * 101L + proc),
-                List.of(new GuestVma(region.base(), region.end(), true)), true, p);
+        VmCoordinator.Plan plan = plan(p, guest, tdp, mixed, perProcess, run.seed(), UnaryOperator.identity());
         VmCoordinator.Outcome o = VmRunner.run(run, plan, perProcess * processes);
         ScenarioResult r = new ScenarioResult().put("ops", perProcess * processes).put("mode", mixed ? "tdp+shadow" : tdp ? "tdp" : "shadow");
         VmRunner.report(r, o);
+        stressors(r, o);
+        return r;
+    }
+
+    /**
+     * The plan of a VM run with host stressors: every process runs {@code perProcess} accesses of the configured
+     * workload over its own working set; {@code bound} may wrap each workload (a time limit).
+     */
+    static VmCoordinator.Plan plan(VmParams p, GuestSettings guest, boolean tdp, boolean mixed, long perProcess,
+                                   long seed, UnaryOperator<Workload> bound) {
+        // Leave the guest kernel room for page tables and the balloon; regions are whole pages.
+        long workingSet = Math.min(p.workingSet(), guest.memoryBytes() / (p.processesPerVm() + 1)) & ~4095L;
+        Region region = new Region(BASE, workingSet);
+        return new VmCoordinator.Plan(p.vms(), p.processesPerVm(), tdp, mixed,
+                (vm, proc) -> bound.apply(WorkloadSpec.of(p.workload(), perProcess, p.writeFraction())
+                        .create(region, seed * 1_000_003L + vm * 101L + proc)),
+                List.of(new GuestVma(region.base(), region.end(), true)), true, p);
+    }
+
+    /** What the host stressors did, and the host invalidations of the VMM processes. */
+    static void stressors(ScenarioResult r, VmCoordinator.Outcome o) {
         long rounds = 0;
         long dontneeds = 0;
         long remaps = 0;
@@ -79,6 +96,5 @@ public final class VmScenario implements Scenario {
         r.put("host.invalidations", hostInvalidations);
         r.line(String.format("host stressor: %,d rounds: %,d DONTNEED, %,d munmap+remap, %,d mprotect, %,d forks;"
                 + " %,d host invalidations", rounds, dontneeds, remaps, protects, forks, hostInvalidations));
-        return r;
     }
 }

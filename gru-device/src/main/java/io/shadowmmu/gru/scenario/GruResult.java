@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * What a {@link GruScenario} run did: device counters summed over the devices, what the user processes saw, what the
- * host stressor did, and the final frame audit (I5).
+ * host stressor did, and the final frame audit (I5; null when the scenario ran on a host it does not own).
  */
 public record GruResult(int devices, int processes, long contexts, long instructions, long hits, long misses,
                         long dropins, long dropinFailures, long dropinWaits, long dropinDiscards, long flushes,

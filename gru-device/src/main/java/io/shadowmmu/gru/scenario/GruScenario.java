@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * The gru scenario as an actor: P host processes, each with one region of anonymous memory and a device context on
@@ -41,8 +42,12 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
     /**
      * @param instructions instructions over all processes
      * @param stress       run the host stressor during the workload
+     * @param stop         ends the processes early once it says true (asked between batches; must not block)
      */
-    public record Params(GruSettings gru, long instructions, long seed, boolean stress) {
+    public record Params(GruSettings gru, long instructions, long seed, boolean stress, BooleanSupplier stop) {
+        public Params(GruSettings gru, long instructions, long seed, boolean stress) {
+            this(gru, instructions, seed, stress, () -> false);
+        }
     }
 
     private record Spawned(HostCommand.ProcessSpawned process) implements Command {
@@ -73,6 +78,7 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
     private final Params params;
     private final ActorRef<GruResult> replyTo;
     private final ActorRef<HostCommand> hostActor;
+    private final boolean ownsHost;
     private final List<ActorRef<GruCommand>> devices = new ArrayList<>();
     private final HostCommand.ProcessSpawned[] processes;
     private final Range[] regions;
@@ -88,7 +94,17 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
     private long segvs;
 
     public static Behavior<Command> create(HostContext host, Params params, ActorRef<GruResult> replyTo) {
-        return Behaviors.setup(ctx -> new GruScenario(ctx, host, params, replyTo));
+        return Behaviors.setup(ctx -> new GruScenario(ctx, host, null, params, replyTo));
+    }
+
+    /**
+     * The scenario as one part of a larger run on a host someone else owns: its processes are spawned by
+     * {@code hostActor}, and the result carries no audit (a frame audit is only meaningful once every part of the
+     * run has exited, which is the owner's to decide).
+     */
+    public static Behavior<Command> onHost(HostContext host, ActorRef<HostCommand> hostActor, Params params,
+                                           ActorRef<GruResult> replyTo) {
+        return Behaviors.setup(ctx -> new GruScenario(ctx, host, hostActor, params, replyTo));
     }
 
     /**
@@ -112,15 +128,17 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
         }
     }
 
-    private GruScenario(ActorContext<Command> context, HostContext host, Params params, ActorRef<GruResult> replyTo) {
+    private GruScenario(ActorContext<Command> context, HostContext host, ActorRef<HostCommand> sharedHost,
+                        Params params, ActorRef<GruResult> replyTo) {
         super(context);
+        this.ownsHost = sharedHost == null;
         this.host = host;
         this.params = params;
         this.replyTo = replyTo;
         GruSettings gru = params.gru();
         this.processes = new HostCommand.ProcessSpawned[gru.processes()];
         this.regions = new Range[gru.processes()];
-        this.hostActor = context.spawn(HostActor.create(host), "host");
+        this.hostActor = ownsHost ? context.spawn(HostActor.create(host), "host") : sharedHost;
         for (int d = 0; d < gru.devices(); d++) {
             devices.add(context.spawn(GruDevice.create("gru" + d, gru, host.memory()), "gru" + d));
         }
@@ -173,8 +191,8 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
             long share = p == 0 ? params.instructions() - each * (processes.length - 1) : each;
             HostCommand.ProcessSpawned proc = processes[p];
             getContext().spawn(GruProcess.create(devices.get(p % devices.size()), proc.process(), proc.mm(),
-                    proc.name(), List.of(regions[p]), gru, params.seed() * 1_000_003L + p, share, finishedRef),
-                    "proc" + p);
+                    proc.name(), List.of(regions[p]), gru, params.seed() * 1_000_003L + p, share, params.stop(),
+                    finishedRef), "proc" + p);
             targets.add(new GruStressor.Target(proc.process(), regions[p]));
         }
         if (params.stress()) {
@@ -228,6 +246,9 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
     private Behavior<Command> onExited() {
         if (++exited < processes.length) {
             return this;
+        }
+        if (!ownsHost) {
+            return onAudited(new Audited(null));
         }
         hostActor.tell(new HostCommand.Audit(getContext().messageAdapter(HostCommand.AuditReport.class,
                 Audited::new)));

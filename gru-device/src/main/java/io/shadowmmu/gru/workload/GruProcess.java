@@ -14,6 +14,7 @@ import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.notifier.Range;
 
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import java.util.SplittableRandom;
 
 /**
@@ -58,6 +59,7 @@ public final class GruProcess extends AbstractBehavior<GruProcess.Command> {
     private final ActorRef<Result> reportTo;
     private final ActorRef<GruCommand.BatchResult> results;
     private final ActorRef<PageReply> pages;
+    private final BooleanSupplier stop;
     private long remaining;
     private long executed;
     private long hostFaults;
@@ -71,13 +73,23 @@ public final class GruProcess extends AbstractBehavior<GruProcess.Command> {
     public static Behavior<Command> create(ActorRef<GruCommand> device, ActorRef<MmCommand> mm, long mmId,
                                            String name, List<Range> regions, GruSettings settings, long seed,
                                            long instructions, ActorRef<Result> reportTo) {
+        return create(device, mm, mmId, name, regions, settings, seed, instructions, () -> false, reportTo);
+    }
+
+    /**
+     * @param stop asked before each batch: when it says true the process ends early (a run bounded by time rather
+     *             than by instructions); it must not block
+     */
+    public static Behavior<Command> create(ActorRef<GruCommand> device, ActorRef<MmCommand> mm, long mmId,
+                                           String name, List<Range> regions, GruSettings settings, long seed,
+                                           long instructions, BooleanSupplier stop, ActorRef<Result> reportTo) {
         return Behaviors.setup(ctx -> new GruProcess(ctx, device, mm, mmId, name, regions, settings, seed,
-                instructions, reportTo));
+                instructions, stop, reportTo));
     }
 
     private GruProcess(ActorContext<Command> context, ActorRef<GruCommand> device, ActorRef<MmCommand> mm, long mmId,
                        String name, List<Range> regions, GruSettings settings, long seed, long instructions,
-                       ActorRef<Result> reportTo) {
+                       BooleanSupplier stop, ActorRef<Result> reportTo) {
         super(context);
         if (regions.isEmpty()) {
             throw new IllegalArgumentException("process " + name + " has no region to access");
@@ -90,6 +102,7 @@ public final class GruProcess extends AbstractBehavior<GruProcess.Command> {
         this.random = new SplittableRandom(seed);
         this.reportTo = reportTo;
         this.remaining = instructions;
+        this.stop = stop;
         this.results = context.messageAdapter(GruCommand.BatchResult.class, Executed::new);
         this.pages = context.messageAdapter(PageReply.class, Faulted::new);
         device.tell(new GruCommand.OpenContext(mm, mmId,
@@ -114,7 +127,7 @@ public final class GruProcess extends AbstractBehavior<GruProcess.Command> {
     }
 
     private Behavior<Command> nextBatch() {
-        if (remaining <= 0) {
+        if (remaining <= 0 || stop.getAsBoolean()) {
             device.tell(new GruCommand.CloseContext(context));
             return finish(false);
         }

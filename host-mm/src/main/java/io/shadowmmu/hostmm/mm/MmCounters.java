@@ -1,8 +1,11 @@
 package io.shadowmmu.hostmm.mm;
 
 import org.HdrHistogram.Histogram;
+import org.HdrHistogram.HistogramIterationValue;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /** Mutable counters of one mm, written only by its actor. */
@@ -46,11 +49,23 @@ final class MmCounters {
         ackLatencyMicros.recordValue(Math.max(0, Math.min((nowNanos - startedNanos) / 1000, 3_600_000_000L)));
     }
 
+    /** The histogram in power-of-two buckets of microseconds (what a report draws). */
+    private List<Long> log2Buckets() {
+        List<Long> buckets = new ArrayList<>();
+        for (HistogramIterationValue v : ackLatencyMicros.logarithmicBucketValues(1, 2.0)) {
+            buckets.add(v.getCountAddedInThisIterationStep());
+        }
+        while (!buckets.isEmpty() && buckets.get(buckets.size() - 1) == 0) {
+            buckets.remove(buckets.size() - 1);
+        }
+        return List.copyOf(buckets);
+    }
+
     MmStats snapshot(long mm, String name, long mappedPages, long pendingFree, int subscribers) {
         MmStats.Latency latency = ackLatencyMicros.getTotalCount() == 0 ? MmStats.Latency.EMPTY
                 : new MmStats.Latency(ackLatencyMicros.getTotalCount(),
                 ackLatencyMicros.getValueAtPercentile(50), ackLatencyMicros.getValueAtPercentile(99),
-                ackLatencyMicros.getMaxValue());
+                ackLatencyMicros.getMaxValue(), log2Buckets());
         return new MmStats(mm, name,
                 new MmStats.Faults(anonZeroFill, filePageIn, cowCopy, cowReuse, permissionUpgrade, segv, sigbus, oom),
                 new MmStats.Pressure(swapOut, swapIn, migrations, ksmMerged, ksmBroken),

@@ -1,5 +1,6 @@
 package io.shadowmmu.hostmm.mm;
 
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -36,7 +37,16 @@ public record MmStats(long mm, String name, Faults faults, Pressure pressure, No
                            long fences, long deaths, long ignoredReplies) {
     }
 
-    public record Latency(long count, long p50Micros, long p99Micros, long maxMicros) {
+    /**
+     * @param log2Buckets acks by latency: element {@code i} counts those of at most {@code 2^i} microseconds and
+     *                    (for {@code i > 0}) more than {@code 2^(i-1)}, at the histogram's precision; trailing
+     *                    empty buckets are left out, so the lists of several mms add up element by element
+     */
+    public record Latency(long count, long p50Micros, long p99Micros, long maxMicros, List<Long> log2Buckets) {
         public static final Latency EMPTY = new Latency(0, 0, 0, 0);
+
+        public Latency(long count, long p50Micros, long p99Micros, long maxMicros) {
+            this(count, p50Micros, p99Micros, maxMicros, List.of());
+        }
     }
 }
