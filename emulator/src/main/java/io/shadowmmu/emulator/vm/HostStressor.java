@@ -20,8 +20,9 @@ import java.util.SplittableRandom;
 /**
  * The host side of a VM scenario: in rounds, it asks the guest for ballooned pages (which the guest promises not to
  * use), then discards (madvise DONTNEED), unmaps and remaps, or write-protects and unprotects their host pages, hands
- * them back, and every few rounds forks the VMM process and lets the child exit (copy-on-write over all guest RAM).
- * Every one of these invalidates translations the VM may hold.
+ * them back; it moves (move_pages) or pages out (MADV_PAGEOUT) a run of guest pages the guest may be using; and every
+ * few rounds it forks the VMM process and lets the child exit (copy-on-write over all guest RAM). Every one of these
+ * invalidates translations the VM may hold; none changes what the guest reads.
  */
 final class HostStressor extends AbstractBehavior<HostStressor.Command> {
 
@@ -42,8 +43,9 @@ final class HostStressor extends AbstractBehavior<HostStressor.Command> {
     private record Step(Object reply) implements Command {
     }
 
-    /** What one stressor did. */
-    record Done(int vm, long rounds, long dontneeds, long remaps, long protects, long forks, long failures) {
+    /** What one stressor did; {@code moves} and {@code pageouts} count runs of live pages. */
+    record Done(int vm, long rounds, long dontneeds, long remaps, long protects, long forks, long failures,
+                long moves, long pageouts) {
     }
 
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
@@ -64,6 +66,8 @@ final class HostStressor extends AbstractBehavior<HostStressor.Command> {
     private long protects;
     private long forks;
     private long failures;
+    private long moves;
+    private long pageouts;
 
     static Behavior<Command> create(int index, ActorRef<GuestVm.Command> vm, ActorRef<MmCommand> vmm, long hvaBase,
                                     VmParams params, long seed, ActorRef<Done> reportTo) {
@@ -148,6 +152,19 @@ final class HostStressor extends AbstractBehavior<HostStressor.Command> {
                 steps.add(() -> ask(r -> new MmCommand.Mprotect(hva, 4096, Protection.READ_WRITE, r)));
             }
         }
+        if (params.livePages() > 0) {
+            // Pages the guest may be using right now: moved or paged out, contents kept, translations revoked.
+            long frames = params.guestMemoryBytes() / 4096;
+            long length = Math.min(params.livePages(), frames) * 4096;
+            long hva = hvaBase + random.nextLong(frames - length / 4096 + 1) * 4096;
+            if (random.nextBoolean()) {
+                moves++;
+                steps.add(() -> ask(r -> new MmCommand.MovePages(hva, length, r)));
+            } else {
+                pageouts++;
+                steps.add(() -> ask(r -> new MmCommand.MadvisePageout(hva, length, r)));
+            }
+        }
         steps.add(() -> {
             vm.tell(new GuestVm.DeflateBalloon(gfns));
             getContext().getSelf().tell(new Step(null));
@@ -173,7 +190,7 @@ final class HostStressor extends AbstractBehavior<HostStressor.Command> {
     }
 
     private Behavior<Command> finish() {
-        reportTo.tell(new Done(index, rounds, dontneeds, remaps, protects, forks, failures));
+        reportTo.tell(new Done(index, rounds, dontneeds, remaps, protects, forks, failures, moves, pageouts));
         return Behaviors.stopped();
     }
 }
