@@ -17,6 +17,11 @@ record VmParams(int vms, int processesPerVm, WorkloadKind workload, double write
                 Duration stressInterval, int balloonPages, int forkEvery, long defaultOps, int livePages,
                 Duration faultReplyJitter, long guestMemoryBytes) {
 
+    /** The stressor next to each VM, as these settings describe it. */
+    io.shadowmmu.testkit.scenario.StressSpec stressSpec(io.shadowmmu.testkit.scenario.StressSpec s) {
+        return s.interval(stressInterval).balloonPages(balloonPages).forkEvery(forkEvery).livePages(livePages);
+    }
+
     /** The run's settings with the host's fault-path latency these scenarios run under. */
     Settings hostSettings(Settings settings) {
         return Settings.withOverrides(settings.root(), java.util.Map.of("host.fault-reply-jitter",
