@@ -41,8 +41,9 @@ public enum Variant {
     static Variant read(ConfigReader r) {
         Variant v = r.enumValue("variant", Variant.class);
         if (v == LOST_DIRTY) {
-            throw r.fail("variant", "is not available yet: there is no page-cleaning path, and a write fault marks"
-                    + " the frame dirty, so a dropped secondary dirty bit cannot lose data");
+            throw r.fail("variant", "is not available yet: no scenario reclaims a shared file page that a secondary"
+                    + " wrote through a writable mapping the host PTE does not know is dirty, and the oracle has no"
+                    + " write-back event to check I6 against");
         }
         if (v == STALE_INFLIGHT_FAULT) {
             throw r.fail("variant", "is not available yet: it needs cross-node faults (cluster mode)");

@@ -53,4 +53,14 @@ class VmRaceCatalogueTest {
             assertThat(broken.path("oracle").path("stories").get(0).asText()).contains("I3");
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void aVariantNoScenarioCanExhibitIsRefusedRatherThanReportedClean() {
+        CliRun r = CliRun.of("run", "--scenario", "vm-tdp", "-q", "--variant", "register_unquiesced");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.err()).contains("cannot exhibit variant register_unquiesced").contains("RegisterUnquiescedTest");
+        CliRun lost = CliRun.of("run", "--scenario", "vm-tdp", "-q", "--variant", "lost_dirty");
+        assertThat(lost.exit()).isEqualTo(2);
+        assertThat(lost.err()).contains("variant = lost_dirty").contains("not available");
+    }
 }
