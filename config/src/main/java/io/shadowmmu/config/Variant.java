@@ -21,7 +21,10 @@ public enum Variant {
     REGISTER_UNQUIESCED("registration ignores invalidations in flight"),
     /** A remote fault reply sent before an invalidation is installed after it was acknowledged. */
     STALE_INFLIGHT_FAULT("a cross-node fault reply lands after the invalidation it raced"),
-    /** Aging drops a secondary's dirty bit. */
+    /**
+     * The host drops the dirty ranges secondaries report in their acks: a page written through a secondary mapping
+     * behind a clean host PTE leaves the page cache without being written back (I6).
+     */
     LOST_DIRTY("the host ignores dirty ranges reported by secondaries");
 
     private final String meaning;
@@ -36,15 +39,11 @@ public enum Variant {
 
     /** Variants some part of the emulator can exhibit today; the others are refused with the reason. */
     public static final java.util.Set<Variant> AVAILABLE =
-            java.util.EnumSet.of(NONE, NO_FAULT_RETRY, ACK_BEFORE_FLUSH, FREE_BEFORE_ACK, REGISTER_UNQUIESCED);
+            java.util.EnumSet.of(NONE, NO_FAULT_RETRY, ACK_BEFORE_FLUSH, FREE_BEFORE_ACK, REGISTER_UNQUIESCED,
+                    LOST_DIRTY);
 
     static Variant read(ConfigReader r) {
         Variant v = r.enumValue("variant", Variant.class);
-        if (v == LOST_DIRTY) {
-            throw r.fail("variant", "is not available yet: no scenario reclaims a shared file page that a secondary"
-                    + " wrote through a writable mapping the host PTE does not know is dirty, and the oracle has no"
-                    + " write-back event to check I6 against");
-        }
         if (v == STALE_INFLIGHT_FAULT) {
             throw r.fail("variant", "is not available yet: it needs cross-node faults (cluster mode)");
         }

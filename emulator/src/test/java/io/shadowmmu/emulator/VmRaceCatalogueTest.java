@@ -61,6 +61,9 @@ class VmRaceCatalogueTest {
         assertThat(r.err()).contains("cannot exhibit variant register_unquiesced").contains("RegisterUnquiescedTest");
         CliRun lost = CliRun.of("run", "--scenario", "vm-tdp", "-q", "--variant", "lost_dirty");
         assertThat(lost.exit()).isEqualTo(2);
-        assertThat(lost.err()).contains("variant = lost_dirty").contains("not available");
+        assertThat(lost.err()).contains("cannot exhibit variant lost_dirty").contains("LostDirtyTest");
+        CliRun stale = CliRun.of("run", "--scenario", "vm-tdp", "-q", "--variant", "stale_inflight_fault");
+        assertThat(stale.exit()).isEqualTo(2);
+        assertThat(stale.err()).contains("not available yet").contains("cluster");
     }
 }
