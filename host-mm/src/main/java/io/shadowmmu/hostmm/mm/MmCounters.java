@@ -31,6 +31,7 @@ final class MmCounters {
     long nacks;
     long fences;
     long deaths;
+    long ignoredReplies;
 
     final Map<Long, Long> messagesBySubscriber = new HashMap<>();
     /** Ack latency in microseconds, up to one hour, 2 significant digits. */
@@ -55,7 +56,8 @@ final class MmCounters {
                 new MmStats.Faults(anonZeroFill, filePageIn, cowCopy, cowReuse, permissionUpgrade, segv, sigbus, oom,
                         repliesDelayed),
                 new MmStats.Pressure(swapOut, swapIn, migrations, ksmMerged, ksmBroken),
-                new MmStats.Notifier(ptesCleared, invalidations, batches, messages, acks, nacks, fences, deaths),
+                new MmStats.Notifier(ptesCleared, invalidations, batches, messages, acks, nacks, fences, deaths,
+                        ignoredReplies),
                 latency, Map.copyOf(messagesBySubscriber), mappedPages, pendingFree, subscribers);
     }
 }
