@@ -1,5 +1,7 @@
 package io.shadowmmu.config;
 
+import java.time.Duration;
+
 /**
  * The emulated host machine.
  *
@@ -7,8 +9,11 @@ package io.shadowmmu.config;
  * @param pageSize    base page size in bytes (4096)
  * @param contentMode what a frame stores
  * @param checkMode   frames carry an owner generation verified on secondary hit paths
+ * @param faultReplyJitter         longest delay of a delayed get_user_pages answer (zero: answers go at once)
+ * @param faultReplyJitterFraction fraction of answers delayed, each by a seeded time up to the jitter
  */
-public record HostSettings(long memoryBytes, int pageSize, ContentMode contentMode, boolean checkMode) {
+public record HostSettings(long memoryBytes, int pageSize, ContentMode contentMode, boolean checkMode,
+                           Duration faultReplyJitter, double faultReplyJitterFraction) {
     public static final int BASE_PAGE_SIZE = 4096;
     /** Frames are numbered by int; keep well inside that and inside a 24 GiB machine. */
     public static final long MAX_MEMORY = 16L << 30;
@@ -39,6 +44,16 @@ public record HostSettings(long memoryBytes, int pageSize, ContentMode contentMo
         if (mode == ContentMode.FULL && memory > (4L << 30)) {
             throw r.fail("memory", "must be at most 4g with content-mode = full (use tagged for larger hosts)");
         }
-        return new HostSettings(memory, (int) pageSize, mode, r.getBoolean("check-mode"));
+        Duration jitter = r.duration("fault-reply-jitter", Duration.ZERO, Duration.ofSeconds(1));
+        double fraction;
+        try {
+            fraction = Double.parseDouble(r.raw("fault-reply-jitter-fraction"));
+        } catch (NumberFormatException e) {
+            throw r.fail("fault-reply-jitter-fraction", "must be a fraction between 0 and 1");
+        }
+        if (!(fraction >= 0 && fraction <= 1)) {
+            throw r.fail("fault-reply-jitter-fraction", "must be a fraction between 0 and 1");
+        }
+        return new HostSettings(memory, (int) pageSize, mode, r.getBoolean("check-mode"), jitter, fraction);
     }
 }

@@ -13,11 +13,18 @@ public enum Variant {
     ACK_BEFORE_FLUSH("secondaries acknowledge before their TLBs are flushed"),
     /** The host frees gathered frames without waiting for the acknowledgements. */
     FREE_BEFORE_ACK("the host frees frames without waiting for acknowledgements"),
-    /** Registration does not hand the newcomer the invalidations in flight. */
+    /**
+     * Registration does not hand the newcomer the invalidations in flight. Exhibited by a subscriber that reads the
+     * host page table itself (a GRU drop-in) while a barrier strategy holds the change back: it caches the entry the
+     * barrier is about to clear, is not asked to flush it, and the frame is freed under it.
+     */
     REGISTER_UNQUIESCED("registration ignores invalidations in flight"),
     /** A remote fault reply sent before an invalidation is installed after it was acknowledged. */
     STALE_INFLIGHT_FAULT("a cross-node fault reply lands after the invalidation it raced"),
-    /** Aging drops a secondary's dirty bit. */
+    /**
+     * The host drops the dirty ranges secondaries report in their acks: a page written through a secondary mapping
+     * behind a clean host PTE leaves the page cache without being written back (I6).
+     */
     LOST_DIRTY("the host ignores dirty ranges reported by secondaries");
 
     private final String meaning;
@@ -32,18 +39,11 @@ public enum Variant {
 
     /** Variants some part of the emulator can exhibit today; the others are refused with the reason. */
     public static final java.util.Set<Variant> AVAILABLE =
-            java.util.EnumSet.of(NONE, NO_FAULT_RETRY, ACK_BEFORE_FLUSH, FREE_BEFORE_ACK);
+            java.util.EnumSet.of(NONE, NO_FAULT_RETRY, ACK_BEFORE_FLUSH, FREE_BEFORE_ACK, REGISTER_UNQUIESCED,
+                    LOST_DIRTY);
 
     static Variant read(ConfigReader r) {
         Variant v = r.enumValue("variant", Variant.class);
-        if (v == REGISTER_UNQUIESCED) {
-            throw r.fail("variant", "is not available yet: the host parks every fault on a range in flight, so a"
-                    + " newcomer cannot get a revoked frame even without the hand-over");
-        }
-        if (v == LOST_DIRTY) {
-            throw r.fail("variant", "is not available yet: there is no page-cleaning path, and a write fault marks"
-                    + " the frame dirty, so a dropped secondary dirty bit cannot lose data");
-        }
         if (v == STALE_INFLIGHT_FAULT) {
             throw r.fail("variant", "is not available yet: it needs cross-node faults (cluster mode)");
         }

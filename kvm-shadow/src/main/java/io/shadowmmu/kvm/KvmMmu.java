@@ -640,6 +640,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         events.translationRemoved(agent, 0, space, key, Spte.pfn(old), Spte.generation(old));
         if (Spte.dirty(old) && dirty != null) {
             dirty.add(new Range(hva, hva + PAGE)); // written through the spte: the host must know (I6)
+            events.frameDirtiedBySecondary(agent, Spte.pfn(old), Spte.generation(old));
         } else {
             keepDirty(old);
         }

@@ -47,7 +47,7 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--variant", paramLabel = "NAME",
             description = "Run a deliberately BROKEN protocol from the race catalogue (for testing the oracle): "
-                    + "no_fault_retry, ack_before_flush, free_before_ack.")
+                    + "no_fault_retry, ack_before_flush, free_before_ack (register_unquiesced and lost_dirty are proven in tests only).")
     String variant;
 
     @Option(names = "--file", paramLabel = "FILE", description = "Input of the trace scenario (a Lackey trace).")
@@ -103,6 +103,10 @@ public final class RunCommand implements Callable<Integer> {
             settings = Settings.withOverrides(all);
         } catch (SettingsException e) {
             return usage(e.getMessage());
+        }
+        String refusal = s.cannotExhibit(settings.variant());
+        if (refusal != null) {
+            return usage(refusal);
         }
         if (settings.variant() != io.shadowmmu.config.Variant.NONE) {
             System.err.println("shadowmmu: WARNING: running the BROKEN protocol variant " + settings.variant()

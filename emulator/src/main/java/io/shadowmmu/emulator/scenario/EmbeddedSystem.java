@@ -1,7 +1,6 @@
 package io.shadowmmu.emulator.scenario;
 
 import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.Settings;
 
 /** Akka settings for a scenario's embedded, single-node actor system. */
@@ -14,12 +13,6 @@ public final class EmbeddedSystem {
      * milliseconds, and Akka's default 10 ms tick would round every one of them up.
      */
     public static Config config(Settings settings) {
-        return ConfigFactory.parseString(String.join("\n",
-                "akka.loglevel = WARNING",
-                "akka.log-dead-letters = off",
-                "akka.log-dead-letters-during-shutdown = off",
-                "akka.scheduler.tick-duration = 1ms",
-                "akka.coordinated-shutdown.run-by-jvm-shutdown-hook = off"))
-                .withFallback(settings.root());
+        return io.shadowmmu.testkit.scenario.Scenario.embeddedConfig(settings);
     }
 }

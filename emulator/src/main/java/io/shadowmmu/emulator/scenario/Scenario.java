@@ -13,6 +13,26 @@ public interface Scenario {
         return false;
     }
 
+    /**
+     * Why this scenario cannot exhibit a race-catalogue variant (the CLI refuses to run it rather than report a clean
+     * run of a broken protocol), or null when it can. REGISTER_UNQUIESCED needs a subscriber that reads the host page
+     * table itself and registers while a barrier invalidation is in flight; LOST_DIRTY needs a secondary writing a
+     * shared file page behind a clean host PTE, then reclaim of that page. No scenario does either yet.
+     */
+    default String cannotExhibit(io.shadowmmu.config.Variant variant) {
+        if (variant == io.shadowmmu.config.Variant.REGISTER_UNQUIESCED) {
+            return "scenario " + name() + " cannot exhibit variant register_unquiesced: its secondaries register"
+                    + " before any invalidation (the race is proven with the interleaving forced in testkit's"
+                    + " RegisterUnquiescedTest)";
+        }
+        if (variant == io.shadowmmu.config.Variant.LOST_DIRTY) {
+            return "scenario " + name() + " cannot exhibit variant lost_dirty: no secondary here writes a shared"
+                    + " file page that reclaim then evicts (proven with the interleaving forced in testkit's"
+                    + " LostDirtyTest)";
+        }
+        return null;
+    }
+
     /** Runs to completion on the calling (non-actor) thread and returns what happened. */
     ScenarioResult run(ScenarioRun run) throws Exception;
 }

@@ -2,28 +2,16 @@ package io.shadowmmu.emulator.vm;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
-import akka.actor.typed.javadsl.AbstractBehavior;
-import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
-import akka.actor.typed.javadsl.Receive;
 import io.shadowmmu.guest.vm.GuestVm;
 import io.shadowmmu.hostmm.mm.MmCommand;
-import io.shadowmmu.hostmm.mm.MmResult;
-import io.shadowmmu.hostmm.vma.Protection;
-import io.shadowmmu.hostmm.vma.VmaKind;
-
-import java.time.Duration;
-import java.util.ArrayDeque;
-import java.util.Deque;
-import java.util.SplittableRandom;
+import io.shadowmmu.testkit.scenario.VmHostStressor;
 
 /**
- * The host side of a VM scenario: in rounds, it asks the guest for ballooned pages (which the guest promises not to
- * use), then discards (madvise DONTNEED), unmaps and remaps, or write-protects and unprotects their host pages, hands
- * them back, and every few rounds forks the VMM process and lets the child exit (copy-on-write over all guest RAM).
- * Every one of these invalidates translations the VM may hold.
+ * The host side of a VM scenario: the testkit's {@link VmHostStressor} (ballooned pages discarded, remapped and
+ * write-protected; live pages moved and paged out; VMM forks), with the VM scenarios' settings.
  */
-final class HostStressor extends AbstractBehavior<HostStressor.Command> {
+final class HostStressor {
 
     interface Command {
     }
@@ -32,148 +20,35 @@ final class HostStressor extends AbstractBehavior<HostStressor.Command> {
         INSTANCE
     }
 
-    private enum Tick implements Command {
-        INSTANCE
+    /** What one stressor did; {@code moves} and {@code pageouts} count runs of live pages. */
+    record Done(int vm, long rounds, long dontneeds, long remaps, long protects, long forks, long failures,
+                long moves, long pageouts) {
+        static Done of(VmHostStressor.Done d) {
+            return new Done(d.vm(), d.rounds(), d.dontneeds(), d.remaps(), d.protects(), d.forks(), d.failures(),
+                    d.moves(), d.pageouts());
+        }
     }
 
-    private record Ballooned(GuestVm.Ballooned pages) implements Command {
+    private HostStressor() {
     }
-
-    private record Step(Object reply) implements Command {
-    }
-
-    /** What one stressor did. */
-    record Done(int vm, long rounds, long dontneeds, long remaps, long protects, long forks, long failures) {
-    }
-
-    private static final Duration TIMEOUT = Duration.ofSeconds(60);
-
-    private final int index;
-    private final ActorRef<GuestVm.Command> vm;
-    private final ActorRef<MmCommand> vmm;
-    private final long hvaBase;
-    private final VmParams params;
-    private final ActorRef<Done> reportTo;
-    private final SplittableRandom random;
-    private final Deque<Runnable> steps = new ArrayDeque<>();
-    private boolean stopping;
-    private boolean busy;
-    private long rounds;
-    private long dontneeds;
-    private long remaps;
-    private long protects;
-    private long forks;
-    private long failures;
 
     static Behavior<Command> create(int index, ActorRef<GuestVm.Command> vm, ActorRef<MmCommand> vmm, long hvaBase,
                                     VmParams params, long seed, ActorRef<Done> reportTo) {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-            timers.startTimerWithFixedDelay(Tick.INSTANCE, params.stressInterval().isZero()
-                    ? Duration.ofMillis(1) : params.stressInterval());
-            return new HostStressor(ctx, index, vm, vmm, hvaBase, params, seed, reportTo);
-        }));
-    }
-
-    private HostStressor(ActorContext<Command> context, int index, ActorRef<GuestVm.Command> vm,
-                         ActorRef<MmCommand> vmm, long hvaBase, VmParams params, long seed, ActorRef<Done> reportTo) {
-        super(context);
-        this.index = index;
-        this.vm = vm;
-        this.vmm = vmm;
-        this.hvaBase = hvaBase;
-        this.params = params;
-        this.random = new SplittableRandom(seed);
-        this.reportTo = reportTo;
-    }
-
-    @Override
-    public Receive<Command> createReceive() {
-        return newReceiveBuilder()
-                .onMessageEquals(Tick.INSTANCE, this::onTick)
-                .onMessageEquals(Stop.INSTANCE, () -> {
-                    stopping = true;
-                    return busy ? this : finish();
-                })
-                .onMessage(Ballooned.class, this::onBallooned)
-                .onMessage(Step.class, s -> {
-                    if (s.reply() instanceof MmResult && !((MmResult) s.reply()).ok()) {
-                        failures++;
-                    }
-                    return nextStep();
-                })
-                .build();
-    }
-
-    private Behavior<Command> onTick() {
-        if (busy || stopping) {
-            return this;
-        }
-        busy = true;
-        rounds++;
-        getContext().ask(GuestVm.Ballooned.class, vm, TIMEOUT,
-                r -> new GuestVm.InflateBalloon(params.balloonPages(), r), (b, f) -> new Ballooned(b));
-        return this;
-    }
-
-    private void fork() {
-        forks++;
-        getContext().ask(MmCommand.ForkResult.class, vmm, TIMEOUT, r -> new MmCommand.Fork("vmm-child", r),
-                (result, failure) -> {
-                    if (result != null && result.status().ok()) {
-                        // The child exits before the next step: its copy of guest RAM goes, the parent keeps
-                        // COW-marked pages, and nothing of it outlives the stressor.
-                        steps.addFirst(() -> getContext().ask(MmResult.class, result.child(), TIMEOUT,
-                                MmCommand.Exit::new, (x, f) -> new Step(x)));
-                    }
-                    return new Step(null);
-                });
-    }
-
-    private Behavior<Command> onBallooned(Ballooned b) {
-        long[] gfns = b.pages() == null ? new long[0] : b.pages().gfns();
-        for (long gfn : gfns) {
-            long hva = hvaBase + gfn * 4096;
-            int op = random.nextInt(3);
-            if (op == 0) {
-                dontneeds++;
-                steps.add(() -> ask(r -> new MmCommand.MadviseDontneed(hva, 4096, r)));
-            } else if (op == 1) {
-                remaps++;
-                steps.add(() -> ask(r -> new MmCommand.Munmap(hva, 4096, r)));
-                steps.add(() -> ask(r -> new MmCommand.Mmap(hva, 4096, Protection.READ_WRITE, VmaKind.ANON_PRIVATE,
-                        null, 0, r)));
-            } else {
-                protects++;
-                steps.add(() -> ask(r -> new MmCommand.Mprotect(hva, 4096, Protection.READ, r)));
-                steps.add(() -> ask(r -> new MmCommand.Mprotect(hva, 4096, Protection.READ_WRITE, r)));
-            }
-        }
-        steps.add(() -> {
-            vm.tell(new GuestVm.DeflateBalloon(gfns));
-            getContext().getSelf().tell(new Step(null));
-        });
-        if (params.forkEvery() > 0 && rounds % params.forkEvery() == 0) {
-            steps.add(this::fork);
-        }
-        return nextStep();
-    }
-
-    private Behavior<Command> nextStep() {
-        Runnable step = steps.poll();
-        if (step != null) {
-            step.run();
-            return this;
-        }
-        busy = false;
-        return stopping ? finish() : this;
-    }
-
-    private void ask(java.util.function.Function<ActorRef<MmResult>, MmCommand> request) {
-        getContext().ask(MmResult.class, vmm, TIMEOUT, request::apply, (r, f) -> new Step(r));
-    }
-
-    private Behavior<Command> finish() {
-        reportTo.tell(new Done(index, rounds, dontneeds, remaps, protects, forks, failures));
-        return Behaviors.stopped();
+        return Behaviors.setup(ctx -> {
+            ActorRef<VmHostStressor.Done> done = ctx.messageAdapter(VmHostStressor.Done.class, Done::of);
+            ActorRef<VmHostStressor.Command> stressor = ctx.spawn(VmHostStressor.create(index, vm, vmm, hvaBase,
+                    params.guestMemoryBytes(), params.stressSpec(new io.shadowmmu.testkit.scenario.StressSpec()),
+                    seed, done), "stressor");
+            return Behaviors.receive(Object.class)
+                    .onMessageEquals(Stop.INSTANCE, () -> {
+                        stressor.tell(VmHostStressor.Stop.INSTANCE);
+                        return Behaviors.same();
+                    })
+                    .onMessage(Done.class, d -> {
+                        reportTo.tell(d);
+                        return Behaviors.stopped(); // the stressor reports once, as it stops
+                    })
+                    .build();
+        }).narrow();
     }
 }

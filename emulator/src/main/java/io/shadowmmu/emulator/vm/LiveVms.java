@@ -17,7 +17,7 @@ public final class LiveVms {
         this.latest = new AtomicReferenceArray<>(vms);
     }
 
-    void publish(int vm, VmStats stats) {
+    void publish(VmStats stats, int vm) {
         latest.set(vm, stats);
         long sum = 0;
         for (int i = 0; i < latest.length(); i++) {

@@ -2,39 +2,32 @@ package io.shadowmmu.emulator.vm;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
-import akka.actor.typed.javadsl.AbstractBehavior;
-import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.Terminated;
 import akka.actor.typed.javadsl.Behaviors;
-import akka.actor.typed.javadsl.Receive;
 import io.shadowmmu.guest.os.GuestVma;
-import io.shadowmmu.guest.vm.GuestSettings;
-import io.shadowmmu.guest.vm.GuestVm;
 import io.shadowmmu.guest.vm.VmStats;
 import io.shadowmmu.guest.workload.Workload;
-import io.shadowmmu.hostmm.events.AgentIds;
-import io.shadowmmu.hostmm.host.HostActor;
 import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.host.HostContext;
-import io.shadowmmu.hostmm.mm.MmCommand;
-import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.mm.MmStats;
 import io.shadowmmu.hostmm.pressure.PressureCounters;
-import io.shadowmmu.hostmm.vma.Protection;
-import io.shadowmmu.hostmm.vma.VmaKind;
 import io.shadowmmu.kvm.KvmStats;
+import io.shadowmmu.testkit.scenario.ScenarioBuilder;
+import io.shadowmmu.testkit.scenario.ScenarioOutcome;
+import io.shadowmmu.testkit.scenario.VmHostStressor;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BiFunction;
 
 /**
- * The guardian of a VM run: a host, one VMM process per VM with guest RAM mapped, a GuestVm (with its KvmMmu) on it,
- * guest processes with their workloads, an optional host stressor per VM; at the end the VMs' and KVMs' counters,
- * every VMM exited, and the host's frame audit.
+ * A VM run as a plan: how many VMs, their paging, their guest processes and workloads, whether a host stressor runs
+ * next to each. The testkit's {@link ScenarioBuilder} assembles and runs it (a host, one VMM process per VM with
+ * guest RAM mapped, a GuestVm with its KvmMmu, the stressors; at the end the counters, every VMM exited and the
+ * host's frame audit).
  */
-final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
+final class VmCoordinator {
 
     interface Command {
     }
@@ -50,262 +43,84 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
         boolean tdpFor(int i) {
             return mixed && i % 2 == 1 ? !tdp : tdp;
         }
+
+        /** The VMs (named vm0, vm1, ...), their processes (p0, p1, ...) and the stressors, onto a builder. */
+        ScenarioBuilder addTo(ScenarioBuilder b) {
+            for (int i = 0; i < vms; i++) {
+                int vm = i;
+                b.vm("vm" + i, v -> {
+                    v.paging(tdpFor(vm));
+                    for (int p = 0; p < processesPerVm; p++) {
+                        int proc = p;
+                        v.process("p" + p, vmas, seed -> workloads.apply(vm, proc));
+                    }
+                });
+            }
+            if (stress) {
+                b.stressor(params::stressSpec);
+            }
+            return b.named("vms");
+        }
     }
 
     record Outcome(List<VmStats> vms, List<KvmStats> kvms, List<HostStressor.Done> stressors, List<MmStats> vmms,
                    HostCommand.AuditReport audit, PressureCounters.Snapshot pressure, String failure) {
-    }
 
-    private record Spawned(int vm, HostCommand.ProcessSpawned process) implements Command {
-    }
-
-    private record RamMapped(int vm, MmResult result) implements Command {
-    }
-
-    private record ProcessStarted(int vm, GuestVm.Spawned spawned) implements Command {
-    }
-
-    private record VmFinished(int vm, VmStats stats) implements Command {
-    }
-
-    private record Polled(VmStats stats) implements Command {
-    }
-
-    private record StressDone(HostStressor.Done done) implements Command {
-    }
-
-    private record KvmCounters(KvmStats stats) implements Command {
-    }
-
-    private record VmmStats(MmStats stats) implements Command {
-    }
-
-    private record VmmExited(MmResult result) implements Command {
-    }
-
-    private record Audited(HostCommand.AuditReport report) implements Command {
-    }
-
-    private record Pressure(PressureCounters.Snapshot snapshot) implements Command {
-    }
-
-    private enum Poll implements Command {
-        INSTANCE
-    }
-
-    private static final Duration TIMEOUT = Duration.ofSeconds(60);
-    private static final Duration RUN_TIMEOUT = Duration.ofHours(2);
-
-    private final HostContext host;
-    private final GuestSettings guest;
-    private final Plan plan;
-    private final LiveVms live;
-    /** False when the host actor belongs to a larger run, which then audits the host itself. */
-    private final boolean ownsHost;
-    private final CompletableFuture<Outcome> outcome;
-    private final ActorRef<HostCommand> hostActor;
-    private final ActorRef<MmCommand>[] vmms;
-    private final long[] vmmIds;
-    private final long[] hvaBases;
-    private final List<ActorRef<GuestVm.Command>> vms = new ArrayList<>();
-    private final List<ActorRef<HostStressor.Command>> stressors = new ArrayList<>();
-    private final List<VmStats> finished = new ArrayList<>();
-    private final List<KvmStats> kvms = new ArrayList<>();
-    private final List<HostStressor.Done> stressDone = new ArrayList<>();
-    private final List<MmStats> vmmStats = new ArrayList<>();
-    private int started;
-    private int pending;
-    private HostCommand.AuditReport audit;
-
-    @SuppressWarnings("unchecked")
-    private VmCoordinator(ActorContext<Command> context, HostContext host, ActorRef<HostCommand> sharedHost,
-                          Plan plan, LiveVms live,
-                          CompletableFuture<Outcome> outcome) {
-        super(context);
-        this.host = host;
-        this.guest = GuestSettings.from(host.settings());
-        this.plan = plan;
-        this.live = live;
-        this.ownsHost = sharedHost == null;
-        this.outcome = outcome;
-        this.vmms = new ActorRef[plan.vms()];
-        this.vmmIds = new long[plan.vms()];
-        this.hvaBases = new long[plan.vms()];
-        this.hostActor = ownsHost ? context.spawn(HostActor.create(host), "host") : sharedHost;
-        for (int i = 0; i < plan.vms(); i++) {
-            int vm = i;
-            context.ask(HostCommand.ProcessSpawned.class, hostActor, TIMEOUT,
-                    r -> new HostCommand.SpawnProcess("vmm-" + vm, r), (p, f) -> new Spawned(vm, p));
+        static Outcome of(ScenarioOutcome o) {
+            List<HostStressor.Done> stressors = new ArrayList<>();
+            for (VmHostStressor.Done d : o.stressors()) {
+                stressors.add(HostStressor.Done.of(d));
+            }
+            return new Outcome(o.vms(), o.kvms(), stressors, o.vmms(), o.audit(), o.pressure(), o.failure());
         }
     }
 
-    static Behavior<Command> create(HostContext host, Plan plan, LiveVms live,
-                                    CompletableFuture<Outcome> outcome) {
+    private VmCoordinator() {
+    }
+
+    /** The run as an actor on {@code host} (which it spawns and audits): completes {@code outcome} at the end. */
+    static Behavior<Command> create(HostContext host, Plan plan, LiveVms live, CompletableFuture<Outcome> outcome) {
         return create(host, null, plan, live, outcome);
     }
 
     /**
      * With {@code sharedHost}, the VMs' processes are spawned by a host actor that a larger run owns, and the
-     * outcome carries no audit nor pressure counters: the owner takes them once every part of its run is done.
+     * outcome carries no audit nor pressure counters: the owner takes them once every part of its run is done. The
+     * actor stops once the outcome is complete, or when the run's guardian stopped without one (a failure).
      */
     static Behavior<Command> create(HostContext host, ActorRef<HostCommand> sharedHost, Plan plan, LiveVms live,
                                     CompletableFuture<Outcome> outcome) {
-        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-            timers.startTimerWithFixedDelay(Poll.INSTANCE, Duration.ofMillis(250));
-            return new VmCoordinator(ctx, host, sharedHost, plan, live, outcome);
-        }));
-    }
-
-    @Override
-    public Receive<Command> createReceive() {
-        return newReceiveBuilder()
-                .onMessage(Spawned.class, this::onSpawned)
-                .onMessage(RamMapped.class, this::onRamMapped)
-                .onMessage(ProcessStarted.class, this::onProcessStarted)
-                .onMessage(VmFinished.class, this::onVmFinished)
-                .onMessageEquals(Poll.INSTANCE, this::onPoll)
-                .onMessage(Polled.class, p -> this)
-                .onMessage(StressDone.class, s -> {
-                    stressDone.add(s.done());
-                    return maybeCollect();
-                })
-                .onMessage(KvmCounters.class, k -> {
-                    if (k.stats() != null) {
-                        kvms.add(k.stats());
-                    }
-                    return --pending == 0 ? exitVmms() : this;
-                })
-                .onMessage(VmmStats.class, s -> {
-                    if (s.stats() != null) {
-                        vmmStats.add(s.stats());
-                    }
-                    return this;
-                })
-                .onMessage(VmmExited.class, e -> --pending > 0 ? this : ownsHost ? audit() : done())
-                .onMessage(Audited.class, a -> {
-                    audit = a.report();
-                    getContext().ask(PressureCounters.Snapshot.class, hostActor, TIMEOUT,
-                            HostCommand.GetPressureStats::new, (p, f) -> new Pressure(p));
-                    return this;
-                })
-                .onMessage(Pressure.class, p -> {
-                    outcome.complete(new Outcome(finished, kvms, stressDone, vmmStats, audit, p.snapshot(), null));
-                    return Behaviors.stopped();
-                })
-                .build();
-    }
-
-    private Behavior<Command> onSpawned(Spawned s) {
-        vmms[s.vm()] = s.process().process();
-        vmmIds[s.vm()] = s.process().mm();
-        getContext().ask(MmResult.class, vmms[s.vm()], TIMEOUT, r -> new MmCommand.Mmap(0, guest.memoryBytes(),
-                Protection.READ_WRITE, VmaKind.ANON_PRIVATE, null, 0, r), (m, f) -> new RamMapped(s.vm(), m));
-        return this;
-    }
-
-    private Behavior<Command> onRamMapped(RamMapped m) {
-        if (m.result() == null || !m.result().ok()) {
-            return fail("guest RAM of vm " + m.vm() + " could not be mapped: " + m.result());
-        }
-        int i = m.vm();
-        hvaBases[i] = ((MmResult.Done) m.result()).value();
-        ActorRef<GuestVm.Command> vm = getContext().spawn(GuestVm.onHost(new GuestVm.HostVm("vm" + i,
-                AgentIds.next(), host, guest, vmms[i], vmmIds[i], hvaBases[i], plan.tdpFor(i), 0)), "vm" + i);
-        while (vms.size() <= i) {
-            vms.add(null);
-        }
-        vms.set(i, vm);
-        for (int p = 0; p < plan.processesPerVm(); p++) {
-            int proc = p;
-            Workload w = plan.workloads().apply(i, p);
-            getContext().ask(GuestVm.Spawned.class, vm, TIMEOUT,
-                    r -> new GuestVm.Spawn("p" + proc, plan.vmas(), w, r), (sp, f) -> new ProcessStarted(i, sp));
-        }
-        return this;
-    }
-
-    private Behavior<Command> onProcessStarted(ProcessStarted p) {
-        if (p.spawned() == null) {
-            return fail("a guest process of vm " + p.vm() + " could not start");
-        }
-        if (++started < plan.vms() * plan.processesPerVm()) {
-            return this;
-        }
-        ActorRef<HostStressor.Done> stressReports = getContext().messageAdapter(HostStressor.Done.class,
-                StressDone::new);
-        for (int i = 0; i < plan.vms(); i++) {
-            int vm = i;
-            getContext().ask(VmStats.class, vms.get(i), RUN_TIMEOUT, GuestVm.Run::new,
-                    (s, f) -> new VmFinished(vm, s));
-            if (plan.stress()) {
-                stressors.add(getContext().spawn(HostStressor.create(i, vms.get(i), vmms[i], hvaBases[i],
-                        plan.params(), host.settings().seed() * 31 + i, stressReports), "stress-" + i));
+        return Behaviors.setup(ctx -> {
+            ScenarioBuilder b = plan.addTo(ScenarioBuilder.from(host.settings()).onHost(host)
+                    .publishVmStats(live::publish));
+            if (sharedHost != null) {
+                b.sharingHostActor(sharedHost);
             }
-        }
-        return this;
-    }
-
-    private Behavior<Command> onPoll() {
-        for (int i = 0; i < vms.size(); i++) {
-            ActorRef<GuestVm.Command> vm = vms.get(i);
-            if (vm != null) {
-                int idx = i;
-                getContext().ask(VmStats.class, vm, Duration.ofSeconds(5), GuestVm.GetStats::new, (s, f) -> {
-                    if (s != null) {
-                        live.publish(idx, s);
-                    }
-                    return new Polled(s);
-                });
+            CompletableFuture<ScenarioOutcome> run = b.build().startIn(ctx);
+            for (ActorRef<Void> child : ctx.getChildren()) {
+                ctx.watch(child);
             }
-        }
-        return this;
+            ctx.pipeToSelf(run, Finished::new);
+            return Behaviors.receive(Command.class)
+                    .onMessage(Finished.class, f -> {
+                        outcome.complete(f.outcome() != null ? Outcome.of(f.outcome()) : failed(f.failure()));
+                        return Behaviors.stopped();
+                    })
+                    .onSignal(Terminated.class, t -> {
+                        if (!run.isDone()) {
+                            outcome.complete(failed("the VM run stopped without a result (see the log)"));
+                            return Behaviors.stopped();
+                        }
+                        return Behaviors.same();
+                    })
+                    .build();
+        });
     }
 
-    private Behavior<Command> onVmFinished(VmFinished f) {
-        if (f.stats() == null) {
-            return fail("vm " + f.vm() + " did not finish");
-        }
-        finished.add(f.stats());
-        live.publish(f.vm(), f.stats());
-        if (f.vm() < stressors.size()) {
-            stressors.get(f.vm()).tell(HostStressor.Stop.INSTANCE); // its VM is done: no more stress on it
-        }
-        return maybeCollect();
+    private record Finished(ScenarioOutcome outcome, Throwable failure) implements Command {
     }
 
-    private Behavior<Command> maybeCollect() {
-        if (finished.size() < plan.vms() || stressDone.size() < stressors.size()) {
-            return this;
-        }
-        pending = vms.size();
-        for (ActorRef<GuestVm.Command> vm : vms) {
-            getContext().ask(KvmStats.class, vm, TIMEOUT, GuestVm.GetKvmStats::new, (k, f) -> new KvmCounters(k));
-        }
-        return this;
-    }
-
-    private Behavior<Command> exitVmms() {
-        pending = vmms.length;
-        for (ActorRef<MmCommand> vmm : vmms) {
-            getContext().ask(MmStats.class, vmm, TIMEOUT, MmCommand.GetStats::new, (s, f) -> new VmmStats(s));
-            getContext().ask(MmResult.class, vmm, TIMEOUT, MmCommand.Exit::new, (r, f) -> new VmmExited(r));
-        }
-        return this;
-    }
-
-    private Behavior<Command> done() {
-        outcome.complete(new Outcome(finished, kvms, stressDone, vmmStats, null, null, null));
-        return Behaviors.stopped();
-    }
-
-    private Behavior<Command> audit() {
-        getContext().ask(HostCommand.AuditReport.class, hostActor, TIMEOUT, HostCommand.Audit::new,
-                (r, f) -> new Audited(r));
-        return this;
-    }
-
-    private Behavior<Command> fail(String why) {
-        outcome.complete(new Outcome(finished, kvms, stressDone, vmmStats, null, null, why));
-        return Behaviors.stopped();
+    private static Outcome failed(Object why) {
+        return new Outcome(List.of(), List.of(), List.of(), List.of(), null, null, String.valueOf(why));
     }
 }

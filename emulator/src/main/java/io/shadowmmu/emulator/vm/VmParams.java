@@ -6,9 +6,27 @@ import io.shadowmmu.guest.workload.WorkloadKind;
 
 import java.time.Duration;
 
-/** Settings of the VM scenarios ({@code shadowmmu.vm-scenario}). */
+/**
+ * Settings of the VM scenarios ({@code shadowmmu.vm-scenario}).
+ *
+ * @param livePages        pages the stressor moves or pages out per round among those the guest may be using
+ * @param faultReplyJitter the host's fault-path latency in these scenarios ({@code host.fault-reply-jitter})
+ * @param guestMemoryBytes guest RAM of each VM ({@code guest.memory}), where the live pages are picked
+ */
 record VmParams(int vms, int processesPerVm, WorkloadKind workload, double writeFraction, long workingSet,
-                Duration stressInterval, int balloonPages, int forkEvery, long defaultOps) {
+                Duration stressInterval, int balloonPages, int forkEvery, long defaultOps, int livePages,
+                Duration faultReplyJitter, long guestMemoryBytes) {
+
+    /** The stressor next to each VM, as these settings describe it. */
+    io.shadowmmu.testkit.scenario.StressSpec stressSpec(io.shadowmmu.testkit.scenario.StressSpec s) {
+        return s.interval(stressInterval).balloonPages(balloonPages).forkEvery(forkEvery).livePages(livePages);
+    }
+
+    /** The run's settings with the host's fault-path latency these scenarios run under. */
+    Settings hostSettings(Settings settings) {
+        return Settings.withOverrides(settings.root(), java.util.Map.of("host.fault-reply-jitter",
+                faultReplyJitter.toNanos() + "ns"));
+    }
 
     static VmParams read(Settings settings) {
         ConfigReader r = settings.reader().section("vm-scenario");
@@ -29,6 +47,8 @@ record VmParams(int vms, int processesPerVm, WorkloadKind workload, double write
                 r.enumValue("workload", WorkloadKind.class), wf, ws,
                 r.duration("stress-interval", Duration.ZERO, Duration.ofMinutes(1)),
                 r.intBetween("balloon-pages", 0, 1 << 20), r.intBetween("fork-every", 0, 1 << 20),
-                r.longAtLeast("default-ops", 1));
+                r.longAtLeast("default-ops", 1), r.intBetween("live-pages", 0, 1 << 16),
+                r.duration("fault-reply-jitter", Duration.ZERO, Duration.ofSeconds(1)),
+                settings.reader().section("guest").bytes("memory"));
     }
 }

@@ -1,45 +1,39 @@
 package io.shadowmmu.emulator.vm;
 
-import akka.actor.typed.ActorSystem;
 import io.shadowmmu.emulator.report.Telemetry;
 import io.shadowmmu.emulator.scenario.Awaiting;
-import io.shadowmmu.emulator.scenario.EmbeddedSystem;
 import io.shadowmmu.emulator.scenario.ScenarioResult;
 import io.shadowmmu.emulator.scenario.ScenarioRun;
 import io.shadowmmu.guest.vcpu.VcpuStats;
 import io.shadowmmu.guest.vm.VmStats;
-import io.shadowmmu.hostmm.host.HostContext;
 import io.shadowmmu.kvm.KvmStats;
+import io.shadowmmu.testkit.scenario.Scenario;
+import io.shadowmmu.testkit.scenario.ScenarioBuilder;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 
-/** Runs a {@link VmCoordinator} plan on an embedded actor system and turns its outcome into a result. */
+/** Runs a {@link VmCoordinator} plan through the testkit's scenario builder and turns its outcome into a result. */
 final class VmRunner {
     private VmRunner() {
     }
 
     static VmCoordinator.Outcome run(ScenarioRun run, VmCoordinator.Plan plan, long totalAccesses) throws Exception {
-        HostContext host = HostContext.create(run.settings(), run.oracle().events());
         LiveVms live = new LiveVms(plan.vms());
-        CompletableFuture<VmCoordinator.Outcome> outcome = new CompletableFuture<>();
-        ActorSystem<VmCoordinator.Command> system = ActorSystem.create(
-                VmCoordinator.create(host, plan, live, outcome), "vms", EmbeddedSystem.config(run.settings()));
         series(run.telemetry(), live);
         run.telemetry().gauge(Telemetry.EVENTS, "violations", () -> run.oracle().total());
-        try {
-            VmCoordinator.Outcome o = Awaiting.outcome(run, outcome, live::accesses, totalAccesses,
-                    () -> Awaiting.frames(run, host.memory().usedFrames()));
+        try (Scenario scenario = plan.addTo(ScenarioBuilder.from(run.settings()).events(run.oracle().events())
+                .publishVmStats(live::publish)).build()) {
+            VmCoordinator.Outcome o = VmCoordinator.Outcome.of(Awaiting.outcome(run, scenario.start(),
+                    live::accesses, totalAccesses,
+                    () -> Awaiting.frames(run, scenario.host().memory().usedFrames())));
             if (o.failure() != null) {
                 throw new IllegalStateException(o.failure());
             }
             run.oracle().finish(o.audit());
             return o;
-        } finally {
-            system.terminate();
         }
     }
 

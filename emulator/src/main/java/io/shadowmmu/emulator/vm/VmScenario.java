@@ -6,9 +6,8 @@ import io.shadowmmu.emulator.scenario.ScenarioRun;
 import io.shadowmmu.guest.os.GuestVma;
 import io.shadowmmu.guest.vm.GuestSettings;
 import io.shadowmmu.guest.workload.Region;
-import io.shadowmmu.guest.workload.WorkloadSpec;
-
 import io.shadowmmu.guest.workload.Workload;
+import io.shadowmmu.guest.workload.WorkloadSpec;
 
 import java.util.List;
 import java.util.function.UnaryOperator;
@@ -47,6 +46,7 @@ public final class VmScenario implements Scenario {
     ScenarioResult runHalf(ScenarioRun run, boolean mixed) throws Exception {
         VmParams p = VmParams.read(run.settings());
         GuestSettings guest = GuestSettings.from(run.settings());
+        run = run.withSettings(p.hostSettings(run.settings()));
         long ops = run.opsOr(p.defaultOps());
         int processes = p.vms() * p.processesPerVm();
         long perProcess = Math.max(1, ops / processes);
@@ -80,7 +80,11 @@ public final class VmScenario implements Scenario {
         long remaps = 0;
         long protects = 0;
         long forks = 0;
+        long moves = 0;
+        long pageouts = 0;
         for (HostStressor.Done d : o.stressors()) {
+            moves += d.moves();
+            pageouts += d.pageouts();
             rounds += d.rounds();
             dontneeds += d.dontneeds();
             remaps += d.remaps();
@@ -88,13 +92,15 @@ public final class VmScenario implements Scenario {
             forks += d.forks();
         }
         r.put("stressor.rounds", rounds).put("stressor.dontneeds", dontneeds).put("stressor.remaps", remaps)
-                .put("stressor.mprotects", protects).put("stressor.forks", forks);
+                .put("stressor.mprotects", protects).put("stressor.forks", forks).put("stressor.moves", moves)
+                .put("stressor.pageouts", pageouts);
         long hostInvalidations = 0;
         for (io.shadowmmu.hostmm.mm.MmStats s : o.vmms()) {
             hostInvalidations += s.notifier().invalidations();
         }
         r.put("host.invalidations", hostInvalidations);
-        r.line(String.format("host stressor: %,d rounds: %,d DONTNEED, %,d munmap+remap, %,d mprotect, %,d forks;"
-                + " %,d host invalidations", rounds, dontneeds, remaps, protects, forks, hostInvalidations));
+        r.line(String.format("host stressor: %,d rounds: %,d DONTNEED, %,d munmap+remap, %,d mprotect, %,d forks,"
+                + " %,d move_pages, %,d MADV_PAGEOUT; %,d host invalidations", rounds, dontneeds, remaps, protects,
+                forks, moves, pageouts, hostInvalidations));
     }
 }

@@ -64,6 +64,16 @@ public final class KvmAgentCapture implements CoherenceEvents {
     }
 
     @Override
+    public void frameDirtiedBySecondary(long agent, int pfn, int generation) {
+        sink.frameDirtiedBySecondary(agent, pfn, generation);
+    }
+
+    @Override
+    public void pageCacheEvicted(int pfn, int generation, boolean writtenBack) {
+        sink.pageCacheEvicted(pfn, generation, writtenBack);
+    }
+
+    @Override
     public void agentRevoked(long agent, String why) {
         sink.agentRevoked(agent, why);
     }

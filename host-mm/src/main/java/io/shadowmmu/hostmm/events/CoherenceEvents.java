@@ -40,6 +40,17 @@ public interface CoherenceEvents {
     default void translationRemoved(long agent, int cache, long space, long va, int pfn, int generation) {
     }
 
+    /**
+     * A secondary found frame {@code pfn} written through its own mapping (a dirty spte or device entry) while
+     * dropping it, and reports the page dirty to its host (I6: the host must write it back before reclaiming it).
+     */
+    default void frameDirtiedBySecondary(long agent, int pfn, int generation) {
+    }
+
+    /** Reclaim dropped a page-cache page; {@code writtenBack}: its contents went to the file first. */
+    default void pageCacheEvicted(int pfn, int generation, boolean writtenBack) {
+    }
+
     /** Every translation held by {@code agent} is gone at once (fenced with its access revoked, or dead). */
     default void agentRevoked(long agent, String why) {
     }

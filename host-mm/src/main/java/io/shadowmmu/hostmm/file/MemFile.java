@@ -153,9 +153,11 @@ public final class MemFile {
             if (cur != pfn || memory.refcount(pfn) != expectedRefs) {
                 return cur;
             }
-            if (memory.hasFlag(pfn, PhysicalMemory.FLAG_DIRTY)) {
+            boolean dirty = memory.hasFlag(pfn, PhysicalMemory.FLAG_DIRTY);
+            if (dirty) {
                 writeBack(index, pfn);
             }
+            memory.events().pageCacheEvicted(pfn, memory.generation(pfn), dirty);
             evicted[0] = true;
             return null;
         });

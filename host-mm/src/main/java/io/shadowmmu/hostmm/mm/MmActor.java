@@ -63,6 +63,10 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     private final TimerScheduler<MmCommand> timers;
     private final Gather gather = new Gather();
     private final MmNotifier notifier;
+    /** Longest delay of a delayed get_user_pages answer in nanoseconds; 0: every answer goes at once. */
+    private final long replyJitterNanos;
+    private final double replyJitterFraction;
+    private final java.util.SplittableRandom replyJitter;
 
     /** Commands waiting for a batch to complete: faults on a range in flight, callers of a change. */
     private final Map<Long, List<MmCommand>> parked = new HashMap<>();
@@ -106,6 +110,9 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
         this.memory = host.memory();
         this.events = host.events();
         this.settings = host.settings().notifier();
+        this.replyJitterNanos = host.settings().host().faultReplyJitter().toNanos();
+        this.replyJitterFraction = host.settings().host().faultReplyJitterFraction();
+        this.replyJitter = new java.util.SplittableRandom(host.settings().seed() * 0x9E3779B97F4A7C15L + space.id());
         this.stash = stash;
         this.timers = timers;
         this.notifier = new MmNotifier(context, timers, space, memory, events, settings, host.settings().variant(),
@@ -162,6 +169,10 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             onMprotect((MmCommand.Mprotect) msg);
         } else if (msg instanceof MmCommand.MadviseDontneed) {
             onDontneed((MmCommand.MadviseDontneed) msg);
+        } else if (msg instanceof MmCommand.MovePages) {
+            onMovePages((MmCommand.MovePages) msg);
+        } else if (msg instanceof MmCommand.MadvisePageout) {
+            onPageout((MmCommand.MadvisePageout) msg);
         } else if (msg instanceof MmCommand.Fork) {
             onFork((MmCommand.Fork) msg);
         } else if (msg instanceof MmCommand.UnmapFileRange) {
@@ -286,6 +297,10 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             return ((MmCommand.UnmapFileRange) msg).replyTo();
         } else if (msg instanceof MmCommand.OomReap) {
             return ((MmCommand.OomReap) msg).replyTo();
+        } else if (msg instanceof MmCommand.MovePages) {
+            return ((MmCommand.MovePages) msg).replyTo();
+        } else if (msg instanceof MmCommand.MadvisePageout) {
+            return ((MmCommand.MadvisePageout) msg).replyTo();
         }
         return null;
     }
@@ -325,7 +340,21 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             g.replyTo().tell(new PageReply.Denied(page, space.lastErrno(), space.lastDetail()));
         } else {
             boolean writable = io.shadowmmu.hostmm.pagetable.Pte.isWritable(space.pageTable().get(page));
-            g.replyTo().tell(new PageReply.Granted(page, pfn, memory.generation(pfn), writable));
+            answer(g.replyTo(), new PageReply.Granted(page, pfn, memory.generation(pfn), writable));
+        }
+    }
+
+    /**
+     * Sends a granted page, now or (host.fault-reply-jitter) after a seeded delay: the answer is decided here, so
+     * an invalidation may run and free the frame before the faulting secondary sees it, as between
+     * {@code hva_to_pfn} returning and KVM taking {@code mmu_lock}. The secondary's sequence re-check covers that.
+     */
+    private void answer(ActorRef<PageReply> replyTo, PageReply.Granted reply) {
+        if (replyJitterNanos > 0 && replyJitter.nextDouble() < replyJitterFraction) {
+            counters.repliesDelayed++;
+            getContext().scheduleOnce(java.time.Duration.ofNanos(1 + replyJitter.nextLong(replyJitterNanos)), replyTo, reply);
+        } else {
+            replyTo.tell(reply);
         }
     }
 
@@ -677,6 +706,95 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
         } else {
             b.onComplete.add(finish);
         }
+    }
+
+    /** The exclusive anonymous pages of {@code [start, end)}: {page, pfn, generation} each. */
+    private List<long[]> exclusiveAnonPages(long start, long end) {
+        List<long[]> pages = new ArrayList<>();
+        for (long page = start; page < end; page += PageTable.PAGE_SIZE) {
+            long pte = space.pageTable().get(page);
+            if (io.shadowmmu.hostmm.pagetable.Pte.holdsFrame(pte)) {
+                int pfn = io.shadowmmu.hostmm.pagetable.Pte.pfn(pte);
+                if (space.mapsExclusiveAnon(page, pfn, memory.generation(pfn))) {
+                    pages.add(new long[] {page, pfn, memory.generation(pfn)});
+                }
+            }
+        }
+        return pages;
+    }
+
+    /** MADV_PAGEOUT: the range's exclusive anonymous pages go to swap in one CLEAR batch. */
+    private void onPageout(MmCommand.MadvisePageout m) {
+        long start = m.address();
+        long end = start + pageAlignUp(m.length());
+        if (!validRange(start, m.length(), m.replyTo())) {
+            return;
+        }
+        List<long[]> candidates = exclusiveAnonPages(start, end);
+        List<long[]> out = new ArrayList<>(); // {slot, pfn}
+        Consumer<Gather> apply = g -> {
+            for (long[] c : candidates) {
+                long slot = space.swapOut(c[0], (int) c[1], (int) c[2], g);
+                if (slot >= 0) {
+                    out.add(new long[] {slot, c[1]});
+                }
+            }
+        };
+        // The contents go to swap only once no secondary can still write the frames.
+        Runnable writeBack = () -> {
+            for (long[] o : out) {
+                host.swap().write(o[0], memory.snapshot((int) o[1]));
+            }
+        };
+        Runnable reply = () -> m.replyTo().tell(new MmResult.Done(out.size()));
+        if (candidates.isEmpty() || !notifier.hasSubscribers()) {
+            gather.reset();
+            apply.accept(gather);
+            writeBack.run();
+            notifier.releaseNow(gather);
+            reply.run();
+            return;
+        }
+        Batch b = notifier.change(InvalidationEvent.CLEAR, List.of(new Range(start, end)), true, apply, writeBack);
+        if (b == null) {
+            reply.run();
+        } else {
+            b.onComplete.add(reply);
+        }
+    }
+
+    /** move_pages(2) over a range: one MIGRATE batch, then each moved page is copied and remapped. */
+    private void onMovePages(MmCommand.MovePages m) {
+        long start = m.address();
+        long end = start + pageAlignUp(m.length());
+        if (!validRange(start, m.length(), m.replyTo())) {
+            return;
+        }
+        List<long[]> candidates = exclusiveAnonPages(start, end);
+        List<long[]> unmapped = new ArrayList<>();
+        Consumer<Gather> apply = g -> {
+            for (long[] c : candidates) {
+                if (space.migrationUnmap(c[0], (int) c[1], (int) c[2], g)) {
+                    unmapped.add(c);
+                }
+            }
+        };
+        Runnable finish = () -> {
+            long moved = 0;
+            for (long[] c : unmapped) {
+                if (space.migrationRemap(c[0], (int) c[1]) >= 0) {
+                    moved++;
+                }
+            }
+            m.replyTo().tell(new MmResult.Done(moved));
+        };
+        if (candidates.isEmpty() || !notifier.hasSubscribers()) {
+            gather.reset();
+            apply.accept(gather);
+            finish.run();
+            return;
+        }
+        notifier.changeThen(InvalidationEvent.MIGRATE, List.of(new Range(start, end)), apply, finish);
     }
 
     private void onKsmWriteProtect(MmCommand.KsmWriteProtect k) {

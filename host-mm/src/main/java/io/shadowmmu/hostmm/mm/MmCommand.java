@@ -42,6 +42,22 @@ public sealed interface MmCommand {
     record MadviseDontneed(long address, long length, ActorRef<MmResult> replyTo) implements MmCommand {
     }
 
+    /**
+     * move_pages(2): move every exclusive anonymous page of the range to a new frame (one MIGRATE invalidation, the
+     * contents copied once every secondary dropped the old frames). Replies the number of pages moved; pages that
+     * are shared, unmapped or swapped are left where they are.
+     */
+    record MovePages(long address, long length, ActorRef<MmResult> replyTo) implements MmCommand {
+    }
+
+    /**
+     * madvise(MADV_PAGEOUT): swap out every exclusive anonymous page of the range now (one CLEAR invalidation; the
+     * contents go to swap and the frames are freed once every secondary acked). Replies the number of pages paged
+     * out; the next touch swaps a page back in.
+     */
+    record MadvisePageout(long address, long length, ActorRef<MmResult> replyTo) implements MmCommand {
+    }
+
     /** fork: a child mm with copy-on-write private memory. Replies once the child exists. */
     record Fork(String childName, ActorRef<ForkResult> replyTo) implements MmCommand {
     }

@@ -19,6 +19,7 @@ final class MmCounters {
     long sigbus;
     long oom;
     long oomWaits;
+    long repliesDelayed;
     long swapOut;
     long swapIn;
     long migrations;
@@ -67,7 +68,8 @@ final class MmCounters {
                 ackLatencyMicros.getValueAtPercentile(50), ackLatencyMicros.getValueAtPercentile(99),
                 ackLatencyMicros.getMaxValue(), log2Buckets());
         return new MmStats(mm, name,
-                new MmStats.Faults(anonZeroFill, filePageIn, cowCopy, cowReuse, permissionUpgrade, segv, sigbus, oom),
+                new MmStats.Faults(anonZeroFill, filePageIn, cowCopy, cowReuse, permissionUpgrade, segv, sigbus, oom,
+                        repliesDelayed),
                 new MmStats.Pressure(swapOut, swapIn, migrations, ksmMerged, ksmBroken),
                 new MmStats.Notifier(ptesCleared, invalidations, batches, messages, acks, nacks, fences, deaths,
                         ignoredReplies),

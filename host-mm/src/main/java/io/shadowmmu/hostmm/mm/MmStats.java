@@ -15,9 +15,13 @@ public record MmStats(long mm, String name, Faults faults, Pressure pressure, No
                       Map<Long, Long> messagesBySubscriber, long mappedPages, long pendingFreeFrames,
                       int subscribers) {
 
-    /** Faults by kind ({@code VM_FAULT_*} outcomes). */
+    /**
+     * Faults by kind ({@code VM_FAULT_*} outcomes).
+     *
+     * @param repliesDelayed get_user_pages answers sent late on purpose (host.fault-reply-jitter)
+     */
     public record Faults(long anonZeroFill, long filePageIn, long cowCopy, long cowReuse, long permissionUpgrade,
-                         long segv, long sigbus, long oom) {
+                         long segv, long sigbus, long oom, long repliesDelayed) {
         public long total() {
             return anonZeroFill + filePageIn + cowCopy + cowReuse + permissionUpgrade + segv + sigbus + oom;
         }

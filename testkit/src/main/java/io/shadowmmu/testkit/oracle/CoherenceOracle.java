@@ -65,7 +65,7 @@ public final class CoherenceOracle implements CoherenceEvents {
     }
 
     private enum Kind {
-        ALLOCATED, FREED, INSTALLED, REMOVED, REVOKED
+        ALLOCATED, FREED, INSTALLED, REMOVED, REVOKED, DIRTIED, EVICTED, WRITTEN_BACK
     }
 
     private static final Kind[] KINDS = Kind.values();
@@ -75,6 +75,9 @@ public final class CoherenceOracle implements CoherenceEvents {
         boolean allocated;
         int generation;
         long owner;
+        /** The secondary that last reported this generation written through its mapping, or -1 (I6). */
+        long dirtiedBy = -1;
+        int dirtiedGeneration;
         final List<Translation> live = new ArrayList<>(2);
         final long[] nanos;
         final long[] agents;
@@ -187,6 +190,39 @@ public final class CoherenceOracle implements CoherenceEvents {
                         + name(t.agent()) + " still translated 0x" + Long.toHexString(t.va()) + " (space " + t.space()
                         + ", cache " + t.cache() + ") to it", story);
             }
+        }
+    }
+
+    // ---- dirty pages (I6) -----------------------------------------------------------------------------------------
+
+    @Override
+    public void frameDirtiedBySecondary(long agent, int pfn, int generation) {
+        events.increment();
+        synchronized (lock(pfn)) {
+            Frame f = frame(pfn);
+            f.remember(Kind.DIRTIED, agent, -1, generation);
+            f.dirtiedBy = agent;
+            f.dirtiedGeneration = generation;
+        }
+    }
+
+    @Override
+    public void pageCacheEvicted(int pfn, int generation, boolean writtenBack) {
+        events.increment();
+        long lostBy = -1;
+        List<String> story = null;
+        synchronized (lock(pfn)) {
+            Frame f = frame(pfn);
+            f.remember(writtenBack ? Kind.WRITTEN_BACK : Kind.EVICTED, f.owner, -1, generation);
+            if (!writtenBack && f.dirtiedBy >= 0 && f.dirtiedGeneration == generation) {
+                lostBy = f.dirtiedBy;
+                story = story(f);
+            }
+            f.dirtiedBy = -1;
+        }
+        if (lostBy >= 0) {
+            report(Invariant.I6, lostBy, "frame " + pfn + " (generation " + generation + ") left the page cache"
+                    + " without being written back, although " + name(lostBy) + " reported writing it", story);
         }
     }
 

@@ -50,6 +50,27 @@ class CoherenceOracleTest {
     }
 
     @Test
+    void aPageASecondaryDirtiedThatLeavesTheCacheUnwrittenIsI6() {
+        CoherenceOracle o = new CoherenceOracle(8);
+        o.agentNamed(KVM, "kvm vm0");
+        o.frameAllocated(4, 1, HOST);
+        o.frameDirtiedBySecondary(KVM, 4, 1);
+        o.pageCacheEvicted(4, 1, true); // written back: fine
+        o.frameDirtiedBySecondary(KVM, 4, 1);
+        o.frameFreed(4, 1);
+        o.frameAllocated(4, 2, HOST);
+        o.pageCacheEvicted(4, 2, false); // another generation: the write was not to this page
+        assertThat(o.clean()).isTrue();
+
+        o.frameDirtiedBySecondary(KVM, 4, 2);
+        o.pageCacheEvicted(4, 2, false);
+        assertThat(o.count(Invariant.I6)).isEqualTo(1);
+        assertThat(o.violations().get(0).agentName()).startsWith("kvm vm0");
+        assertThat(o.violations().get(0).story()).anySatisfy(line -> assertThat(line).contains("DIRTIED"))
+                .anySatisfy(line -> assertThat(line).contains("EVICTED"));
+    }
+
+    @Test
     void installingAStaleGrantIsI3() {
         CoherenceOracle o = new CoherenceOracle(8);
         o.frameAllocated(9, 1, HOST);
