@@ -19,6 +19,7 @@ import io.shadowmmu.testkit.oracle.CoherenceOracle;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -133,7 +134,7 @@ class FaultStressTest {
         String story = operations + " host operations in " + took.toMillis() + " ms; " + String.join("; ", lines)
                 + "; oracle: " + oracle.counts() + ", first violations: " + oracle.violations().stream().limit(3)
                 .map(v -> v.describe()).toList();
-        System.out.println("STORY " + story);
+        LoggerFactory.getLogger(FaultStressTest.class).info("{}", story);
         assertThat(accesses).as(story).isGreaterThanOrEqualTo(ACCESSES);
         assertThat(hits).as(story).isGreaterThan(accesses / 2);
         assertThat(crashes).as(story).isPositive();
