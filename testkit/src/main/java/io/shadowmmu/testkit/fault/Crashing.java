@@ -11,21 +11,27 @@ import java.util.Random;
 /**
  * Crash-and-restart injection: wraps an actor's behaviour so that it throws {@link InjectedCrash} before handling the
  * messages its {@link CrashPlan} picks (or the next one after {@link CrashCounters#crashAtNextMessage()}), under a
- * supervisor that restarts it. A restart runs the behaviour's setup again: the actor keeps its address and mailbox and
- * loses its state, children and timers, and its behaviour sees {@code PreRestart} first.
+ * supervisor that restarts it at once. A restart runs the behaviour's setup again: the actor keeps its address and
+ * mailbox (no message is lost) and loses its state and timers; its behaviour sees {@code PreRestart} first.
  *
- * <p>A secondary MMU survives this coherently if it treats a restart the way a driver treats a reset device: the
- * crashed incarnation's translations are gone (report them to the oracle in {@code PreRestart}, e.g.
- * {@code agentRevoked}), the new one starts with empty tables and registers again, and the host stops waiting on the
- * old subscription (its endpoint died with the incarnation, or its deadline fences it).
+ * <p>Children are left running: the behaviour stops, in {@code PreRestart}, whatever belonged to the dead
+ * incarnation. Akka's default (stop the children, stash incoming messages until they have terminated, then replay)
+ * lost messages under a storm of crashes: past 1,000 the restart stash drops them, and with a larger stash the actor
+ * still stopped answering now and then.
+ *
+ * <p>A secondary MMU survives a crash coherently if it treats a restart the way a driver treats a reset device: the
+ * dead incarnation's translations are gone (report that to the oracle in {@code PreRestart}, e.g. with
+ * {@code agentRevoked} under an agent id of that incarnation), the new one starts with empty tables and registers
+ * again under a fresh agent id, and the host stops waiting on the old subscription (stop the address it was
+ * registered under, which the host watches, or unregister it; otherwise its ack deadline fences it).
  */
 public final class Crashing {
     private Crashing() {
     }
 
     /**
-     * {@code behavior}, crashing as {@code plan} says and restarted each time. Spawn the result once: its crash
-     * points are counted over that actor's messages.
+     * {@code behavior}, crashing as {@code plan} says and restarted each time, its children left running. Spawn the
+     * result once: its crash points are counted over that actor's messages.
      */
     public static <T> Behavior<T> supervised(Behavior<T> behavior, CrashPlan plan, CrashCounters counters) {
         Schedule schedule = new Schedule(plan, counters);

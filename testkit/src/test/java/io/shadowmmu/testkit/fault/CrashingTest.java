@@ -95,6 +95,30 @@ class CrashingTest {
     }
 
     @Test
+    void childrenOutliveTheRestartUntilTheBehaviourStopsThem() {
+        TestProbe<ActorRef<Object>> children = kit.createTestProbe();
+        TestProbe<String> out = kit.createTestProbe();
+        Behavior<Object> parent = Behaviors.setup(ctx -> {
+            ActorRef<Object> child = ctx.spawnAnonymous(Behaviors.receive(Object.class)
+                    .onAnyMessage(m -> {
+                        out.getRef().tell("child got " + m);
+                        return Behaviors.same();
+                    }).build());
+            children.getRef().tell(child);
+            return Behaviors.receive(Object.class).onAnyMessage(m -> Behaviors.same()).build();
+        });
+        CrashCounters counters = new CrashCounters();
+        ActorRef<Object> ref = kit.spawn(Crashing.supervised(parent, CrashPlan.seeded(1).atMessages(1), counters));
+        ActorRef<Object> first = children.receiveMessage();
+        ref.tell("crash");
+        ActorRef<Object> second = children.receiveMessage(); // the new incarnation's setup ran
+        assertThat(second).isNotEqualTo(first);
+        first.tell("hello");
+        out.expectMessage("child got hello");
+        assertThat(counters.crashes()).isEqualTo(1);
+    }
+
+    @Test
     void aRealFailureIsNotHiddenByTheInjectedRestarts() {
         TestProbe<String> out = kit.createTestProbe();
         ActorRef<Object> ref = kit.spawn(Crashing.supervised(counter(out.getRef()), CrashPlan.seeded(1),
