@@ -1,9 +1,7 @@
 package io.shadowmmu.kvm;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.host.HostActor;
@@ -15,9 +13,9 @@ import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.pagetable.Pte;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.hostmm.vma.VmaKind;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.List;
@@ -27,17 +25,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** KvmMmu over a real host process: TDP faults, aliased memslots, shadow paging with trapped page-table writes. */
 class KvmMmuHostTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     private static final class Host {
         final HostContext context = HostContext.create(Settings.withOverrides(Map.of("host.memory", "8m")),

@@ -1,10 +1,8 @@
 package io.shadowmmu.kvm;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.javadsl.Behaviors;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.ContentMode;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.mm.MmCommand;
@@ -17,9 +15,9 @@ import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.pagetable.PageTable;
 import io.shadowmmu.hostmm.pagetable.Pte;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.List;
@@ -31,19 +29,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * tests reproduce the races listed in KVM-API.md ("Review findings"); they failed before those were fixed.
  */
 class KvmMmuReviewTest {
-    static ActorTestKit kit;
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
     static final long HVA = 0x4000_0000L;
     static final long PAGE = 4096;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
 
     /** A VM whose host mm is a probe; {@code hostTable} is the host page table handed over at registration. */
     private static final class Vm {

@@ -1,9 +1,7 @@
 package io.shadowmmu.gru.device;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.ContentMode;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.gru.GruSettings;
@@ -17,9 +15,9 @@ import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.pagetable.PageTable;
 import io.shadowmmu.hostmm.pagetable.Pte;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.List;
@@ -34,18 +32,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class GruDeviceEdgeTest {
     private static final long VA = 0x40_0000L;
     private static final long PAGE = PhysicalMemory.PAGE_SIZE;
-    private static ActorTestKit kit;
-
-    @BeforeAll
-    static void start() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING")
-                .withFallback(ConfigFactory.load()));
-    }
-
-    @AfterAll
-    static void stop() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     private final PhysicalMemory memory = new PhysicalMemory(64, ContentMode.FULL, true, CoherenceEvents.NONE);
 

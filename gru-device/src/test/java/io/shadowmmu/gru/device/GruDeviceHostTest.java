@@ -1,16 +1,14 @@
 package io.shadowmmu.gru.device;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.mm.Errno;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.vma.Protection;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -20,22 +18,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The device against a real host: drop-ins from the host page table, host faults, invalidation flushes. */
 class GruDeviceHostTest {
-    private static ActorTestKit kit;
-
-    @BeforeAll
-    static void start() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING")
-                .withFallback(ConfigFactory.load()));
-    }
-
-    @AfterAll
-    static void stop() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     @Test
     void storesAndLoadsGoThroughTheDeviceTlbAfterOneHostFault() {
-        GruHost h = new GruHost(kit, Map.of());
+        GruHost h = new GruHost(kit.testKit(), Map.of());
         HostCommand.ProcessSpawned p = h.spawn("p");
         long va = h.mmapAnon(p.process(), 16 * 4096);
         ActorRef<GruCommand> dev = h.device("gru0");
@@ -61,7 +49,7 @@ class GruDeviceHostTest {
 
     @Test
     void aStoreAfterMprotectReadOnlyFailsFaultsAndDoesNotWrite() {
-        GruHost h = new GruHost(kit, Map.of());
+        GruHost h = new GruHost(kit.testKit(), Map.of());
         HostCommand.ProcessSpawned p = h.spawn("p");
         long va = h.mmapAnon(p.process(), 4 * 4096);
         ActorRef<GruCommand> dev = h.device("gru0");
@@ -88,7 +76,7 @@ class GruDeviceHostTest {
 
     @Test
     void aStoreAfterForkBreaksCowThroughAHostFaultAndLeavesTheChildAlone() {
-        GruHost h = new GruHost(kit, Map.of());
+        GruHost h = new GruHost(kit.testKit(), Map.of());
         HostCommand.ProcessSpawned p = h.spawn("p");
         long va = h.mmapAnon(p.process(), 4 * 4096);
         ActorRef<GruCommand> dev = h.device("gru0");
@@ -115,7 +103,7 @@ class GruDeviceHostTest {
     @ParameterizedTest
     @CsvSource({"PER_PAGE, 16384", "PER_PT_PAGE, 32", "RANGE, 1", "GATHER, 1"})
     void aMunmapOf64MiBFlushesOncePerNotifiedRange(String strategy, long expectedFlushes) {
-        GruHost h = new GruHost(kit, Map.of("host.memory", "80m", "notifier.strategy", strategy,
+        GruHost h = new GruHost(kit.testKit(), Map.of("host.memory", "80m", "notifier.strategy", strategy,
                 "reclaim.enabled", "off"));
         HostCommand.ProcessSpawned p = h.spawn("p");
         long length = 64L << 20;
@@ -138,7 +126,7 @@ class GruDeviceHostTest {
 
     @Test
     void stealingAContextFlushesItsTranslations() {
-        GruHost h = new GruHost(kit, Map.of("gru.contexts-per-device", "1"));
+        GruHost h = new GruHost(kit.testKit(), Map.of("gru.contexts-per-device", "1"));
         HostCommand.ProcessSpawned a = h.spawn("a");
         HostCommand.ProcessSpawned b = h.spawn("b");
         long va = h.mmapAnon(a.process(), 4096);
@@ -171,7 +159,7 @@ class GruDeviceHostTest {
 
     @Test
     void exitReleasesTheContexts() {
-        GruHost h = new GruHost(kit, Map.of());
+        GruHost h = new GruHost(kit.testKit(), Map.of());
         HostCommand.ProcessSpawned p = h.spawn("p");
         long va = h.mmapAnon(p.process(), 4096);
         h.gup(p.process(), va, true);

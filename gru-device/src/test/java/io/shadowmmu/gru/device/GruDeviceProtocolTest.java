@@ -1,9 +1,7 @@
 package io.shadowmmu.gru.device;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.ContentMode;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.gru.GruSettings;
@@ -16,9 +14,9 @@ import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.pagetable.PageTable;
 import io.shadowmmu.hostmm.pagetable.Pte;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.List;
@@ -32,18 +30,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class GruDeviceProtocolTest {
     private static final long VA = 0x40_0000L;
-    private static ActorTestKit kit;
-
-    @BeforeAll
-    static void start() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING")
-                .withFallback(ConfigFactory.load()));
-    }
-
-    @AfterAll
-    static void stop() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     /** A device bound to a probe mm whose page table the test writes. */
     private static final class Rig {

@@ -1,14 +1,13 @@
 package io.shadowmmu.gru.scenario;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.gru.GruSettings;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.host.HostContext;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -19,18 +18,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The gru scenario end to end on a real host, with the stressor changing the memory under the devices. */
 class GruScenarioTest {
-    private static ActorTestKit kit;
-
-    @BeforeAll
-    static void start() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING")
-                .withFallback(ConfigFactory.load()));
-    }
-
-    @AfterAll
-    static void stop() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     @ParameterizedTest
     @ValueSource(strings = {"GATHER", "RANGE", "PER_PT_PAGE", "TWO_PHASE"})

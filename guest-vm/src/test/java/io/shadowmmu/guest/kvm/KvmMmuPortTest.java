@@ -1,9 +1,7 @@
 package io.shadowmmu.guest.kvm;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.ContentMode;
 import io.shadowmmu.guest.os.GuestVma;
 import io.shadowmmu.guest.testing.RecordingEvents;
@@ -15,9 +13,9 @@ import io.shadowmmu.hostmm.events.AgentIds;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 import io.shadowmmu.kvm.KvmCommand;
 import io.shadowmmu.kvm.KvmView;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.util.HashSet;
 import java.util.List;
@@ -27,25 +25,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The adapter speaks KVM-API.md: a TestProbe stands in for KvmMmu. */
 class KvmMmuPortTest {
-    private static ActorTestKit testKit;
-
-    @BeforeAll
-    static void setup() {
-        testKit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING")
-                .withFallback(ConfigFactory.load()));
-    }
-
-    @AfterAll
-    static void teardown() {
-        testKit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     @Test
     void vcpusConnectAnswerRemoteFlushesAndTheKernelWritesThroughKvm() {
-        TestProbe<KvmCommand> kvm = testKit.createTestProbe();
+        TestProbe<KvmCommand> kvm = kit.createTestProbe();
         KvmView view = new KvmView(true, 256);
         PhysicalMemory memory = new PhysicalMemory(64, ContentMode.FULL, true, new RecordingEvents());
-        ActorRef<GuestVm.Command> vm = testKit.spawn(GuestVm.create(new GuestVm.Config("vm", AgentIds.next(),
+        ActorRef<GuestVm.Command> vm = kit.spawn(GuestVm.create(new GuestVm.Config("vm", AgentIds.next(),
                 new KvmMmuPort(view, kvm.ref()), memory, new RecordingEvents(), 2, new TlbGeometry(8, 2), 100, 33,
                 true)));
 
@@ -65,10 +53,10 @@ class KvmMmuPortTest {
 
         // Every guest frame goes through the balloon and back, so the next page table lands on a used frame: the
         // guest kernel must clear it, through KVM, before the process exists.
-        TestProbe<GuestVm.Ballooned> balloon = testKit.createTestProbe();
+        TestProbe<GuestVm.Ballooned> balloon = kit.createTestProbe();
         vm.tell(new GuestVm.InflateBalloon(256, balloon.ref()));
         vm.tell(new GuestVm.DeflateBalloon(balloon.receiveMessage().gfns()));
-        TestProbe<GuestVm.Spawned> spawned = testKit.createTestProbe();
+        TestProbe<GuestVm.Spawned> spawned = kit.createTestProbe();
         Region r = new Region(0x40_0000L, 4096);
         vm.tell(new GuestVm.Spawn("p", List.of(new GuestVma(r.base(), r.end(), true)),
                 new SequentialScan(r, 1, 0, 8, 1), spawned.ref()));
@@ -84,22 +72,22 @@ class KvmMmuPortTest {
 
     @Test
     void withoutAGrantAVcpuUsesNoTranslationAndSendsNoExit() {
-        TestProbe<KvmCommand> kvm = testKit.createTestProbe();
+        TestProbe<KvmCommand> kvm = kit.createTestProbe();
         KvmView view = new KvmView(true, 256);
         PhysicalMemory memory = new PhysicalMemory(64, ContentMode.FULL, true, new RecordingEvents());
-        ActorRef<GuestVm.Command> vm = testKit.spawn(GuestVm.create(new GuestVm.Config("vm", AgentIds.next(),
+        ActorRef<GuestVm.Command> vm = kit.spawn(GuestVm.create(new GuestVm.Config("vm", AgentIds.next(),
                 new KvmMmuPort(view, kvm.ref()), memory, new RecordingEvents(), 1, new TlbGeometry(8, 2), 100, 33,
                 true)));
         kvm.expectMessageClass(KvmCommand.ConnectVcpu.class);
-        TestProbe<GuestVm.Spawned> spawned = testKit.createTestProbe();
+        TestProbe<GuestVm.Spawned> spawned = kit.createTestProbe();
         Region r = new Region(0x40_0000L, 4096);
         vm.tell(new GuestVm.Spawn("p", List.of(new GuestVma(r.base(), r.end(), true)),
                 new SequentialScan(r, 10, 0, 8, 1), spawned.ref()));
         spawned.receiveMessage();
-        vm.tell(new GuestVm.Run(testKit.<io.shadowmmu.guest.vm.VmStats>createTestProbe().ref()));
+        vm.tell(new GuestVm.Run(kit.<io.shadowmmu.guest.vm.VmStats>createTestProbe().ref()));
         // KVM has not registered with the host (view.grant() is null): the vCPU waits instead of walking.
         kvm.expectNoMessage(java.time.Duration.ofMillis(200));
-        TestProbe<io.shadowmmu.guest.vm.VmStats> stats = testKit.createTestProbe();
+        TestProbe<io.shadowmmu.guest.vm.VmStats> stats = kit.createTestProbe();
         vm.tell(new GuestVm.GetStats(stats.ref()));
         io.shadowmmu.guest.vm.VmStats s = stats.receiveMessage();
         assertThat(s.accesses()).isZero();

@@ -1,9 +1,7 @@
 package io.shadowmmu.guest.vcpu;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.ContentMode;
 import io.shadowmmu.guest.os.GuestFaultResult;
 import io.shadowmmu.guest.os.GuestFrameAllocator;
@@ -21,9 +19,9 @@ import io.shadowmmu.guest.workload.Workload;
 import io.shadowmmu.hostmm.events.AgentIds;
 import io.shadowmmu.hostmm.events.Invariant;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.List;
@@ -33,18 +31,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class VcpuTest {
     private static final long BASE = 0x40_0000L;
     private static final int GUEST_FRAMES = 64;
-    private static ActorTestKit testKit;
-
-    @BeforeAll
-    static void setup() {
-        testKit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING")
-                .withFallback(ConfigFactory.load()));
-    }
-
-    @AfterAll
-    static void teardown() {
-        testKit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     /** A guest with one process whose first {@code pages} pages are mapped, written straight into guest RAM. */
     private static final class Guest {
@@ -66,7 +54,7 @@ class VcpuTest {
         ActorRef<Vcpu.Command> spawnVcpu(int slice, ActorRef<Vcpu.GuestPageFault> kernel) {
             Vcpu.Config c = new Vcpu.Config(0, AgentIds.next(), kvm, memory, events, new TlbGeometry(16, 4), slice,
                     33, true, kernel);
-            return testKit.spawn(Vcpu.create(c));
+            return kit.spawn(Vcpu.create(c));
         }
     }
 
@@ -77,9 +65,9 @@ class VcpuTest {
     @Test
     void servesAFlushBetweenSlicesWhileItRuns() {
         Guest g = new Guest(1);
-        TestProbe<FakeKvm.ExitSeen> kvmProbe = testKit.createTestProbe();
-        TestProbe<Object> out = testKit.createTestProbe();
-        TestProbe<Vcpu.GuestPageFault> kernel = testKit.createTestProbe();
+        TestProbe<FakeKvm.ExitSeen> kvmProbe = kit.createTestProbe();
+        TestProbe<Object> out = kit.createTestProbe();
+        TestProbe<Vcpu.GuestPageFault> kernel = kit.createTestProbe();
         g.kvm.probeMode(kvmProbe.ref());
         ActorRef<Vcpu.Command> vcpu = g.spawnVcpu(10_000, kernel.ref());
         long total = 10_000_000;
@@ -99,7 +87,7 @@ class VcpuTest {
         }
         assertThat(exits).isEqualTo(5);
         // Wait until the vCPU runs from its TLB: a stats query is itself served between two slices.
-        TestProbe<VcpuStats> stats = testKit.createTestProbe();
+        TestProbe<VcpuStats> stats = kit.createTestProbe();
         long seen = 0;
         while (seen == 0) {
             vcpu.tell(new Vcpu.GetStats(stats.ref()));
@@ -132,8 +120,8 @@ class VcpuTest {
         GuestPageTable pt = g.process.pageTable();
         assertThat(pt.map(BASE + 4096, 10_000, true, alloc, w)).isTrue();
         g.kvm.apply(w);
-        TestProbe<Vcpu.Finished> out = testKit.createTestProbe();
-        TestProbe<Vcpu.GuestPageFault> kernel = testKit.createTestProbe();
+        TestProbe<Vcpu.Finished> out = kit.createTestProbe();
+        TestProbe<Vcpu.GuestPageFault> kernel = kit.createTestProbe();
         ActorRef<Vcpu.Command> vcpu = g.spawnVcpu(100, kernel.ref());
         // 1024 accesses with a 2 KiB stride alternate between the good page and the bad one.
         vcpu.tell(new Vcpu.AddProcess(g.process.pid(), g.process.cr3(),
@@ -143,7 +131,7 @@ class VcpuTest {
         assertThat(s.guestFaults()).isEqualTo(512);
         assertThat(s.accesses()).isEqualTo(512);
         // Still alive and answering.
-        TestProbe<VcpuStats> stats = testKit.createTestProbe();
+        TestProbe<VcpuStats> stats = kit.createTestProbe();
         vcpu.tell(new Vcpu.GetStats(stats.ref()));
         assertThat(stats.receiveMessage().guestFaults()).isEqualTo(512);
     }
@@ -151,8 +139,8 @@ class VcpuTest {
     @Test
     void aStaleReadIsReportedAsAnI1ViolationWithAddressValuesAndFrame() {
         Guest g = new Guest(1);
-        TestProbe<Vcpu.Finished> out = testKit.createTestProbe();
-        ActorRef<Vcpu.Command> vcpu = g.spawnVcpu(1_000, testKit.<Vcpu.GuestPageFault>createTestProbe().ref());
+        TestProbe<Vcpu.Finished> out = kit.createTestProbe();
+        ActorRef<Vcpu.Command> vcpu = g.spawnVcpu(1_000, kit.<Vcpu.GuestPageFault>createTestProbe().ref());
         vcpu.tell(new Vcpu.AddProcess(g.process.pid(), g.process.cr3(), onePage(512, 1.0)));
         vcpu.tell(new Vcpu.Start(out.ref()));
         out.expectMessageClass(Vcpu.Finished.class);
@@ -160,7 +148,7 @@ class VcpuTest {
         // A broken hypervisor moves the guest page to a new host frame without copying it.
         long gfn = g.process.pageTable().lookup(BASE) >>> 12 & ((1L << 40) - 1);
         g.kvm.moveWithoutCopy(gfn);
-        TestProbe<Vcpu.FlushDone> flushed = testKit.createTestProbe();
+        TestProbe<Vcpu.FlushDone> flushed = kit.createTestProbe();
         vcpu.tell(Vcpu.FlushTlb.everything(1, flushed.ref()));
         flushed.expectMessageClass(Vcpu.FlushDone.class);
 
@@ -178,8 +166,8 @@ class VcpuTest {
     @Test
     void aCorrectRunChecksEveryKnownReadAndFindsNothing() {
         Guest g = new Guest(4);
-        TestProbe<Vcpu.Finished> out = testKit.createTestProbe();
-        ActorRef<Vcpu.Command> vcpu = g.spawnVcpu(1_000, testKit.<Vcpu.GuestPageFault>createTestProbe().ref());
+        TestProbe<Vcpu.Finished> out = kit.createTestProbe();
+        ActorRef<Vcpu.Command> vcpu = g.spawnVcpu(1_000, kit.<Vcpu.GuestPageFault>createTestProbe().ref());
         vcpu.tell(new Vcpu.AddProcess(g.process.pid(), g.process.cr3(),
                 new SequentialScan(new Region(BASE, 4 * 4096), 100_000, 0.5, 8, 5)));
         vcpu.tell(new Vcpu.Start(out.ref()));
@@ -198,8 +186,8 @@ class VcpuTest {
     @Test
     void aHitOnAReusedFrameIsAnI3ViolationAndIsNotUsed() {
         Guest g = new Guest(1);
-        TestProbe<Vcpu.Finished> out = testKit.createTestProbe();
-        ActorRef<Vcpu.Command> vcpu = g.spawnVcpu(1_000, testKit.<Vcpu.GuestPageFault>createTestProbe().ref());
+        TestProbe<Vcpu.Finished> out = kit.createTestProbe();
+        ActorRef<Vcpu.Command> vcpu = g.spawnVcpu(1_000, kit.<Vcpu.GuestPageFault>createTestProbe().ref());
         vcpu.tell(new Vcpu.AddProcess(g.process.pid(), g.process.cr3(), onePage(10, 1.0)));
         vcpu.tell(new Vcpu.Start(out.ref()));
         out.expectMessageClass(Vcpu.Finished.class);
@@ -218,10 +206,10 @@ class VcpuTest {
     @Test
     void anExitAnsweredWithoutAnEntryIsRetriedAndCounted() {
         Guest g = new Guest(1);
-        TestProbe<FakeKvm.ExitSeen> kvmProbe = testKit.createTestProbe();
-        TestProbe<Vcpu.Finished> out = testKit.createTestProbe();
+        TestProbe<FakeKvm.ExitSeen> kvmProbe = kit.createTestProbe();
+        TestProbe<Vcpu.Finished> out = kit.createTestProbe();
         g.kvm.probeMode(kvmProbe.ref());
-        ActorRef<Vcpu.Command> vcpu = g.spawnVcpu(100, testKit.<Vcpu.GuestPageFault>createTestProbe().ref());
+        ActorRef<Vcpu.Command> vcpu = g.spawnVcpu(100, kit.<Vcpu.GuestPageFault>createTestProbe().ref());
         vcpu.tell(new Vcpu.AddProcess(g.process.pid(), g.process.cr3(), onePage(10, 0.0)));
         vcpu.tell(new Vcpu.Start(out.ref()));
         for (int level = 0; level < 4; level++) {

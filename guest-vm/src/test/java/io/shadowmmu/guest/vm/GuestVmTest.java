@@ -1,9 +1,7 @@
 package io.shadowmmu.guest.vm;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.ContentMode;
 import io.shadowmmu.guest.os.GuestVma;
 import io.shadowmmu.guest.testing.FakeKvm;
@@ -16,9 +14,9 @@ import io.shadowmmu.guest.workload.WorkloadKind;
 import io.shadowmmu.guest.workload.WorkloadSpec;
 import io.shadowmmu.hostmm.events.AgentIds;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -30,18 +28,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class GuestVmTest {
     private static final long BASE = 0x40_0000L;
     private static final long PAGES = 64;
-    private static ActorTestKit testKit;
-
-    @BeforeAll
-    static void setup() {
-        testKit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING")
-                .withFallback(ConfigFactory.load()));
-    }
-
-    @AfterAll
-    static void teardown() {
-        testKit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     private record Vm(ActorRef<GuestVm.Command> ref, RecordingEvents events, FakeKvm kvm) {
     }
@@ -52,11 +40,11 @@ class GuestVmTest {
         FakeKvm kvm = new FakeKvm(memory, 1024, tdp);
         GuestVm.Config c = new GuestVm.Config("vm0", AgentIds.next(), kvm, memory, events, vcpus, tlb, 10_000, 33,
                 true);
-        return new Vm(testKit.spawn(GuestVm.create(c)), events, kvm);
+        return new Vm(kit.spawn(GuestVm.create(c)), events, kvm);
     }
 
     private static GuestVm.Spawned spawn(Vm vm, GuestVm.Spawn... spawns) {
-        TestProbe<GuestVm.Spawned> p = testKit.createTestProbe();
+        TestProbe<GuestVm.Spawned> p = kit.createTestProbe();
         GuestVm.Spawned last = null;
         for (GuestVm.Spawn s : spawns) {
             vm.ref().tell(new GuestVm.Spawn(s.name(), s.vmas(), s.workload(), p.ref()));
@@ -76,7 +64,7 @@ class GuestVmTest {
                 new GuestVm.Spawn("a", vmas, WorkloadSpec.of(WorkloadKind.MIXED, 200_000, 0.3).create(r, 1), null),
                 new GuestVm.Spawn("b", vmas, WorkloadSpec.of(WorkloadKind.ZIPFIAN, 200_000, 0.3).create(r, 2), null),
                 new GuestVm.Spawn("c", vmas, WorkloadSpec.of(WorkloadKind.UNIFORM, 100_000, 0.5).create(r, 3), null));
-        TestProbe<VmStats> out = testKit.createTestProbe();
+        TestProbe<VmStats> out = kit.createTestProbe();
         vm.ref().tell(new GuestVm.Run(out.ref()));
         VmStats s = out.expectMessageClass(VmStats.class, Duration.ofSeconds(30));
         assertThat(s.accesses()).isEqualTo(500_000);
@@ -98,7 +86,7 @@ class GuestVmTest {
         // The workload covers 4 pages; the process only maps the first 2.
         spawn(vm, new GuestVm.Spawn("p", List.of(new GuestVma(BASE, BASE + 2 * 4096, true)),
                 new SequentialScan(new Region(BASE, 4 * 4096), 4 * 512, 0.5, 8, 1), null));
-        TestProbe<VmStats> out = testKit.createTestProbe();
+        TestProbe<VmStats> out = kit.createTestProbe();
         vm.ref().tell(new GuestVm.Run(out.ref()));
         VmStats s = out.expectMessageClass(VmStats.class);
         assertThat(s.accesses()).isEqualTo(2 * 512);
@@ -113,15 +101,15 @@ class GuestVmTest {
         Region r = new Region(BASE, 8 * 4096);
         GuestVm.Spawned p = spawn(vm, new GuestVm.Spawn("p", List.of(new GuestVma(r.base(), r.end(), true)),
                 new SequentialScan(r, 8 * 512, 1.0, 8, 1), null));
-        TestProbe<VmStats> out = testKit.createTestProbe();
+        TestProbe<VmStats> out = kit.createTestProbe();
         vm.ref().tell(new GuestVm.Run(out.ref()));
         assertThat(out.receiveMessage().total().guestFaults()).isZero();
 
-        TestProbe<Long> unmapped = testKit.createTestProbe();
+        TestProbe<Long> unmapped = kit.createTestProbe();
         vm.ref().tell(new GuestVm.Unmap(p.pid(), BASE + 4 * 4096, BASE + 8 * 4096, unmapped.ref()));
         assertThat(unmapped.receiveMessage()).isEqualTo(4);
 
-        TestProbe<VmStats> stats = testKit.createTestProbe();
+        TestProbe<VmStats> stats = kit.createTestProbe();
         vm.ref().tell(new GuestVm.GetStats(stats.ref()));
         VmStats afterUnmap = stats.receiveMessage();
         assertThat(afterUnmap.flushes()).isEqualTo(2);  // one shootdown, served by both vCPUs
@@ -140,7 +128,7 @@ class GuestVmTest {
         Vm vm = vm(true, 1, TlbGeometry.fullyAssociative(64));
         LackeyTrace trace = new LackeyTrace("ls-root.lackey", getClass().getResourceAsStream("/ls-root.lackey"));
         spawn(vm, new GuestVm.Spawn("ls", List.of(new GuestVma(0, 1L << 47, true)), trace, null));
-        TestProbe<VmStats> out = testKit.createTestProbe();
+        TestProbe<VmStats> out = kit.createTestProbe();
         vm.ref().tell(new GuestVm.Run(out.ref()));
         VmStats s = out.expectMessageClass(VmStats.class, Duration.ofSeconds(10));
         assertThat(s.total().fetches()).isEqualTo(233);

@@ -1,9 +1,7 @@
 package io.shadowmmu.guest.vm;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.guest.os.GuestVma;
 import io.shadowmmu.guest.testing.HostMachine;
 import io.shadowmmu.guest.workload.Region;
@@ -13,8 +11,8 @@ import io.shadowmmu.guest.workload.WorkloadSpec;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.kvm.KvmStats;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -33,21 +31,11 @@ class KvmIntegrationTest {
     private static final long BASE = 0x40_0000L;
     /** {@code -Pstress} runs ten times longer. */
     private static final int PER_PROCESS = Boolean.getBoolean("shadowmmu.stress") ? 3_000_000 : 300_000;
-    private static ActorTestKit testKit;
-
-    @BeforeAll
-    static void setup() {
-        testKit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING")
-                .withFallback(ConfigFactory.load()));
-    }
-
-    @AfterAll
-    static void teardown() {
-        testKit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     private static HostMachine machine(boolean tdp) {
-        return HostMachine.start(testKit, tdp, Map.of("host.memory", "64m", "guest.memory", "8m",
+        return HostMachine.start(kit.testKit(), tdp, Map.of("host.memory", "64m", "guest.memory", "8m",
                 "guest.vcpus", "2", "migration.enabled", "on", "migration.interval", "2ms",
                 "migration.pages-per-interval", "8"));
     }
@@ -56,27 +44,27 @@ class KvmIntegrationTest {
     @ValueSource(booleans = {true, false})
     void guestDataSurvivesHostForkMigrationAndBalloonDiscards(boolean tdp) {
         HostMachine m = machine(tdp);
-        TestProbe<GuestVm.Spawned> sp = testKit.createTestProbe();
+        TestProbe<GuestVm.Spawned> sp = kit.createTestProbe();
         Region r = new Region(BASE, 256 * 4096);
         for (int i = 0; i < 3; i++) {
             m.vm().tell(new GuestVm.Spawn("p" + i, List.of(new GuestVma(r.base(), r.end(), true)),
                     WorkloadSpec.of(WorkloadKind.MIXED, PER_PROCESS, 0.3).create(r, 20 + i), sp.ref()));
             assertThat(sp.receiveMessage(Duration.ofSeconds(10)).pid()).isPositive();
         }
-        TestProbe<VmStats> out = testKit.createTestProbe();
+        TestProbe<VmStats> out = kit.createTestProbe();
         m.vm().tell(new GuestVm.Run(out.ref()));
-        TestProbe<VmStats> poll = testKit.createTestProbe();
+        TestProbe<VmStats> poll = kit.createTestProbe();
         long seen = 0;
         while (seen < 100_000) {
             m.vm().tell(new GuestVm.GetStats(poll.ref()));
             seen = poll.receiveMessage(Duration.ofSeconds(10)).accesses();
         }
 
-        TestProbe<MmCommand.ForkResult> forked = testKit.createTestProbe();
+        TestProbe<MmCommand.ForkResult> forked = kit.createTestProbe();
         m.vmm().tell(new MmCommand.Fork("qemu-child", forked.ref()));
         MmCommand.ForkResult child = forked.receiveMessage(Duration.ofSeconds(10));
         assertThat(child.status().ok()).isTrue();
-        TestProbe<GuestVm.Ballooned> balloon = testKit.createTestProbe();
+        TestProbe<GuestVm.Ballooned> balloon = kit.createTestProbe();
         m.vm().tell(new GuestVm.InflateBalloon(32, balloon.ref()));
         long[] gfns = balloon.receiveMessage(Duration.ofSeconds(10)).gfns();
         assertThat(gfns).isNotEmpty();
@@ -110,16 +98,16 @@ class KvmIntegrationTest {
     void aGuestPageTableChangeIsSeenByTheNextAccess(boolean tdp) {
         HostMachine m = machine(tdp);
         Region r = new Region(BASE, 8 * 4096);
-        TestProbe<GuestVm.Spawned> sp = testKit.createTestProbe();
+        TestProbe<GuestVm.Spawned> sp = kit.createTestProbe();
         m.vm().tell(new GuestVm.Spawn("p", List.of(new GuestVma(r.base(), r.end(), true)),
                 new SequentialScan(r, 8 * 512, 1.0, 8, 1), sp.ref()));
         GuestVm.Spawned p = sp.receiveMessage(Duration.ofSeconds(10));
-        TestProbe<VmStats> out = testKit.createTestProbe();
+        TestProbe<VmStats> out = kit.createTestProbe();
         m.vm().tell(new GuestVm.Run(out.ref()));
         assertThat(out.receiveMessage(Duration.ofSeconds(30)).total().guestFaults()).isZero();
 
         // mprotect inside the guest: the first half becomes read-only; writes there must now fault.
-        TestProbe<Long> changed = testKit.createTestProbe();
+        TestProbe<Long> changed = kit.createTestProbe();
         m.vm().tell(new GuestVm.Protect(p.pid(), BASE, BASE + 4 * 4096, false, changed.ref()));
         assertThat(changed.receiveMessage(Duration.ofSeconds(10))).isEqualTo(4);
         m.vm().tell(new GuestVm.MoreWork(p.pid(), new SequentialScan(r, 8 * 512, 1.0, 8, 2)));
@@ -128,7 +116,7 @@ class KvmIntegrationTest {
         assertThat(s.guestSegfaults()).isEqualTo(4 * 512);
 
         // munmap inside the guest: the second half disappears; reading it faults, the first half reads back.
-        TestProbe<Long> unmapped = testKit.createTestProbe();
+        TestProbe<Long> unmapped = kit.createTestProbe();
         m.vm().tell(new GuestVm.Unmap(p.pid(), BASE + 4 * 4096, BASE + 8 * 4096, unmapped.ref()));
         assertThat(unmapped.receiveMessage(Duration.ofSeconds(10))).isEqualTo(4);
         m.vm().tell(new GuestVm.MoreWork(p.pid(), new SequentialScan(r, 8 * 512, 0.0, 8, 3)));
@@ -141,7 +129,7 @@ class KvmIntegrationTest {
     }
 
     private static KvmStats kvmStats(HostMachine m) {
-        TestProbe<KvmStats> p = testKit.createTestProbe();
+        TestProbe<KvmStats> p = kit.createTestProbe();
         m.vm().tell(new GuestVm.GetKvmStats(p.ref()));
         return p.receiveMessage(Duration.ofSeconds(10));
     }
@@ -151,6 +139,6 @@ class KvmIntegrationTest {
     }
 
     private static MmResult call(ActorRef<MmCommand> mm, Function<ActorRef<MmResult>, MmCommand> msg) {
-        return HostMachine.call(testKit, mm, msg);
+        return HostMachine.call(kit.testKit(), mm, msg);
     }
 }

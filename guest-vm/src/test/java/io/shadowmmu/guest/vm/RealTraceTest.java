@@ -1,17 +1,15 @@
 package io.shadowmmu.guest.vm;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.guest.os.GuestVma;
 import io.shadowmmu.guest.testing.HostMachine;
 import io.shadowmmu.guest.trace.LackeyTrace;
 import io.shadowmmu.guest.trace.TraceStats;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
 import java.nio.file.Files;
@@ -26,18 +24,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Records {@code ls /} with Valgrind Lackey on this machine (skipped where valgrind is missing) and replays it. */
 class RealTraceTest {
-    private static ActorTestKit testKit;
-
-    @BeforeAll
-    static void setup() {
-        testKit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING")
-                .withFallback(ConfigFactory.load()));
-    }
-
-    @AfterAll
-    static void teardown() {
-        testKit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     @ParameterizedTest(name = "tdp={0}")
     @ValueSource(booleans = {true, false})
@@ -51,14 +39,14 @@ class RealTraceTest {
         assumeTrue(p.exitValue() == 0 && Files.size(trace) > 0, "valgrind could not trace ls");
 
         // 64-entry fully associative LRU TLBs on 4 KiB pages, on kvm-shadow's KvmMmu over a real host mm.
-        HostMachine m = HostMachine.start(testKit, tdp, Map.of("host.memory", "64m", "guest.memory", "16m",
+        HostMachine m = HostMachine.start(kit.testKit(), tdp, Map.of("host.memory", "64m", "guest.memory", "16m",
                 "guest.vcpus", "1", "guest.tlb.entries", "64", "guest.tlb.ways", "64"));
         var vm = m.vm();
         try (LackeyTrace t = LackeyTrace.open(trace)) {
-            TestProbe<GuestVm.Spawned> spawned = testKit.createTestProbe();
+            TestProbe<GuestVm.Spawned> spawned = kit.createTestProbe();
             vm.tell(new GuestVm.Spawn("ls", List.of(new GuestVma(0, 1L << 47, true)), t, spawned.ref()));
             spawned.receiveMessage();
-            TestProbe<VmStats> out = testKit.createTestProbe();
+            TestProbe<VmStats> out = kit.createTestProbe();
             vm.tell(new GuestVm.Run(out.ref()));
             VmStats s = out.expectMessageClass(VmStats.class, Duration.ofSeconds(60));
             TraceStats ts = t.stats();

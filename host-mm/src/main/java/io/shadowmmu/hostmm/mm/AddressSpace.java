@@ -319,7 +319,9 @@ final class AddressSpace {
             } else if (Pte.isSwap(last)) {
                 swap.free(Pte.swapSlot(last));
             } else if (Pte.isMigration(last)) {
-                // The migration entry held the mapping's reference; nobody caches a translation of it.
+                // The migration entry held the mapping's reference. Secondaries may still translate the old frame
+                // until they ack the migration's own invalidation, so the frame waits for this operation's acks too.
+                gather.changed(va);
                 gather.release(va, Pte.pfn(last));
             }
         });

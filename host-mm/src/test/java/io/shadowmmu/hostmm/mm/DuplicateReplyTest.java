@@ -1,13 +1,11 @@
 package io.shadowmmu.hostmm.mm;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,21 +21,13 @@ import static org.assertj.core.api.Assertions.assertThat;
  * a faulty link can produce, must not end the batch while another message is still unanswered.
  */
 class DuplicateReplyTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     @Test
     void aDuplicatedAckDoesNotStandInForAnotherMessagesAck() {
-        HostFixture h = new HostFixture(kit, Map.of("notifier.strategy", "per_page", "notifier.ack-deadline", "10s"));
+        HostFixture h = new HostFixture(kit.testKit(),
+                Map.of("notifier.strategy", "per_page", "notifier.ack-deadline", "10s"));
         ActorRef<MmCommand> mm = h.spawn("p");
         long va = h.mmapAnon(mm, 4 * 4096);
         for (int i = 0; i < 4; i++) {

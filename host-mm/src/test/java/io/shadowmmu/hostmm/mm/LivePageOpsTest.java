@@ -1,15 +1,13 @@
 package io.shadowmmu.hostmm.mm;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.hostmm.notifier.InvalidationEvent;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.Range;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -23,18 +21,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * whole range, old frames held until the subscriber acked), and the fault-path latency setting.
  */
 class LivePageOpsTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING\n"
-                + "akka.scheduler.tick-duration = 1ms"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create("akka.loglevel = WARNING\n"
+                + "akka.scheduler.tick-duration = 1ms");
 
     private static final int PAGES = 8;
 
@@ -49,7 +38,7 @@ class LivePageOpsTest {
     @ParameterizedTest
     @ValueSource(strings = {"gather", "range"})
     void movePagesGivesEveryPageANewFrameOnlyAfterTheAckAndKeepsTheContents(String strategy) {
-        HostFixture h = new HostFixture(kit, Map.of("notifier.strategy", strategy));
+        HostFixture h = new HostFixture(kit.testKit(), Map.of("notifier.strategy", strategy));
         ActorRef<MmCommand> mm = h.spawn("mover");
         long base = populate(h, mm);
         int[] before = new int[PAGES];
@@ -75,7 +64,7 @@ class LivePageOpsTest {
 
     @Test
     void pageoutSwapsOutEveryPageAfterTheAckAndTheNextTouchSwapsItBack() {
-        HostFixture h = new HostFixture(kit, Map.of());
+        HostFixture h = new HostFixture(kit.testKit(), Map.of());
         ActorRef<MmCommand> mm = h.spawn("pager");
         long base = populate(h, mm);
         HostFixture.Subscriber sub = h.subscribe(mm);
@@ -99,7 +88,7 @@ class LivePageOpsTest {
 
     @Test
     void withFaultReplyJitterSomeAnswersComeLateButEveryOneComes() {
-        HostFixture h = new HostFixture(kit, Map.of("host.fault-reply-jitter", "3ms",
+        HostFixture h = new HostFixture(kit.testKit(), Map.of("host.fault-reply-jitter", "3ms",
                 "host.fault-reply-jitter-fraction", "0.5"));
         ActorRef<MmCommand> mm = h.spawn("slow");
         long base = populate(h, mm);
@@ -110,7 +99,7 @@ class LivePageOpsTest {
         }
         long delayed = h.stats(mm).faults().repliesDelayed();
         assertThat(delayed).as("about half of 160 answers delayed").isBetween(40L, 120L);
-        HostFixture none = new HostFixture(kit, Map.of());
+        HostFixture none = new HostFixture(kit.testKit(), Map.of());
         ActorRef<MmCommand> quick = none.spawn("quick");
         long b = populate(none, quick);
         none.gup(quick, b, false);

@@ -1,9 +1,7 @@
 package io.shadowmmu.hostmm.mm;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.hostmm.file.MemFile;
 import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.notifier.InvalidationEvent;
@@ -11,9 +9,9 @@ import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.pressure.PressureCounters;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.hostmm.vma.VmaKind;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -25,17 +23,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** Reclaim, swap, page-cache eviction, migration and KSM, each going through the notifier. */
 class MemoryPressureTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     private static PressureCounters.Snapshot pressure(HostFixture h) {
         TestProbe<PressureCounters.Snapshot> p = kit.createTestProbe();
@@ -46,7 +35,7 @@ class MemoryPressureTest {
     @ParameterizedTest
     @ValueSource(strings = {"gather", "range"})
     void twiceTheHostsMemoryIsWrittenAndReadBackThroughSwapAndTheFile(String strategy) {
-        HostFixture h = new HostFixture(kit, Map.of("host.memory", "2m", "notifier.strategy", strategy,
+        HostFixture h = new HostFixture(kit.testKit(), Map.of("host.memory", "2m", "notifier.strategy", strategy,
                 "reclaim.low-watermark", "0.1", "reclaim.high-watermark", "0.2"));
         ActorRef<MmCommand> mm = h.spawn("big");
         RecordingSubscriber sub = new RecordingSubscriber(null, null);
@@ -81,7 +70,7 @@ class MemoryPressureTest {
 
     @Test
     void aPageHotOnlyInASecondaryIsNotEvicted() {
-        HostFixture h = new HostFixture(kit, Map.of("host.memory", "1m", "reclaim.low-watermark", "0.1",
+        HostFixture h = new HostFixture(kit.testKit(), Map.of("host.memory", "1m", "reclaim.low-watermark", "0.1",
                 "reclaim.high-watermark", "0.3"));
         ActorRef<MmCommand> mm = h.spawn("vmm");
         long va = h.mmapAnon(mm, 600 * 4096L);
@@ -105,7 +94,7 @@ class MemoryPressureTest {
 
     @Test
     void aWriteThroughASecondaryReachesTheFileBeforeItsPageIsReclaimed() {
-        HostFixture h = new HostFixture(kit, Map.of("host.memory", "1m", "reclaim.low-watermark", "0.1",
+        HostFixture h = new HostFixture(kit.testKit(), Map.of("host.memory", "1m", "reclaim.low-watermark", "0.1",
                 "reclaim.high-watermark", "0.3"));
         ActorRef<MmCommand> mm = h.spawn("p");
         MemFile file = h.createFile("f", 4 * 4096L);
@@ -132,7 +121,7 @@ class MemoryPressureTest {
 
     @Test
     void migrationMovesPagesThroughMigrateInvalidationsAndKeepsContents() {
-        HostFixture h = new HostFixture(kit, Map.of("host.memory", "4m", "migration.enabled", "on",
+        HostFixture h = new HostFixture(kit.testKit(), Map.of("host.memory", "4m", "migration.enabled", "on",
                 "migration.interval", "1ms", "migration.pages-per-interval", "16"));
         ActorRef<MmCommand> mm = h.spawn("p");
         RecordingSubscriber sub = new RecordingSubscriber(null, null);
@@ -156,7 +145,8 @@ class MemoryPressureTest {
 
     @Test
     void ksmMergesIdenticalPagesAndAWriteBreaksTheSharing() {
-        HostFixture h = new HostFixture(kit, Map.of("host.memory", "4m", "ksm.enabled", "on", "ksm.interval", "1ms"));
+        HostFixture h = new HostFixture(kit.testKit(),
+                Map.of("host.memory", "4m", "ksm.enabled", "on", "ksm.interval", "1ms"));
         ActorRef<MmCommand> a = h.spawn("a");
         ActorRef<MmCommand> b = h.spawn("b");
         kit.spawn(new RecordingSubscriber(null, null).behavior(a));

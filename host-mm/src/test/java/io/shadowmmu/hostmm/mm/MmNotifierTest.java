@@ -1,9 +1,7 @@
 package io.shadowmmu.hostmm.mm;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.hostmm.file.MemFile;
 import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.notifier.Interest;
@@ -13,9 +11,9 @@ import io.shadowmmu.hostmm.notifier.NotifierReply;
 import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.hostmm.vma.VmaKind;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -27,20 +25,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The notifier protocol against probe subscribers, under both available delivery strategies. */
 class MmNotifierTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     private static HostFixture host(String strategy) {
-        return new HostFixture(kit, Map.of("notifier.strategy", strategy, "notifier.ack-deadline", "10s"));
+        return new HostFixture(kit.testKit(), Map.of("notifier.strategy", strategy, "notifier.ack-deadline", "10s"));
     }
 
     @ParameterizedTest
@@ -418,7 +407,7 @@ class MmNotifierTest {
     @org.junit.jupiter.params.provider.CsvSource({"per_page, 2048", "per_pt_page, 4", "range, 1", "gather, 1",
         "two_phase, 1"})
     void startsPerOperationFollowTheStrategy(String strategy, int expectedStarts) {
-        HostFixture h = new HostFixture(kit, Map.of("notifier.strategy", strategy, "host.memory", "16m"));
+        HostFixture h = new HostFixture(kit.testKit(), Map.of("notifier.strategy", strategy, "host.memory", "16m"));
         ActorRef<MmCommand> mm = h.spawn("p");
         long va = h.mmapAnon(mm, 8L << 20);
         for (long off = 0; off < (8L << 20); off += 4096) {

@@ -1,15 +1,13 @@
 package io.shadowmmu.hostmm.mm;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.hostmm.file.MemFile;
 import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.hostmm.vma.VmaKind;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -28,17 +26,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * exits and the host must account for every frame (I5) with none leaked.
  */
 class RandomChurnTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     private static final class Proc {
         final ActorRef<MmCommand> mm;
@@ -55,8 +44,8 @@ class RandomChurnTest {
         "range, 6, 80, 200", "two_phase, 7, 5, 400", "per_page, 8, 5, 400", "per_pt_page, 9, 0, 400",
         "two_phase, 10, 80, 200"})
     void churnKeepsContentsAndAccountsForEveryFrame(String strategy, long seed, long slowMs, int steps) {
-        HostFixture h = new HostFixture(kit, Map.of("notifier.strategy", strategy, "notifier.ack-deadline", "40ms",
-                "host.memory", "8m"));
+        HostFixture h = new HostFixture(kit.testKit(), Map.of("notifier.strategy", strategy,
+                "notifier.ack-deadline", "40ms", "host.memory", "8m"));
         SplittableRandom rnd = new SplittableRandom(seed);
         MemFile file = h.createFile("f", 16 * 4096);
         List<Proc> procs = new ArrayList<>();

@@ -1,15 +1,13 @@
 package io.shadowmmu.hostmm.mm;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.notifier.InvalidationEvent;
 import io.shadowmmu.hostmm.pressure.PressureCounters;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -19,17 +17,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** Pages shared copy-on-write after fork are reclaimed too: through one swap slot, each mapping to it. */
 class SharedSwapTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
 
     private static ActorRef<MmCommand> fork(ActorRef<MmCommand> parent) {
         TestProbe<MmCommand.ForkResult> forked = kit.createTestProbe();
@@ -48,7 +37,7 @@ class SharedSwapTest {
 
     @Test
     void eachMappingSwapsOutToTheSlotOnlyWhileItStillSharesThoseContents() {
-        HostFixture h = new HostFixture(kit, Map.of("host.memory", "1m"));
+        HostFixture h = new HostFixture(kit.testKit(), Map.of("host.memory", "1m"));
         ActorRef<MmCommand> parent = h.spawn("parent");
         long va = h.mmapAnon(parent, 2 * 4096L);
         h.write(parent, va, 11);
@@ -83,7 +72,7 @@ class SharedSwapTest {
 
     @Test
     void aSlotWhoseContentsDifferFromTheFrameIsRefused() {
-        HostFixture h = new HostFixture(kit, Map.of("host.memory", "1m"));
+        HostFixture h = new HostFixture(kit.testKit(), Map.of("host.memory", "1m"));
         ActorRef<MmCommand> parent = h.spawn("parent");
         long va = h.mmapAnon(parent, 4096L);
         h.write(parent, va, 5);
@@ -106,7 +95,7 @@ class SharedSwapTest {
     @ParameterizedTest
     @ValueSource(strings = {"gather", "range"})
     void reclaimSwapsOutPagesSharedAfterForkAndBothSidesReadTheirDataBack(String strategy) {
-        HostFixture h = new HostFixture(kit, Map.of("host.memory", "2m", "notifier.strategy", strategy,
+        HostFixture h = new HostFixture(kit.testKit(), Map.of("host.memory", "2m", "notifier.strategy", strategy,
                 "reclaim.low-watermark", "0.1", "reclaim.high-watermark", "0.2"));
         ActorRef<MmCommand> parent = h.spawn("parent");
         RecordingSubscriber sub = new RecordingSubscriber(null, null);

@@ -1,9 +1,7 @@
 package io.shadowmmu.testkit.catalogue;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.ContentMode;
 import io.shadowmmu.config.Variant;
 import io.shadowmmu.hostmm.events.Invariant;
@@ -21,9 +19,9 @@ import io.shadowmmu.kvm.KvmMmu;
 import io.shadowmmu.kvm.KvmView;
 import io.shadowmmu.kvm.Memslot;
 import io.shadowmmu.kvm.Spte;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import io.shadowmmu.testkit.oracle.CoherenceOracle;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -37,19 +35,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  * clean; each broken one is caught as I3.
  */
 class KvmRaceCatalogueTest {
-    static ActorTestKit kit;
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create();
     static final long HVA = 0x4000_0000L;
     static final long VM_AGENT = 7_000_001;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
 
     private static final class Vm {
         final CoherenceOracle oracle = new CoherenceOracle(8);

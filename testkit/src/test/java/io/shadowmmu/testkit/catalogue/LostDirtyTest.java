@@ -1,9 +1,8 @@
 package io.shadowmmu.testkit.catalogue;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.config.Variant;
 import io.shadowmmu.hostmm.events.Invariant;
@@ -21,8 +20,7 @@ import io.shadowmmu.kvm.KvmView;
 import io.shadowmmu.kvm.Memslot;
 import io.shadowmmu.kvm.Spte;
 import io.shadowmmu.testkit.oracle.CoherenceOracle;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -40,17 +38,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * leaves the cache clean, the guest's write is lost (I6), and reading the file back shows the old contents.
  */
 class LostDirtyTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create("akka.loglevel = WARNING");
 
     @ParameterizedTest
     @EnumSource(value = Variant.class, names = {"NONE", "LOST_DIRTY"})

@@ -1,9 +1,8 @@
 package io.shadowmmu.testkit.catalogue;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
+import io.shadowmmu.testkit.junit.ShadowTestKit;
 import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
-import com.typesafe.config.ConfigFactory;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.config.Variant;
 import io.shadowmmu.gru.GruSettings;
@@ -21,8 +20,7 @@ import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.testkit.oracle.CoherenceOracle;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -39,17 +37,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * it (it joined after the start), and the frame is freed under its TLB: I3.
  */
 class RegisterUnquiescedTest {
-    static ActorTestKit kit;
-
-    @BeforeAll
-    static void setUp() {
-        kit = ActorTestKit.create(ConfigFactory.parseString("akka.loglevel = WARNING"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        kit.shutdownTestKit();
-    }
+    @RegisterExtension
+    static final ShadowTestKit kit = ShadowTestKit.create("akka.loglevel = WARNING");
 
     @ParameterizedTest
     @EnumSource(value = Variant.class, names = {"NONE", "REGISTER_UNQUIESCED"})

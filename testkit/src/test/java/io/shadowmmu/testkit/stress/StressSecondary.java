@@ -1,0 +1,331 @@
+package io.shadowmmu.testkit.stress;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.PreRestart;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import io.shadowmmu.hostmm.events.AgentIds;
+import io.shadowmmu.hostmm.events.CoherenceEvents;
+import io.shadowmmu.hostmm.events.Invariant;
+import io.shadowmmu.hostmm.mm.MmCommand;
+import io.shadowmmu.hostmm.mm.PageReply;
+import io.shadowmmu.hostmm.notifier.AccessGrant;
+import io.shadowmmu.hostmm.notifier.Interest;
+import io.shadowmmu.hostmm.notifier.MmuNotification;
+import io.shadowmmu.hostmm.notifier.NotifierReply;
+import io.shadowmmu.hostmm.notifier.Range;
+import io.shadowmmu.hostmm.phys.PhysicalMemory;
+import io.shadowmmu.testkit.fault.FaultCounters;
+import io.shadowmmu.testkit.fault.FaultPlan;
+import io.shadowmmu.testkit.fault.FaultyLink;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A secondary MMU built to be crashed: it reads guest-like memory in bursts through translations it faulted in,
+ * follows the notifier contract, and hears the host through a {@link FaultyLink} that is its own child, so the link
+ * dies with each incarnation and the host, watching it, stops waiting on the dead one at once. Each incarnation has
+ * its own oracle agent: a crash revokes the old one's translations ({@code PreRestart}), and a late fence of the old
+ * subscription cannot touch the new one's.
+ */
+final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
+    sealed interface Command {
+    }
+
+    /** Read {@code accesses} random words of the region, in one access section (a vCPU slice). */
+    record Burst(int accesses, ActorRef<Done> replyTo) implements Command {
+    }
+
+    record Done(String name, int accesses) {
+    }
+
+    private record Notified(MmuNotification notification) implements Command {
+    }
+
+    private record Registered(MmCommand.Registered registration) implements Command {
+    }
+
+    /** A get_user_pages answer, for the subscription and sequence current when it was asked. */
+    private record Paged(long page, long subscription, long sampledSeq, PageReply reply) implements Command {
+    }
+
+    private enum Reregister implements Command {
+        INSTANCE
+    }
+
+    /** What every incarnation of one secondary did, readable by the test. */
+    static final class Totals {
+        final AtomicLong accesses = new AtomicLong();
+        final AtomicLong hits = new AtomicLong();
+        final AtomicLong faults = new AtomicLong();
+        final AtomicLong retries = new AtomicLong();
+        final AtomicLong fences = new AtomicLong();
+        final AtomicLong incarnations = new AtomicLong();
+        final FaultCounters link = new FaultCounters();
+    }
+
+    private static final Duration FAULT_TIMEOUT = Duration.ofSeconds(30);
+    private static final long PAGE = PhysicalMemory.PAGE_SIZE;
+
+    private final ActorRef<MmCommand> mm;
+    private final long mmId;
+    private final PhysicalMemory memory;
+    private final CoherenceEvents events;
+    private final long base;
+    private final int pages;
+    private final Duration deadline;
+    private final Duration refenceBackoff;
+    private final Totals totals;
+    private final long agent = AgentIds.next();
+    private final String name;
+    private final SplittableRandom random;
+    private final ActorRef<Object> link;
+    private final ActorRef<MmuNotification> endpoint;
+    private final ActorRef<MmCommand.Registered> registrations;
+    /** page -> (pfn << 32 | generation) */
+    private final Map<Long, Long> translations = new HashMap<>();
+    private final Map<Long, List<Range>> inProgress = new HashMap<>();
+    private final Set<Long> faulting = new HashSet<>();
+    private long sequence;
+    private long subscription = -1;
+    private AccessGrant grant;
+    private boolean released;
+
+    /**
+     * @param refenceBackoff how long a fenced incarnation waits before registering again
+     */
+    static Behavior<Command> create(ActorRef<MmCommand> mm, long mmId, PhysicalMemory memory, long base, int pages,
+                                    String name, FaultPlan plan, Duration deadline, Duration refenceBackoff,
+                                    Totals totals) {
+        AtomicInteger incarnation = new AtomicInteger();
+        return Behaviors.setup(ctx -> new StressSecondary(ctx, mm, mmId, memory, base, pages,
+                name + "#" + incarnation.incrementAndGet(), plan, deadline, refenceBackoff, totals));
+    }
+
+    private StressSecondary(ActorContext<Command> ctx, ActorRef<MmCommand> mm, long mmId, PhysicalMemory memory,
+                            long base, int pages, String name, FaultPlan plan, Duration deadline,
+                            Duration refenceBackoff, Totals totals) {
+        super(ctx);
+        this.mm = mm;
+        this.mmId = mmId;
+        this.memory = memory;
+        this.events = memory.events();
+        this.base = base;
+        this.pages = pages;
+        this.deadline = deadline;
+        this.refenceBackoff = refenceBackoff;
+        this.totals = totals;
+        this.name = name;
+        long n = totals.incarnations.incrementAndGet();
+        this.random = new SplittableRandom(plan.seed() * 31 + n);
+        // Each incarnation's link draws its own faults from the plan's seed and the incarnation number.
+        FaultPlan own = new FaultPlan(plan.seed() + n, plan.delayMin(), plan.delayMax(), plan.duplicate(),
+                plan.reorder(), plan.drop(), plan.droppable(), plan.ackDelay());
+        this.link = ctx.spawnAnonymous(FaultyLink.create(ctx.messageAdapter(MmuNotification.class, Notified::new),
+                own, totals.link));
+        this.endpoint = FaultyLink.notifications(link);
+        this.registrations = ctx.messageAdapter(MmCommand.Registered.class, Registered::new);
+        events.agentNamed(agent, name);
+        register();
+    }
+
+    private void register() {
+        mm.tell(new MmCommand.Register(endpoint, Interest.WHOLE_MM, agent, name, deadline, registrations));
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Burst.class, this::onBurst)
+                .onMessage(Paged.class, this::onPaged)
+                .onMessage(Notified.class, n -> onNotification(n.notification()))
+                .onMessage(Registered.class, this::onRegistered)
+                .onMessageEquals(Reregister.INSTANCE, () -> {
+                    register();
+                    return this;
+                })
+                .onSignal(PreRestart.class, s -> onCrash())
+                .build();
+    }
+
+    /** The incarnation is gone and its tables with it; the next one starts empty and registers afresh. */
+    private Behavior<Command> onCrash() {
+        translations.clear();
+        events.agentRevoked(agent, name + " crashed");
+        getContext().stop(link); // the host watches it: the dead incarnation's subscription goes with it
+        return this;
+    }
+
+    private Behavior<Command> onRegistered(Registered r) {
+        MmCommand.Registered reg = r.registration();
+        subscription = reg.subscription();
+        grant = reg.grant();
+        for (MmCommand.InFlight f : reg.inFlight()) {
+            inProgress.put(f.batch(), f.ranges()); // its End follows like any other
+        }
+        return this;
+    }
+
+    private Behavior<Command> onBurst(Burst b) {
+        int done = 0;
+        if (grant != null && !released) {
+            if (!grant.enter()) {
+                dropAll(); // revoked: the Fenced message is on its way
+            } else {
+                try {
+                    for (; done < b.accesses(); done++) {
+                        access(base + random.nextInt(pages) * PAGE + (random.nextInt(512) << 3));
+                    }
+                } finally {
+                    grant.exit();
+                }
+            }
+        }
+        totals.accesses.addAndGet(done);
+        b.replyTo().tell(new Done(name, done));
+        return this;
+    }
+
+    /** One read: through the cached translation if there is one, else a fault to the host. */
+    private void access(long va) {
+        long page = va & ~(PAGE - 1);
+        Long entry = translations.get(page);
+        if (entry != null) {
+            int pfn = (int) (entry >>> 32);
+            int generation = (int) (long) entry;
+            if (memory.checkMode() && memory.generation(pfn) != generation) {
+                events.violation(Invariant.I3, agent, name + " read 0x" + Long.toHexString(va) + " through frame "
+                        + pfn + " generation " + generation + ", freed and reused (now " + memory.generation(pfn)
+                        + ")");
+            }
+            memory.read(pfn, (int) ((va & (PAGE - 1)) >>> 3));
+            totals.hits.incrementAndGet();
+            return;
+        }
+        if (covered(page) || !faulting.add(page)) {
+            return; // an invalidation of it is running, or its fault is on the way
+        }
+        totals.faults.incrementAndGet();
+        long sampled = sequence; // mmu_interval_read_begin
+        long asked = subscription;
+        getContext().ask(PageReply.class, mm, FAULT_TIMEOUT, replyTo -> new MmCommand.GetUserPage(page, false,
+                replyTo), (reply, failure) -> new Paged(page, asked, sampled, reply));
+    }
+
+    private Behavior<Command> onPaged(Paged p) {
+        faulting.remove(p.page());
+        if (!(p.reply() instanceof PageReply.Granted) || grant == null || p.subscription() != subscription) {
+            return this; // denied, or asked by an earlier registration (or incarnation)
+        }
+        // mmu_interval_read_retry: an invalidation ran or is running since we asked.
+        if (p.sampledSeq() != sequence || covered(p.page())) {
+            totals.retries.incrementAndGet();
+            return this;
+        }
+        PageReply.Granted g = (PageReply.Granted) p.reply();
+        // Installing uses the grant like an access does: fenced while the fault was out, the host may already have
+        // freed the frame (it waits only for revoked grants to be left), so the answer must not be installed.
+        if (!grant.enter()) {
+            totals.retries.incrementAndGet();
+            return this;
+        }
+        try {
+            translations.put(p.page(), ((long) g.pfn() << 32) | (g.generation() & 0xFFFF_FFFFL));
+            events.translationInstalled(agent, 0, mmId, p.page(), g.pfn(), g.generation(), false);
+        } finally {
+            grant.exit();
+        }
+        return this;
+    }
+
+    private boolean covered(long page) {
+        for (List<Range> ranges : inProgress.values()) {
+            if (Range.anyContains(ranges, page)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private Behavior<Command> onNotification(MmuNotification n) {
+        if (n instanceof MmuNotification.Fenced) {
+            onFenced((MmuNotification.Fenced) n);
+            return this;
+        }
+        if (n.subscription() != subscription) {
+            return this; // for a registration that was fenced
+        }
+        if (n instanceof MmuNotification.InvalidateStart) {
+            MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) n;
+            inProgress.putIfAbsent(s.batch(), s.ranges()); // a duplicate changes nothing
+            drop(s.ranges());
+            s.replyTo().tell(NotifierReply.Ack.clean(s.subscription(), s.batch()));
+        } else if (n instanceof MmuNotification.InvalidateEnd) {
+            if (inProgress.remove(((MmuNotification.InvalidateEnd) n).batch()) != null) {
+                sequence++;
+            }
+        } else if (n instanceof MmuNotification.Release) {
+            MmuNotification.Release r = (MmuNotification.Release) n;
+            released = true;
+            dropAll();
+            r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
+        } else if (n instanceof MmuNotification.ClearYoung) {
+            MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), false));
+        } else if (n instanceof MmuNotification.TestYoung) {
+            MmuNotification.TestYoung q = (MmuNotification.TestYoung) n;
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), false));
+        }
+        return this;
+    }
+
+    private void onFenced(MmuNotification.Fenced f) {
+        if (f.subscription() < 0) {
+            released = true; // the mm exited before we registered
+            return;
+        }
+        if (f.subscription() != subscription) {
+            return;
+        }
+        totals.fences.incrementAndGet();
+        dropAll();
+        inProgress.clear();
+        sequence++; // anything sampled before the fence is stale
+        subscription = -1;
+        grant = null;
+        getContext().scheduleOnce(refenceBackoff, getContext().getSelf(), Reregister.INSTANCE);
+    }
+
+    private void drop(List<Range> ranges) {
+        for (Iterator<Map.Entry<Long, Long>> it = translations.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<Long, Long> e = it.next();
+            if (Range.anyContains(ranges, e.getKey())) {
+                removed(e.getKey(), e.getValue());
+                it.remove();
+            }
+        }
+    }
+
+    private void dropAll() {
+        for (Map.Entry<Long, Long> e : translations.entrySet()) {
+            removed(e.getKey(), e.getValue());
+        }
+        translations.clear();
+    }
+
+    private void removed(long page, long entry) {
+        events.translationRemoved(agent, 0, mmId, page, (int) (entry >>> 32), (int) entry);
+    }
+}
