@@ -24,12 +24,12 @@ public record BenchSizes(Duration window, Duration settle, int warmupRounds, int
                          int jmhWarmups, int jmhIterations, Duration jmhTime, boolean jmhFork) {
 
     public static BenchSizes full() {
-        return new BenchSizes(Duration.ofSeconds(2), Duration.ofMillis(500), 2, 8, 4, 16, 4, 8192, 16,
+        return new BenchSizes(Duration.ofMillis(500), Duration.ofMillis(200), 2, 30, 4, 16, 4, 32768, 16,
                 5, 10, Duration.ofSeconds(2), true);
     }
 
     public static BenchSizes quick() {
-        return new BenchSizes(Duration.ofSeconds(1), Duration.ofMillis(250), 1, 3, 4, 16, 4, 8192, 16,
+        return new BenchSizes(Duration.ofMillis(300), Duration.ofMillis(150), 2, 10, 4, 16, 4, 32768, 16,
                 2, 3, Duration.ofSeconds(1), true);
     }
 

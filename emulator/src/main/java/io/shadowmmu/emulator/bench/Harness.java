@@ -14,10 +14,18 @@ public final class Harness {
     private Harness() {
     }
 
-    /** Ours and the baseline, measured in the same rounds. */
-    public record Comparison(Measurement ours, Measurement baseline) {
+    /**
+     * Ours and the baseline, measured in the same rounds.
+     *
+     * @param ratios ours / baseline of each round (the two ran back to back, so they saw the same machine)
+     */
+    public record Comparison(Measurement ours, Measurement baseline, Measurement ratios) {
+        /** The median of the per-round ratios: robust to a round that another process on the machine disturbed. */
         public double ratio() {
-            return ours.mean() / baseline.mean();
+            java.util.List<Double> sorted = new java.util.ArrayList<>(ratios.samples());
+            java.util.Collections.sort(sorted);
+            int n = sorted.size();
+            return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
         }
     }
 
@@ -25,6 +33,7 @@ public final class Harness {
             throws InterruptedException {
         List<Double> a = new ArrayList<>();
         List<Double> b = new ArrayList<>();
+        List<Double> ratios = new ArrayList<>();
         for (int round = 0; round < sizes.warmupRounds() + sizes.rounds(); round++) {
             boolean measured = round >= sizes.warmupRounds();
             boolean oursFirst = round % 2 == 0;
@@ -33,9 +42,10 @@ public final class Harness {
             if (measured) {
                 a.add(oursFirst ? first : second);
                 b.add(oursFirst ? second : first);
+                ratios.add(a.get(a.size() - 1) / b.get(b.size() - 1));
             }
         }
-        return new Comparison(new Measurement(a), new Measurement(b));
+        return new Comparison(new Measurement(a), new Measurement(b), new Measurement(ratios));
     }
 
     /** Operations per second of one fresh load over one window. */

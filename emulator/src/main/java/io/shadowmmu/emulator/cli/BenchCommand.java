@@ -40,14 +40,18 @@ public final class BenchCommand implements Callable<Integer> {
         List<BenchRow> rows = Benchmarks.run(sizes, System.err);
         long elapsedMs = (System.nanoTime() - started) / 1_000_000;
         System.out.println();
-        System.out.printf("%-70s %12s %12s %8s  %-26s %s%n", "row (ours vs baseline)", "ours", "baseline", "ratio",
+        System.out.printf("%-24s %-14s %12s %12s %8s  %-26s %s%n", "row", "unit", "ours", "baseline", "ratio",
                 "target", "met");
         for (BenchRow r : rows) {
-            System.out.printf("%-70s %12.4g %12.4g %7.2fx  %-26s %s%n", r.title() + " vs " + r.baselineName(),
-                    r.ours(), r.baseline(), r.ratio(), r.target(), r.met() ? "yes" : "NO");
+            System.out.printf("%-24s %-14s %12.4g %12.4g %7.3fx  %-26s %s%n", r.key(), r.unit(), r.ours(),
+                    r.baseline(), r.ratio(), r.target(), r.met() ? "yes" : "no");
         }
-        System.out.printf("(figures in each row's unit: %s; spreads in the JSON; %d s in all)%n", units(rows),
-                elapsedMs / 1000);
+        System.out.println();
+        for (BenchRow r : rows) {
+            System.out.printf("%-24s %s, vs %s%n", r.key(), r.title(), r.baselineName());
+        }
+        System.out.printf("ratio: median of the per-round ratios (JMH row: ratio of the scores); spreads in the"
+                + " JSON; %d s in all%n", elapsedMs / 1000);
         if (json != null) {
             Map<String, Object> tree = new LinkedHashMap<>();
             for (BenchRow r : rows) {
@@ -63,16 +67,6 @@ public final class BenchCommand implements Callable<Integer> {
             JsonReport.write(json, tree);
         }
         return 0;
-    }
-
-    private static String units(List<BenchRow> rows) {
-        StringBuilder b = new StringBuilder();
-        for (BenchRow r : rows) {
-            if (b.indexOf(r.unit()) < 0) {
-                b.append(b.length() == 0 ? "" : ", ").append(r.unit());
-            }
-        }
-        return b.toString();
     }
 
     private static String cpuModel() {

@@ -53,8 +53,10 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
         }
     }
 
+    /** @param runNanos from the moment every guest process had started until the last VM finished its workload */
     record Outcome(List<VmStats> vms, List<KvmStats> kvms, List<HostStressor.Done> stressors, List<MmStats> vmms,
-                   HostCommand.AuditReport audit, PressureCounters.Snapshot pressure, String failure) {
+                   HostCommand.AuditReport audit, PressureCounters.Snapshot pressure, String failure,
+                   long runNanos) {
     }
 
     private record Spawned(int vm, HostCommand.ProcessSpawned process) implements Command {
@@ -114,6 +116,8 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
     private final List<MmStats> vmmStats = new ArrayList<>();
     private final long[] polled;
     private int started;
+    private long runStarted;
+    private long runNanos;
     private int pending;
     private HostCommand.AuditReport audit;
 
@@ -179,7 +183,8 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
                     return this;
                 })
                 .onMessage(Pressure.class, p -> {
-                    outcome.complete(new Outcome(finished, kvms, stressDone, vmmStats, audit, p.snapshot(), null));
+                    outcome.complete(new Outcome(finished, kvms, stressDone, vmmStats, audit, p.snapshot(), null,
+                            runNanos));
                     return Behaviors.stopped();
                 })
                 .build();
@@ -221,6 +226,7 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
         if (++started < plan.vms() * plan.processesPerVm()) {
             return this;
         }
+        runStarted = System.nanoTime();
         ActorRef<HostStressor.Done> stressReports = getContext().messageAdapter(HostStressor.Done.class,
                 StressDone::new);
         for (int i = 0; i < plan.vms(); i++) {
@@ -272,6 +278,9 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
         if (finished.size() < plan.vms() || stressDone.size() < stressors.size()) {
             return this;
         }
+        if (runNanos == 0) {
+            runNanos = System.nanoTime() - runStarted;
+        }
         pending = vms.size();
         for (ActorRef<GuestVm.Command> vm : vms) {
             getContext().ask(KvmStats.class, vm, TIMEOUT, GuestVm.GetKvmStats::new, (k, f) -> new KvmCounters(k));
@@ -295,7 +304,7 @@ final class VmCoordinator extends AbstractBehavior<VmCoordinator.Command> {
     }
 
     private Behavior<Command> fail(String why) {
-        outcome.complete(new Outcome(finished, kvms, stressDone, vmmStats, null, null, why));
+        outcome.complete(new Outcome(finished, kvms, stressDone, vmmStats, null, null, why, runNanos));
         return Behaviors.stopped();
     }
 }
