@@ -41,7 +41,9 @@ public final class ScaleScenario implements Scenario {
         static Params read(Settings settings) {
             ConfigReader r = settings.reader().section("scale");
             List<Integer> counts = new ArrayList<>();
-            for (String part : r.raw("vm-counts").split(",")) {
+            // A HOCON list ([10, 100, 1000], as in reference.conf) or words ("10 100 1000").
+            String raw = r.raw("vm-counts").replace('[', ' ').replace(']', ' ').trim();
+            for (String part : raw.split("[\\s,]+")) {
                 try {
                     int n = Integer.parseInt(part.trim());
                     if (n < 1 || n > 4096) {
@@ -49,7 +51,7 @@ public final class ScaleScenario implements Scenario {
                     }
                     counts.add(n);
                 } catch (NumberFormatException e) {
-                    throw r.fail("vm-counts", "must be a comma-separated list of VM counts, e.g. 10,100,1000");
+                    throw r.fail("vm-counts", "must be a list of VM counts, e.g. [10, 100, 1000]");
                 }
             }
             long guest = r.bytes("guest-memory");
