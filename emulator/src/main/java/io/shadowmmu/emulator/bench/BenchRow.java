@@ -15,15 +15,16 @@ import java.util.Map;
  * @param ratioSpread spread of the per-round ratios
  * @param minRatio    the target: ours / baseline at least this
  * @param target      the target as the issue words it
+ * @param rounds      the per-round figures behind the row, or null (JMH)
  */
 public record BenchRow(String key, String title, String unit, double ours, double oursSpread, String baselineName,
                        double baseline, double baselineSpread, double ratio, double ratioSpread, double minRatio,
-                       String target) {
+                       String target, Harness.Comparison rounds) {
 
     public static BenchRow of(String key, String title, String unit, Harness.Comparison c, String baselineName,
                               double minRatio, String target) {
         return new BenchRow(key, title, unit, c.ours().mean(), c.ours().spread(), baselineName,
-                c.baseline().mean(), c.baseline().spread(), c.ratio(), c.ratios().spread(), minRatio, target);
+                c.baseline().mean(), c.baseline().spread(), c.ratio(), c.ratios().spread(), minRatio, target, c);
     }
 
     public boolean met() {
@@ -44,6 +45,11 @@ public record BenchRow(String key, String title, String unit, double ours, doubl
         m.put("minRatio", minRatio);
         m.put("target", target);
         m.put("met", met());
+        if (rounds != null) {
+            m.put("oursRounds", rounds.ours().samples());
+            m.put("baselineRounds", rounds.baseline().samples());
+            m.put("ratioRounds", rounds.ratios().samples());
+        }
         return m;
     }
 }

@@ -21,24 +21,40 @@ public final class Benchmarks {
     private Benchmarks() {
     }
 
-    /** Runs every row; {@code log} gets one line as each starts. */
-    public static List<BenchRow> run(BenchSizes sizes, PrintStream log) throws Exception {
+    /** Every row's key, in the order they run. */
+    public static final List<String> ROWS = List.of("tlbHit", "faultRoundTrip", "zeroSubscriberOverhead",
+            "deliveryAtomic", "deliverySleeping");
+
+    /** Runs the rows named in {@code only} (all of them when empty); {@code log} gets one line as each starts. */
+    public static List<BenchRow> run(BenchSizes sizes, PrintStream log, java.util.Set<String> only)
+            throws Exception {
         List<BenchRow> rows = new ArrayList<>();
-        log.println("bench: TLB-hit path vs raw loop (JMH)");
-        rows.add(tlbHit(sizes));
+        java.util.function.Predicate<String> wanted = key -> only.isEmpty() || only.contains(key);
+        if (wanted.test("tlbHit")) {
+            log.println("bench: TLB-hit path vs raw loop (JMH)");
+            rows.add(tlbHit(sizes));
+        }
         try (BenchHost bench = new BenchHost()) {
-            log.println("bench: fault round trip vs Akka request-reply");
-            rows.add(BenchRow.of("faultRoundTrip", "secondary fault round trip (GetUserPage, fresh page)",
+            if (wanted.test("faultRoundTrip")) {
+                log.println("bench: fault round trip vs Akka request-reply");
+                rows.add(BenchRow.of("faultRoundTrip", "secondary fault round trip (GetUserPage, fresh page)",
                     "round trips/s", Harness.compare(() -> FaultDriver.start(bench, sizes.faultRegionPages()),
                             () -> PingPong.start(bench), sizes),
                     "Akka request-reply limit (ping-pong)", 0.25, ">= 0.25x"));
-            log.println("bench: host mmap/fault/munmap, 0 subscribers vs notifier bypassed");
-            rows.add(BenchRow.of("zeroSubscriberOverhead", "host mmap+" + sizes.cyclePages()
-                            + " faults+munmap, 0 subscribers", "cycles/s",
+            }
+            if (wanted.test("zeroSubscriberOverhead")) {
+                log.println("bench: host mmap/fault/munmap, 0 subscribers vs notifier bypassed");
+                rows.add(BenchRow.of("zeroSubscriberOverhead", "host mmap+" + sizes.cyclePages()
+                            + " faults+munmap, 0 subscribers", "cycles/CPU-s",
                     Harness.compare(() -> HostCycleDriver.start(bench, sizes.cyclePages(), false),
-                            () -> HostCycleDriver.start(bench, sizes.cyclePages(), true), sizes),
+                            () -> HostCycleDriver.start(bench, sizes.cyclePages(), true), sizes,
+                            Harness.Basis.CPU),
                     "same mm, notifier bypassed", 0.98, "overhead <= 2% (>= 0.98x)"));
+            }
             for (SubscriberKind kind : SubscriberKind.values()) {
+                if (!wanted.test(kind == SubscriberKind.ATOMIC ? "deliveryAtomic" : "deliverySleeping")) {
+                    continue;
+                }
                 log.println("bench: actor vs synchronous delivery, " + kind.name().toLowerCase() + " subscribers");
                 boolean atomic = kind == SubscriberKind.ATOMIC;
                 rows.add(BenchRow.of(atomic ? "deliveryAtomic" : "deliverySleeping",
@@ -79,7 +95,7 @@ public final class Benchmarks {
             }
         }
         return new BenchRow("tlbHit", "vCPU TLB-hit path (check mode)", "accesses/s", hit, finite(hitError),
-                "raw array loop", raw, finite(rawError), hit / raw, 0, 0.5, ">= 0.5x");
+                "raw array loop", raw, finite(rawError), hit / raw, 0, 0.5, ">= 0.5x", null);
     }
 
     /** JMH reports NaN as the error of a single iteration. */

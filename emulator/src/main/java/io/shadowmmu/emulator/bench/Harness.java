@@ -29,7 +29,15 @@ public final class Harness {
         }
     }
 
+    /** What a rate is per: elapsed time, or CPU time the whole process used (robust on a shared machine). */
+    public enum Basis { WALL, CPU }
+
     public static Comparison compare(Supplier<Load> ours, Supplier<Load> baseline, BenchSizes sizes)
+            throws InterruptedException {
+        return compare(ours, baseline, sizes, Basis.WALL);
+    }
+
+    public static Comparison compare(Supplier<Load> ours, Supplier<Load> baseline, BenchSizes sizes, Basis basis)
             throws InterruptedException {
         List<Double> a = new ArrayList<>();
         List<Double> b = new ArrayList<>();
@@ -37,8 +45,8 @@ public final class Harness {
         for (int round = 0; round < sizes.warmupRounds() + sizes.rounds(); round++) {
             boolean measured = round >= sizes.warmupRounds();
             boolean oursFirst = round % 2 == 0;
-            double first = rate(oursFirst ? ours : baseline, sizes);
-            double second = rate(oursFirst ? baseline : ours, sizes);
+            double first = rate(oursFirst ? ours : baseline, sizes, basis);
+            double second = rate(oursFirst ? baseline : ours, sizes, basis);
             if (measured) {
                 a.add(oursFirst ? first : second);
                 b.add(oursFirst ? second : first);
@@ -48,18 +56,22 @@ public final class Harness {
         return new Comparison(new Measurement(a), new Measurement(b), new Measurement(ratios));
     }
 
-    /** Operations per second of one fresh load over one window. */
-    static double rate(Supplier<Load> factory, BenchSizes sizes) throws InterruptedException {
+    /** Operations per second (of elapsed or of process CPU time) of one fresh load over one window. */
+    static double rate(Supplier<Load> factory, BenchSizes sizes, Basis basis) throws InterruptedException {
         try (Load load = factory.get()) {
             pause(sizes.settle());
             long c0 = load.completed();
-            long t0 = System.nanoTime();
+            long t0 = basis == Basis.WALL ? System.nanoTime() : CPU.getProcessCpuTime();
             pause(sizes.window());
             long c1 = load.completed();
-            long t1 = System.nanoTime();
-            return (c1 - c0) * 1e9 / (t1 - t0);
+            long t1 = basis == Basis.WALL ? System.nanoTime() : CPU.getProcessCpuTime();
+            return (c1 - c0) * 1e9 / Math.max(1, t1 - t0);
         }
     }
+
+    private static final com.sun.management.OperatingSystemMXBean CPU =
+            (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                    .getOperatingSystemMXBean();
 
     private static void pause(Duration d) throws InterruptedException {
         Thread.sleep(d.toMillis());

@@ -29,6 +29,11 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", paramLabel = "FILE", description = "Write the results as JSON.")
     Path json;
 
+    @Option(names = "--rows", paramLabel = "KEY", split = ",",
+            description = "Run only these rows (default: all): tlbHit, faultRoundTrip, zeroSubscriberOverhead,"
+                    + " deliveryAtomic, deliverySleeping.")
+    java.util.List<String> only = new java.util.ArrayList<>();
+
     /** Every row for a second or so each: checks the machinery, measures nothing worth quoting. */
     @Option(names = "--smoke", hidden = true)
     boolean smoke;
@@ -37,7 +42,14 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         BenchSizes sizes = smoke ? BenchSizes.smoke() : quick ? BenchSizes.quick() : BenchSizes.full();
         long started = System.nanoTime();
-        List<BenchRow> rows = Benchmarks.run(sizes, System.err);
+        for (String key : only) {
+            if (!Benchmarks.ROWS.contains(key)) {
+                System.err.println("shadowmmu: unknown bench row '" + key + "' (rows: " + String.join(", ",
+                        Benchmarks.ROWS) + ")");
+                return 2;
+            }
+        }
+        List<BenchRow> rows = Benchmarks.run(sizes, System.err, new java.util.HashSet<>(only));
         long elapsedMs = (System.nanoTime() - started) / 1_000_000;
         System.out.println();
         System.out.printf("%-24s %-14s %12s %12s %8s  %-26s %s%n", "row", "unit", "ours", "baseline", "ratio",
