@@ -5,6 +5,7 @@ import io.shadowmmu.emulator.gru.GruScenario;
 import io.shadowmmu.emulator.strategies.StrategiesScenario;
 import io.shadowmmu.emulator.vm.MixedScenario;
 import io.shadowmmu.emulator.vm.OvercommitScenario;
+import io.shadowmmu.emulator.vm.ScaleScenario;
 import io.shadowmmu.emulator.vm.TraceScenario;
 import io.shadowmmu.emulator.vm.VmScenario;
 
@@ -28,6 +29,7 @@ public final class Scenarios {
         register(new OvercommitScenario());
         register(new StrategiesScenario());
         register(new GruScenario());
+        register(new ScaleScenario());
     }
 
     private Scenarios() {

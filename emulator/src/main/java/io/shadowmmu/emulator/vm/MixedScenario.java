@@ -144,7 +144,7 @@ public final class MixedScenario implements Scenario {
         ScenarioResult r = new ScenarioResult().put("mode", "tdp+shadow")
                 .put("duration_ms", durationMs).put("run_ms", elapsedRunMs);
         VmCoordinator.Outcome vms = new VmCoordinator.Outcome(o.vms().vms(), o.vms().kvms(), o.vms().stressors(),
-                o.vms().vmms(), o.audit(), o.pressure(), null);
+                o.vms().vmms(), o.audit(), o.pressure(), null, o.vms().runNanos());
         VmRunner.report(r, vms);
         VmScenario.stressors(r, vms);
         GruScenario.report(r, o.gru());

@@ -63,15 +63,18 @@ final class VmCoordinator {
         }
     }
 
+    /** @param runNanos from the moment every guest process had started until the last VM finished its workload */
     record Outcome(List<VmStats> vms, List<KvmStats> kvms, List<HostStressor.Done> stressors, List<MmStats> vmms,
-                   HostCommand.AuditReport audit, PressureCounters.Snapshot pressure, String failure) {
+                   HostCommand.AuditReport audit, PressureCounters.Snapshot pressure, String failure,
+                   long runNanos) {
 
         static Outcome of(ScenarioOutcome o) {
             List<HostStressor.Done> stressors = new ArrayList<>();
             for (VmHostStressor.Done d : o.stressors()) {
                 stressors.add(HostStressor.Done.of(d));
             }
-            return new Outcome(o.vms(), o.kvms(), stressors, o.vmms(), o.audit(), o.pressure(), o.failure());
+            return new Outcome(o.vms(), o.kvms(), stressors, o.vmms(), o.audit(), o.pressure(), o.failure(),
+                    o.runNanos());
         }
     }
 
@@ -121,6 +124,6 @@ final class VmCoordinator {
     }
 
     private static Outcome failed(Object why) {
-        return new Outcome(List.of(), List.of(), List.of(), List.of(), null, null, String.valueOf(why));
+        return new Outcome(List.of(), List.of(), List.of(), List.of(), null, null, String.valueOf(why), 0);
     }
 }

@@ -62,15 +62,23 @@ public final class Tlb {
     public int lookup(long vpn) {
         long t = vpn + 1;
         int base = ((int) vpn & setMask) * ways;
-        for (int i = base, end = base + ways; i < end; i++) {
-            if (tag[i] == t) {
-                lastUse[i] = ++clock;
-                hits++;
-                return i;
-            }
+        // Compare every way without an early exit: on a random stream which way hits is unpredictable, and a
+        // select (conditional move) costs less than a mispredicted branch per way.
+        int slot = -1;
+        for (int i = base + ways - 1; i >= base; i--) {
+            slot = tag[i] == t ? i : slot;
         }
-        misses++;
-        return -1;
+        if (slot < 0) {
+            misses++;
+            return -1;
+        }
+        // Already the most recent entry: LRU order is unchanged, so skip the store.
+        long now = clock;
+        if (lastUse[slot] != now) {
+            lastUse[slot] = clock = now + 1;
+        }
+        hits++;
+        return slot;
     }
 
     /** Like {@link #lookup} but counts nothing and leaves LRU order alone. */

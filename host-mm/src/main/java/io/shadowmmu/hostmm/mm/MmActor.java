@@ -74,6 +74,12 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     /** Attempt number of the fault being re-run after an out-of-memory wait; 0 for a fresh one. */
     private int faultAttempt;
 
+    /**
+     * The benchmark baseline for "zero overhead before anybody subscribes": the notifier is skipped entirely (no
+     * subscription or batch bookkeeping is consulted, registration is refused), as if it were compiled out.
+     */
+    private final boolean notifierBypassed;
+
     private final List<ActorRef<MmResult>> exitWaiters = new ArrayList<>();
     private boolean exiting;
     private boolean tornDown;
@@ -84,25 +90,43 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             MmCounters counters = new MmCounters();
             AddressSpace space = new AddressSpace(mm, AgentIds.next(), name, host.memory(), host.rmap(),
                     host.swap(), counters);
-            return start(ctx, host, hostActor, space);
+            return start(ctx, host, hostActor, space, false);
+        });
+    }
+
+    /**
+     * A fresh process whose mm has the notifier bypassed: the same code with every notifier step skipped, so a
+     * benchmark can measure what the notifier costs an mm nobody subscribed to. Registration is refused (the
+     * subscriber is told Fenced). Never used by the emulator's scenarios.
+     */
+    public static Behavior<MmCommand> createWithoutNotifier(HostContext host, ActorRef<HostCommand> hostActor,
+                                                            long mm, String name) {
+        return Behaviors.setup(ctx -> {
+            MmCounters counters = new MmCounters();
+            AddressSpace space = new AddressSpace(mm, AgentIds.next(), name, host.memory(), host.rmap(),
+                    host.swap(), counters);
+            return start(ctx, host, hostActor, space, true);
         });
     }
 
     /** A forked child whose address space the parent already copied. */
     public static Behavior<MmCommand> createForked(HostContext host, ActorRef<HostCommand> hostActor,
                                                    ForkedChild child) {
-        return Behaviors.setup(ctx -> start(ctx, host, hostActor, child.space));
+        return Behaviors.setup(ctx -> start(ctx, host, hostActor, child.space, false));
     }
 
     private static Behavior<MmCommand> start(ActorContext<MmCommand> ctx, HostContext host,
-                                             ActorRef<HostCommand> hostActor, AddressSpace space) {
+                                             ActorRef<HostCommand> hostActor, AddressSpace space,
+                                             boolean notifierBypassed) {
         return Behaviors.withStash(STASH_CAPACITY, stash -> Behaviors.withTimers(timers ->
-                new MmActor(ctx, host, hostActor, space, stash, timers)));
+                new MmActor(ctx, host, hostActor, space, stash, timers, notifierBypassed)));
     }
 
     private MmActor(ActorContext<MmCommand> context, HostContext host, ActorRef<HostCommand> hostActor,
-                    AddressSpace space, StashBuffer<MmCommand> stash, TimerScheduler<MmCommand> timers) {
+                    AddressSpace space, StashBuffer<MmCommand> stash, TimerScheduler<MmCommand> timers,
+                    boolean notifierBypassed) {
         super(context);
+        this.notifierBypassed = notifierBypassed;
         this.host = host;
         this.hostActor = hostActor;
         this.space = space;
@@ -366,6 +390,15 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
      * cache goes through the notifier and the fault is retried when it completes ({@code VM_FAULT_RETRY}).
      */
     private int resolve(MmCommand cause, long va, boolean write) {
+        if (notifierBypassed) {
+            gather.reset();
+            int pfn = space.fault(va, write, gather);
+            notifier.releaseNow(gather);
+            if (pfn == AddressSpace.FAULT_FAILED && space.lastErrno() == Errno.ENOMEM && waitForReclaim(cause)) {
+                return PARKED;
+            }
+            return pfn;
+        }
         Batch inFlight = notifier.inFlightOver(va);
         if (inFlight != null) {
             park(inFlight.id, cause);
@@ -458,6 +491,14 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             return;
         }
         List<Vma> removed = space.vmas().remove(start, end);
+        if (notifierBypassed) {
+            gather.reset();
+            space.clear(start, end, gather);
+            notifier.releaseNow(gather);
+            detachUnmappedFiles(removed);
+            m.replyTo().tell(MmResult.Done.ZERO);
+            return;
+        }
         Runnable done = () -> {
             detachUnmappedFiles(removed);
             m.replyTo().tell(MmResult.Done.ZERO);
@@ -845,6 +886,11 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     // ---- registration -------------------------------------------------------------------------------------------
 
     private void onRegister(MmCommand.Register r) {
+        if (notifierBypassed) {
+            r.subscriber().tell(new MmuNotification.Fenced(-1, space.id(), "mm " + space.name()
+                    + " runs with the notifier bypassed (benchmark baseline)"));
+            return;
+        }
         if (exiting) {
             r.subscriber().tell(new MmuNotification.Fenced(-1, space.id(), "process " + space.name() + " has exited"));
             return;

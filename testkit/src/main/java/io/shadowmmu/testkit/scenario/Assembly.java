@@ -140,6 +140,8 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
     private int waitingToStart;
     private int gruProcesses;
     private int pending;
+    private long runStarted;
+    private long runNanos;
     private HostCommand.AuditReport audit;
 
     static Behavior<Command> create(HostContext host, Plan plan, AtomicLong accessesDone,
@@ -249,7 +251,7 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
                 .onMessage(Pressure.class, p -> {
                     deviceStats.sort((x, y) -> x.name().compareTo(y.name()));
                     outcome.complete(new ScenarioOutcome(finished, kvms, stressDone, vmmStats, deviceStats,
-                            gruResults, gruStress, audit, p.snapshot(), null));
+                            gruResults, gruStress, audit, p.snapshot(), null, runNanos));
                     return Behaviors.stopped();
                 })
                 .build();
@@ -325,6 +327,7 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
         if (--waitingToStart > 0) {
             return this;
         }
+        runStarted = System.nanoTime();
         ActorRef<VmHostStressor.Done> stressReports = getContext().messageAdapter(VmHostStressor.Done.class,
                 StressDone::new);
         for (int i = 0; i < vms.size(); i++) {
@@ -406,6 +409,9 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
         if (collecting || finished.size() < vms.size() || gruResults.size() < gruProcesses) {
             return this;
         }
+        if (runNanos == 0 && runStarted != 0) {
+            runNanos = System.nanoTime() - runStarted; // the workloads are done; stopping the stressors is not timed
+        }
         if (!gruStressors.isEmpty() && !gruStopAsked) {
             gruStopAsked = true; // every GRU process is done: no more stress on their memory
             ActorRef<GruStressor.Counts> counts = getContext().messageAdapter(GruStressor.Counts.class,
@@ -458,7 +464,7 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
     private Behavior<Command> done() {
         deviceStats.sort((x, y) -> x.name().compareTo(y.name()));
         outcome.complete(new ScenarioOutcome(finished, kvms, stressDone, vmmStats, deviceStats, gruResults,
-                gruStress, null, null, null));
+                gruStress, null, null, null, runNanos));
         return Behaviors.stopped();
     }
 
@@ -470,7 +476,7 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
 
     private Behavior<Command> fail(String why) {
         outcome.complete(new ScenarioOutcome(finished, kvms, stressDone, vmmStats, deviceStats, gruResults,
-                gruStress, null, null, why));
+                gruStress, null, null, why, runNanos));
         return Behaviors.stopped();
     }
 }

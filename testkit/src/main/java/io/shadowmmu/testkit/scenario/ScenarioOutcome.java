@@ -18,11 +18,12 @@ import java.util.List;
  *
  * @param vms          VM counters, in the order the VMs finished
  * @param gruStress    what the GRU stressors did, summed (zeros without one)
+ * @param runNanos     from the moment everything was set up until the last VM and GRU process finished (0 if never)
  */
 public record ScenarioOutcome(List<VmStats> vms, List<KvmStats> kvms, List<VmHostStressor.Done> stressors,
                               List<MmStats> vmms, List<GruStats> devices, List<GruProcess.Result> gruProcesses,
                               GruStressor.Counts gruStress, HostCommand.AuditReport audit,
-                              PressureCounters.Snapshot pressure, String failure) {
+                              PressureCounters.Snapshot pressure, String failure, long runNanos) {
 
     /** Guest accesses over every VM. */
     public long guestAccesses() {

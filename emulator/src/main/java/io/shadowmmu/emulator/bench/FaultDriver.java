@@ -1,0 +1,191 @@
+package io.shadowmmu.emulator.bench;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import io.shadowmmu.hostmm.mm.MmActor;
+import io.shadowmmu.hostmm.mm.MmCommand;
+import io.shadowmmu.hostmm.mm.MmIds;
+import io.shadowmmu.hostmm.mm.MmResult;
+import io.shadowmmu.hostmm.mm.PageReply;
+import io.shadowmmu.hostmm.notifier.Interest;
+import io.shadowmmu.hostmm.notifier.MmuNotification;
+import io.shadowmmu.hostmm.notifier.NotifierReply;
+import io.shadowmmu.hostmm.notifier.Range;
+import io.shadowmmu.hostmm.pagetable.PageTable;
+import io.shadowmmu.hostmm.vma.Protection;
+
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A secondary MMU's fault round trip, one at a time: sample the invalidate sequence, ask the mm for a page it never
+ * touched ({@code get_user_pages} with write: a real zero-fill fault that allocates a frame), re-check the sequence
+ * and install the grant in its table. When the region is all faulted in, it discards it (DONTNEED, which this
+ * subscriber acknowledges inside its handler) and starts over, so every fault is a fresh page.
+ */
+final class FaultDriver extends AbstractBehavior<FaultDriver.Command> {
+
+    interface Command {
+    }
+
+    private record Subscribed(MmCommand.Registered registered) implements Command {
+    }
+
+    private record Paged(PageReply reply) implements Command {
+    }
+
+    private record Notified(MmuNotification notification) implements Command {
+    }
+
+    /** Every mm reply (mmap, DONTNEED, exit): one adapter per reply class, so the phase says which it is. */
+    private record Replied(MmResult result) implements Command {
+    }
+
+    private enum Phase { MAP, FAULT, ZAP, EXIT }
+
+    private final int pages;
+    private final LongAdder completed;
+    private final AtomicBoolean stop;
+    private final CompletableFuture<Void> stopped;
+    private final ActorRef<MmCommand> mm;
+    private final ActorRef<PageReply> pageReplies;
+    private final ActorRef<MmResult> mmReplies;
+    private Phase phase = Phase.MAP;
+    /** Installed translations: page index -> pfn, or -1. */
+    private final int[] table;
+    private long base;
+    private int next;
+    private long sequence;
+    private long sampled;
+    private int inProgress;
+    private long retries;
+
+    static Load start(BenchHost bench, int pages) {
+        LongAdder completed = new LongAdder();
+        AtomicBoolean stop = new AtomicBoolean();
+        CompletableFuture<Void> stopped = new CompletableFuture<>();
+        bench.spawn(Behaviors.<Command>setup(ctx -> new FaultDriver(ctx, bench, pages, completed, stop, stopped)),
+                "fault-driver");
+        return new ActorLoad(completed, stop, stopped);
+    }
+
+    private FaultDriver(ActorContext<Command> context, BenchHost bench, int pages, LongAdder completed,
+                        AtomicBoolean stop, CompletableFuture<Void> stopped) {
+        super(context);
+        this.pages = pages;
+        this.completed = completed;
+        this.stop = stop;
+        this.stopped = stopped;
+        this.table = new int[pages];
+        Arrays.fill(table, -1);
+        this.mm = context.spawn(MmActor.create(bench.host(), bench.hostActor(), MmIds.next(), "fault-bench"), "mm");
+        this.pageReplies = context.messageAdapter(PageReply.class, Paged::new);
+        this.mmReplies = context.messageAdapter(MmResult.class, Replied::new);
+        mm.tell(MmCommand.Mmap.anonymous(pages * PageTable.PAGE_SIZE, Protection.READ_WRITE, mmReplies));
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Paged.class, this::onPaged)
+                .onMessage(Notified.class, this::onNotified)
+                .onMessage(Replied.class, this::onReplied)
+                .onMessage(Subscribed.class, s -> {
+                    phase = Phase.FAULT;
+                    return faultNext();
+                })
+                .build();
+    }
+
+    private Behavior<Command> onReplied(Replied r) {
+        if (!r.result().ok()) {
+            return fail(phase + " failed: " + r.result());
+        }
+        switch (phase) {
+            case MAP:
+                return onMapped(((MmResult.Done) r.result()).value());
+            case ZAP:
+                next = 0;
+                phase = Phase.FAULT;
+                return faultNext();
+            case EXIT:
+                stopped.complete(null);
+                return Behaviors.stopped();
+            default:
+                return fail("unexpected reply " + r.result());
+        }
+    }
+
+    private Behavior<Command> onMapped(long start) {
+        base = start;
+        mm.tell(new MmCommand.Register(getContext().messageAdapter(MmuNotification.class, Notified::new),
+                Interest.WHOLE_MM, 0, "fault-bench", null,
+                getContext().messageAdapter(MmCommand.Registered.class, Subscribed::new)));
+        return this;
+    }
+
+    private Behavior<Command> faultNext() {
+        if (stop.get()) {
+            phase = Phase.EXIT;
+            mm.tell(new MmCommand.Exit(mmReplies));
+            return this;
+        }
+        if (next == pages) {
+            phase = Phase.ZAP;
+            mm.tell(new MmCommand.MadviseDontneed(base, pages * PageTable.PAGE_SIZE, mmReplies));
+            return this;
+        }
+        sampled = sequence; // mmu_interval_read_begin, before asking the host
+        mm.tell(new MmCommand.GetUserPage(base + next * PageTable.PAGE_SIZE, true, pageReplies));
+        return this;
+    }
+
+    private Behavior<Command> onPaged(Paged p) {
+        if (!(p.reply() instanceof PageReply.Granted)) {
+            return fail("fault denied: " + p.reply());
+        }
+        if (sampled != sequence || inProgress > 0) {
+            retries++; // mmu_interval_read_retry: an invalidation ran meanwhile; fault again
+        } else {
+            table[next++] = ((PageReply.Granted) p.reply()).pfn();
+            completed.increment();
+        }
+        return faultNext();
+    }
+
+    private Behavior<Command> onNotified(Notified n) {
+        MmuNotification m = n.notification();
+        if (m instanceof MmuNotification.InvalidateStart) {
+            MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) m;
+            inProgress++;
+            for (Range r : s.ranges()) {
+                for (long va = Math.max(r.start(), base); va < r.end() && va < base + pages * PageTable.PAGE_SIZE;
+                     va += PageTable.PAGE_SIZE) {
+                    table[(int) ((va - base) / PageTable.PAGE_SIZE)] = -1;
+                }
+            }
+            s.replyTo().tell(NotifierReply.Ack.clean(s.subscription(), s.batch()));
+        } else if (m instanceof MmuNotification.InvalidateEnd) {
+            inProgress--;
+            sequence++;
+        } else if (m instanceof MmuNotification.Release) {
+            MmuNotification.Release r = (MmuNotification.Release) m;
+            Arrays.fill(table, -1);
+            r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
+        } else if (m instanceof MmuNotification.Fenced) {
+            return fail("fenced: " + ((MmuNotification.Fenced) m).reason());
+        }
+        return this;
+    }
+
+    private Behavior<Command> fail(String why) {
+        stopped.completeExceptionally(new IllegalStateException("fault round trip: " + why));
+        return Behaviors.stopped();
+    }
+}
