@@ -139,7 +139,7 @@ public final class Importer extends AbstractBehavior<ToImporter> {
                     return this;
                 })
                 .onMessageEquals(Reattach.INSTANCE, () -> {
-                    if (attachment < 0) {
+                    if (attachment < 0 && selfUp()) {
                         attach();
                     }
                     return this;
@@ -317,6 +317,15 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         attachment = -1;
         proxy = null;
         scheduleReattach();
+    }
+
+    /**
+     * A node that is leaving sees every other node as gone and would re-attach to them on its way out: only a
+     * member that is Up attaches again.
+     */
+    private boolean selfUp() {
+        return akka.cluster.typed.Cluster.get(getContext().getSystem()).selfMember().status()
+                == akka.cluster.MemberStatus.up();
     }
 
     private void scheduleReattach() {
