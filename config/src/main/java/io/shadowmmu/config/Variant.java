@@ -30,9 +30,12 @@ public enum Variant {
         return meaning;
     }
 
-    /** Variants some part of the emulator can exhibit today; the others are refused with the reason. */
+    /**
+     * Variants some part of the emulator can exhibit today; the others are refused with the reason.
+     * STALE_INFLIGHT_FAULT only does something in the cluster scenario and module (cross-node importers).
+     */
     public static final java.util.Set<Variant> AVAILABLE =
-            java.util.EnumSet.of(NONE, NO_FAULT_RETRY, ACK_BEFORE_FLUSH, FREE_BEFORE_ACK);
+            java.util.EnumSet.of(NONE, NO_FAULT_RETRY, ACK_BEFORE_FLUSH, FREE_BEFORE_ACK, STALE_INFLIGHT_FAULT);
 
     static Variant read(ConfigReader r) {
         Variant v = r.enumValue("variant", Variant.class);
@@ -43,9 +46,6 @@ public enum Variant {
         if (v == LOST_DIRTY) {
             throw r.fail("variant", "is not available yet: there is no page-cleaning path, and a write fault marks"
                     + " the frame dirty, so a dropped secondary dirty bit cannot lose data");
-        }
-        if (v == STALE_INFLIGHT_FAULT) {
-            throw r.fail("variant", "is not available yet: it needs cross-node faults (cluster mode)");
         }
         return v;
     }

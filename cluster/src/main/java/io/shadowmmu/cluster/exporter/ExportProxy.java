@@ -216,6 +216,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         events.translationInstalled(agent, 0, segment.mmId(), page, g.pfn(), g.generation(), g.writable());
         ToImporter.FaultGranted reply = new ToImporter.FaultGranted(attachment, page, g.pfn(), g.generation(),
                 g.writable(), p.fault().sequence());
+        counters.faultsAnswered.incrementAndGet();
         if (settings.faultReplyDelay().isZero()) {
             importer.tell(reply);
         } else {

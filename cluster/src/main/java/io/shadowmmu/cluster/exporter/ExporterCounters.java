@@ -13,6 +13,8 @@ public final class ExporterCounters {
     public final AtomicLong attaches = new AtomicLong();
     public final AtomicLong faults = new AtomicLong();
     public final AtomicLong faultRetries = new AtomicLong();
+    /** Fault answers sent (or, with a fault-reply delay, put on their way) to importers. */
+    public final AtomicLong faultsAnswered = new AtomicLong();
     public final AtomicLong accesses = new AtomicLong();
     public final AtomicLong staleAccesses = new AtomicLong();
     public final AtomicLong refusedAccesses = new AtomicLong();
