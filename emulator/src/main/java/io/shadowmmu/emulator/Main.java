@@ -1,6 +1,7 @@
 package io.shadowmmu.emulator;
 
 import io.shadowmmu.emulator.cli.BenchCommand;
+import io.shadowmmu.emulator.cli.NodeCommand;
 import io.shadowmmu.emulator.cli.RunCommand;
 import io.shadowmmu.emulator.cli.ScenariosCommand;
 import picocli.CommandLine;
@@ -9,7 +10,8 @@ import picocli.CommandLine.Command;
 /** The {@code shadowmmu} command line. */
 @Command(name = "shadowmmu", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Actor-based emulator of hypervisor shadow page tables and MMU notifiers.",
-        subcommands = {RunCommand.class, ScenariosCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, ScenariosCommand.class, BenchCommand.class, NodeCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     /** Exit code of a run whose oracle found a violation. */

@@ -293,7 +293,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
             MmuNotification.Fenced f = (MmuNotification.Fenced) n;
             if (f.subscription() < 0 || f.subscription() == subscription) {
                 counters.fencedByDeadline.incrementAndGet();
-                getContext().getLog().info("attachment {} fenced: {}", attachment, f.reason());
+                getContext().getLog().debug("attachment {} fenced: {}", attachment, f.reason());
                 importer.tell(new ToImporter.Fenced(attachment, f.reason()));
                 return stop();
             }
@@ -311,9 +311,6 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     }
 
     private void queue(Owed owed, List<Span> spans) {
-        if (inFlight != null || !queued.isEmpty()) {
-            counters.coalesced.incrementAndGet();
-        }
         queued.add(owed);
         queuedSpans.addAll(spans);
         sendNext();
@@ -329,6 +326,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         queued.clear();
         queuedSpans.clear();
         counters.invalidationsSent.incrementAndGet();
+        counters.coalesced.addAndGet(inFlight.owed().size() - 1);
         counters.maxInFlight.accumulateAndGet(1, Math::max);
         importer.tell(new ToImporter.Invalidate(attachment, inFlight.id(), inFlight.spans()));
     }
@@ -373,7 +371,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     /** The importer's node left or was downed (or the importer stopped): fence by going away. */
     private Behavior<ToProxy> onImporterGone() {
         counters.fencedByNodeLoss.incrementAndGet();
-        getContext().getLog().info("attachment {}: importer {} is gone, fencing", attachment, importer.path());
+        getContext().getLog().debug("attachment {}: importer {} is gone, fencing", attachment, importer.path());
         return stop();
     }
 

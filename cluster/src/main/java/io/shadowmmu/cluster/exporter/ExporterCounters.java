@@ -22,7 +22,7 @@ public final class ExporterCounters {
     public final AtomicLong batches = new AtomicLong();
     /** Invalidate messages sent across the network (each carries one or more batches). */
     public final AtomicLong invalidationsSent = new AtomicLong();
-    /** Batches that rode along in a message sent for an earlier one (queued while one was in flight). */
+    /** Batches that rode along with another in one message (they queued while one was in flight). */
     public final AtomicLong coalesced = new AtomicLong();
     public final AtomicLong acks = new AtomicLong();
     public final AtomicLong fencedByDeadline = new AtomicLong();

@@ -72,6 +72,7 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     private final ActorRef<ToExporter> exporter;
     private final long segment;
     private final Duration ackDelay;
+    private final int slowEvery;
     private final Duration backoff;
     private final Variant variant;
     private final Map<Long, Entry> table = new HashMap<>();
@@ -99,15 +100,25 @@ public final class Importer extends AbstractBehavior<ToImporter> {
      */
     public static Behavior<ToImporter> create(ActorRef<ToExporter> exporter, long segment, Duration ackDelay,
                                               Duration backoff, Variant variant) {
-        return Behaviors.setup(ctx -> new Importer(ctx, exporter, segment, ackDelay, backoff, variant));
+        return create(exporter, segment, ackDelay, 1, backoff, variant);
+    }
+
+    /** As above, but only every {@code slowEvery}-th invalidation waits {@code ackDelay}; the others ack at once. */
+    public static Behavior<ToImporter> create(ActorRef<ToExporter> exporter, long segment, Duration ackDelay,
+                                              int slowEvery, Duration backoff, Variant variant) {
+        if (slowEvery < 1) {
+            throw new IllegalArgumentException("slowEvery = " + slowEvery + ": must be at least 1");
+        }
+        return Behaviors.setup(ctx -> new Importer(ctx, exporter, segment, ackDelay, slowEvery, backoff, variant));
     }
 
     private Importer(ActorContext<ToImporter> context, ActorRef<ToExporter> exporter, long segment,
-                     Duration ackDelay, Duration backoff, Variant variant) {
+                     Duration ackDelay, int slowEvery, Duration backoff, Variant variant) {
         super(context);
         this.exporter = exporter;
         this.segment = segment;
         this.ackDelay = ackDelay;
+        this.slowEvery = slowEvery;
         this.backoff = backoff;
         this.variant = variant;
         attach();
@@ -132,7 +143,7 @@ public final class Importer extends AbstractBehavior<ToImporter> {
                 })
                 .onMessage(ToImporter.Fenced.class, f -> {
                     if (f.attachment() == attachment) {
-                        getContext().getLog().info("segment {} attachment {} fenced: {}", segment, attachment,
+                        getContext().getLog().debug("segment {} attachment {} fenced: {}", segment, attachment,
                                 f.reason());
                         detached();
                     }
@@ -277,7 +288,7 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         }
         invalidations++;
         sequence++; // every fault answer already on its way is now stale
-        if (ackDelay.isZero()) {
+        if (ackDelay.isZero() || invalidations % slowEvery != 0) {
             acknowledge(attachment, inv);
         } else {
             // Sleeping: the translations stay usable (the exporter holds the frames) until we ack.

@@ -29,6 +29,11 @@ public record NodeOptions(String hostname, int port, List<String> seedNodes, Tls
         return new NodeOptions(hostname, port, seedNodes, tls, stableAfter, failureDetectionPause);
     }
 
+    /** A more patient failure detector and resolver, for loaded machines (many nodes in one JVM). */
+    public NodeOptions withFailureDetection(Duration pause, Duration stable) {
+        return new NodeOptions(hostname, port, seedNodes, tls, stable, pause);
+    }
+
     public NodeOptions withHostname(String host) {
         return new NodeOptions(host, port, seedNodes, tls, stableAfter, failureDetectionPause);
     }

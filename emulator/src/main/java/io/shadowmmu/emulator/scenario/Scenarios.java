@@ -26,6 +26,7 @@ public final class Scenarios {
         register(new OvercommitScenario());
         register(new StrategiesScenario());
         register(new GruScenario());
+        register(new io.shadowmmu.emulator.cluster.ClusterScenario());
     }
 
     private Scenarios() {

@@ -1,0 +1,48 @@
+package io.shadowmmu.emulator.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.shadowmmu.emulator.Main;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The cluster scenario, small: three nodes in this JVM, a clean oracle, and the cross-node numbers reported. */
+class ClusterScenarioTest {
+
+    @Test
+    void aShortClusterRunIsCleanAndReportsAckLatencyAndFences(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("c.json");
+        PrintStream old = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int exit;
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            // A slow ack on every 5th invalidation, past the deadline: fences happen even in a short run.
+            exit = Main.commandLine().execute("run", "--scenario", "cluster", "--ops", "6000", "-q",
+                    "--set", "cluster.scenario.slow-every=5", "--json", json.toString());
+        } finally {
+            System.setOut(old);
+        }
+        String printed = out.toString(StandardCharsets.UTF_8);
+        assertThat(exit).as(printed).isZero();
+        assertThat(printed).contains("ack latency p50").contains("oracle: clean");
+        JsonNode tree = new ObjectMapper().readTree(json.toFile());
+        assertThat(tree.at("/oracle/clean").asBoolean()).isTrue();
+        assertThat(tree.at("/nodes").asInt()).isEqualTo(3);
+        assertThat(tree.at("/importers").asInt()).isEqualTo(12);
+        assertThat(tree.at("/accesses/ok").asLong()).isPositive();
+        assertThat(tree.at("/invalidation/ackLatencyMicros/count").asLong()).isPositive();
+        assertThat(tree.at("/invalidation/ackLatencyMicros/p99").asLong())
+                .isGreaterThanOrEqualTo(tree.at("/invalidation/ackLatencyMicros/p50").asLong());
+        assertThat(tree.at("/invalidation/maxInFlightPerImporter").asLong()).isEqualTo(1);
+        assertThat(tree.at("/fences/deadline").asLong()).isPositive();
+        assertThat(tree.at("/frames/leaked").asLong()).isZero();
+    }
+}
