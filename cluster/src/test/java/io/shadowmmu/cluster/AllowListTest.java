@@ -34,8 +34,7 @@ class AllowListTest {
 
     @AfterAll
     static void stop() {
-        b.close();
-        a.close();
+        TestNode.closeAll(b, a);
     }
 
     @Test

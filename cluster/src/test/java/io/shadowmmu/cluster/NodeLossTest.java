@@ -78,11 +78,7 @@ class NodeLossTest {
             assertThat(b2.access(again, 6 * TestNode.PAGE + 8, false, 0).value()).isEqualTo(506);
             a.assertClean();
         } finally {
-            if (b2 != null) {
-                b2.close();
-            }
-            c.close();
-            a.close();
+            TestNode.closeAll(b2, c, a);
         }
     }
 

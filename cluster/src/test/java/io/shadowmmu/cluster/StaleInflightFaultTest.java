@@ -29,7 +29,7 @@ class StaleInflightFaultTest {
     @BeforeAll
     static void start() {
         ClusterSettings cs = TestNode.clusterSettings(Duration.ofSeconds(5))
-                .withFaultReplyDelay(Duration.ofMillis(300));
+                .withFaultReplyDelay(Duration.ofMillis(150));
         TestNode[] nodes = TestNode.cluster(2, cs);
         a = nodes[0];
         b = nodes[1];
@@ -37,8 +37,7 @@ class StaleInflightFaultTest {
 
     @AfterAll
     static void stop() {
-        b.close();
-        a.close();
+        TestNode.closeAll(b, a);
     }
 
     @Test

@@ -169,9 +169,22 @@ final class TestNode implements AutoCloseable {
 
     @Override
     public void close() {
-        node.close();
-        node.system().getWhenTerminated().toCompletableFuture().orTimeout(30, java.util.concurrent.TimeUnit.SECONDS)
-                .join();
+        closeAll(this);
+    }
+
+    /** Stops the nodes together (each leaves the cluster) and waits until all are gone. */
+    static void closeAll(TestNode... nodes) {
+        for (TestNode n : nodes) {
+            if (n != null) {
+                n.node.close();
+            }
+        }
+        for (TestNode n : nodes) {
+            if (n != null) {
+                n.node.system().getWhenTerminated().toCompletableFuture()
+                        .orTimeout(30, java.util.concurrent.TimeUnit.SECONDS).join();
+            }
+        }
     }
 
     /** A host process of a test node and the memory it mapped. */

@@ -38,8 +38,7 @@ class TlsClusterTest {
             assertThat(b.access(imp, TestNode.PAGE + 40, false, 0).value()).isEqualTo(4242);
             a.assertClean();
         } finally {
-            b.close();
-            a.close();
+            TestNode.closeAll(b, a);
         }
     }
 }
