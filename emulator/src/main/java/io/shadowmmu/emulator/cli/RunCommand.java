@@ -39,7 +39,7 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--variant", paramLabel = "NAME",
             description = "Run a deliberately BROKEN protocol from the race catalogue (for testing the oracle): "
-                    + "no_fault_retry, ack_before_flush, free_before_ack.")
+                    + "no_fault_retry, ack_before_flush, free_before_ack, stale_inflight_fault (cluster scenario).")
     String variant;
 
     @Option(names = "--file", paramLabel = "FILE", description = "Input of the trace scenario (a Lackey trace).")

@@ -16,24 +16,34 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The cluster scenario, small: three nodes in this JVM, a clean oracle, and the cross-node numbers reported. */
 class ClusterScenarioTest {
 
-    @Test
-    void aShortClusterRunIsCleanAndReportsAckLatencyAndFences(@TempDir Path dir) throws Exception {
-        Path json = dir.resolve("c.json");
+    private record Run(int exit, String printed, JsonNode json) {
+    }
+
+    private static Run run(Path json, String... extra) throws Exception {
         PrintStream old = System.out;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int exit;
         try {
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
             // A slow ack on every 5th invalidation, past the deadline: fences happen even in a short run.
-            exit = Main.commandLine().execute("run", "--scenario", "cluster", "--ops", "6000", "-q",
-                    "--set", "cluster.scenario.slow-every=5", "--json", json.toString());
+            String[] base = {"run", "--scenario", "cluster", "--ops", "6000", "--seed", "42", "-q",
+                "--set", "cluster.scenario.slow-every=5", "--json", json.toString()};
+            String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(base),
+                    java.util.Arrays.stream(extra)).toArray(String[]::new);
+            exit = Main.commandLine().execute(args);
         } finally {
             System.setOut(old);
         }
-        String printed = out.toString(StandardCharsets.UTF_8);
-        assertThat(exit).as(printed).isZero();
+        return new Run(exit, out.toString(StandardCharsets.UTF_8), new ObjectMapper().readTree(json.toFile()));
+    }
+
+    @Test
+    void aShortClusterRunIsCleanAndReportsAckLatencyAndFences(@TempDir Path dir) throws Exception {
+        Run run = run(dir.resolve("c.json"));
+        String printed = run.printed();
+        assertThat(run.exit()).as(printed).isZero();
         assertThat(printed).contains("ack latency p50").contains("oracle: clean");
-        JsonNode tree = new ObjectMapper().readTree(json.toFile());
+        JsonNode tree = run.json();
         assertThat(tree.at("/oracle/clean").asBoolean()).isTrue();
         assertThat(tree.at("/nodes").asInt()).isEqualTo(3);
         assertThat(tree.at("/importers").asInt()).isEqualTo(12);
@@ -44,5 +54,14 @@ class ClusterScenarioTest {
         assertThat(tree.at("/invalidation/maxInFlightPerImporter").asLong()).isEqualTo(1);
         assertThat(tree.at("/fences/deadline").asLong()).isPositive();
         assertThat(tree.at("/frames/leaked").asLong()).isZero();
+    }
+
+    @Test
+    void theStaleInflightFaultVariantIsCaughtInTheSameRun(@TempDir Path dir) throws Exception {
+        Run broken = run(dir.resolve("broken.json"), "--variant", "stale_inflight_fault");
+        assertThat(broken.exit()).as(broken.printed()).isEqualTo(Main.EXIT_VIOLATION);
+        assertThat(broken.json().at("/oracle/violations/I3").asLong()).isPositive();
+        assertThat(broken.json().at("/exporter/staleAccesses").asLong()).isPositive();
+        assertThat(broken.json().at("/oracle/stories/0").asText()).contains("I3").contains("importer");
     }
 }
