@@ -147,4 +147,28 @@ class CrossNodeImportTest {
         a.assertClean();
         imp.tell(Importer.Detach.INSTANCE);
     }
+
+    @Test
+    void whenTheExportingProcessExitsTheImporterIsReleasedAndTheSegmentIsGone() {
+        TestNode.Process p = a.spawnProcess("exporter-4", 2);
+        p.write(0, 0, 5);
+        long segment = a.export(p, true);
+        ActorRef<ToImporter> imp = b.importer(a, segment, Duration.ZERO, "importer-4", Variant.NONE);
+        assertThat(b.access(imp, 0, false, 0).value()).isEqualTo(5);
+
+        var exited = a.<MmResult>probe();
+        p.ref().tell(new MmCommand.Exit(exited.getRef()));
+        assertThat(exited.receiveMessage(TestNode.WAIT)).isInstanceOf(MmResult.Done.class);
+        var result = b.<AccessResult>probe();
+        result.awaitAssert(TestNode.WAIT, Duration.ofMillis(50), () -> {
+            imp.tell(new Importer.Access(0, false, 0, result.getRef()));
+            AccessResult r = result.receiveMessage();
+            assertThat(r.ok()).isFalse();
+            assertThat(r.refused()).contains("is gone").contains("no segment " + segment);
+            return null;
+        });
+        assertThat(b.stats(imp).entries()).isZero();
+        a.assertClean();
+        assertThat(a.audit().problems()).isEmpty();
+    }
 }

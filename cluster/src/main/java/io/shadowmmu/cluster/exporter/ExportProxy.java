@@ -127,6 +127,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         // Liveness of the importer's node: the cluster's failure detector, then the split-brain resolver's downing,
         // end in Terminated here (the remote death watch).
         context.watch(importer);
+        context.watch(segment.mm());
         // xpmem attach: a subscription over the segment only, deadline from the cluster settings (a round trip).
         segment.mm().tell(new MmCommand.Register(context.messageAdapter(MmuNotification.class, Notified::new),
                 Interest.interval(segment.start(), segment.end()), agent, name, settings.ackDeadline(),
@@ -146,7 +147,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
                     counters.detached.incrementAndGet();
                     return stop();
                 })
-                .onSignal(Terminated.class, t -> onImporterGone())
+                .onSignal(Terminated.class, t -> t.getRef().equals(segment.mm()) ? onProcessGone() : onImporterGone())
                 .build();
     }
 
@@ -367,6 +368,12 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     }
 
     // ---- losing the importer -------------------------------------------------------------------------------------
+
+    /** The exporting process is gone (it released us first when it exited normally). */
+    private Behavior<ToProxy> onProcessGone() {
+        importer.tell(new ToImporter.Fenced(attachment, "the exporting process exited"));
+        return stop();
+    }
 
     /** The importer's node left or was downed (or the importer stopped): fence by going away. */
     private Behavior<ToProxy> onImporterGone() {

@@ -35,10 +35,15 @@ public final class Exporter extends AbstractBehavior<ToExporter> {
     public record Exported(long segment, String error) {
     }
 
+    /** The exporting process is gone: its segments with it ({@code xpmem_remove} on exit). */
+    private record ProcessGone(ActorRef<MmCommand> mm) implements ToExporter {
+    }
+
     private final PhysicalMemory memory;
     private final ExporterCounters counters;
     private final ClusterSettings settings;
     private final Map<Long, Segment> segments = new HashMap<>();
+    private final Map<ActorRef<MmCommand>, java.util.List<Long>> segmentsOf = new HashMap<>();
     private long nextSegment = 1;
     private long nextAttachment = 1;
 
@@ -61,6 +66,12 @@ public final class Exporter extends AbstractBehavior<ToExporter> {
         return newReceiveBuilder()
                 .onMessage(Export.class, this::onExport)
                 .onMessage(ToExporter.Attach.class, this::onAttach)
+                .onMessage(ProcessGone.class, g -> {
+                    for (Long id : segmentsOf.remove(g.mm())) {
+                        segments.remove(id);
+                    }
+                    return this;
+                })
                 .build();
     }
 
@@ -73,6 +84,11 @@ public final class Exporter extends AbstractBehavior<ToExporter> {
         }
         long id = nextSegment++;
         segments.put(id, new Segment(id, e.mm(), e.mmId(), e.start(), e.length(), e.writable()));
+        if (!segmentsOf.containsKey(e.mm())) {
+            segmentsOf.put(e.mm(), new java.util.ArrayList<>());
+            getContext().watchWith(e.mm(), new ProcessGone(e.mm()));
+        }
+        segmentsOf.get(e.mm()).add(id);
         e.replyTo().tell(new Exported(id, null));
         return this;
     }

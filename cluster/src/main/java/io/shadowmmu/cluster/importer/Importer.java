@@ -33,7 +33,8 @@ import java.util.Map;
  * the current one is thrown away and the fault asked again ({@code mmu_interval_read_retry} across nodes).
  *
  * <p>Fenced (no ack in time, the exporter's node gone, the process exited): drop everything and attach again after
- * a growing back-off. Accesses while detached are refused, not queued.
+ * a growing back-off. A refused attach (no such segment, or its process exited) is final. Accesses while detached
+ * are refused, not queued.
  */
 public final class Importer extends AbstractBehavior<ToImporter> {
 
@@ -69,6 +70,8 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     private record Entry(int pfn, int generation, boolean writable) {
     }
 
+    private static final Duration ATTACH_RETRY = Duration.ofSeconds(5);
+
     private final ActorRef<ToExporter> exporter;
     private final long segment;
     private final Duration ackDelay;
@@ -92,6 +95,8 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     private long fences;
     private long refused;
     private int failedAttempts;
+    /** Why the segment can no longer be attached, or null. */
+    private String gone;
 
     /**
      * @param ackDelay how long this importer sleeps before acknowledging an invalidation (its translations stay
@@ -126,6 +131,8 @@ public final class Importer extends AbstractBehavior<ToImporter> {
 
     private void attach() {
         exporter.tell(new ToExporter.Attach(segment, getContext().getSelf()));
+        // The exporter's node may be gone, and then nobody answers: ask again later if still detached.
+        getContext().scheduleOnce(ATTACH_RETRY, getContext().getSelf(), Reattach.INSTANCE);
     }
 
     @Override
@@ -150,7 +157,7 @@ public final class Importer extends AbstractBehavior<ToImporter> {
                     return this;
                 })
                 .onMessageEquals(Reattach.INSTANCE, () -> {
-                    if (attachment < 0 && selfUp()) {
+                    if (attachment < 0 && gone == null && selfUp()) {
                         attach();
                     }
                     return this;
@@ -188,9 +195,10 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         return this;
     }
 
+    /** The segment does not exist (or no longer: its process exited): final, as a failed xpmem_get. */
     private Behavior<ToImporter> onRefused(ToImporter.AttachRefused r) {
-        getContext().getLog().warn("attach of segment {} refused: {}", segment, r.reason());
-        scheduleReattach();
+        getContext().getLog().info("attach of segment {} refused: {}", segment, r.reason());
+        gone = r.reason();
         return this;
     }
 
@@ -198,7 +206,7 @@ public final class Importer extends AbstractBehavior<ToImporter> {
 
     private Behavior<ToImporter> onAccess(Access a) {
         if (attachment < 0) {
-            refuse(a, "segment " + segment + " is not attached");
+            refuse(a, "segment " + segment + (gone != null ? " is gone: " + gone : " is not attached"));
             return this;
         }
         if (a.offset() < 0 || a.offset() >= length) {
