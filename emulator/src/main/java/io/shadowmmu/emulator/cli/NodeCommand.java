@@ -84,9 +84,11 @@ public final class NodeCommand implements java.util.concurrent.Callable<Integer>
     @Override
     public Integer call() throws Exception {
         Settings settings;
+        ClusterSettings cs;
         Duration ackDelay;
         try {
             settings = Settings.withOverrides(overrides);
+            cs = ClusterSettings.read(settings);
             ackDelay = parseDuration(importAckDelay);
         } catch (SettingsException | IllegalArgumentException e) {
             return usage(e.getMessage());
@@ -107,7 +109,6 @@ public final class NodeCommand implements java.util.concurrent.Callable<Integer>
             }
             wanted.add(i);
         }
-        ClusterSettings cs = ClusterSettings.read(settings);
         ClusterNode node = ClusterNode.start(options, settings, cs, CoherenceEvents.NONE);
         try {
             if (seedNodes.isEmpty()) {
