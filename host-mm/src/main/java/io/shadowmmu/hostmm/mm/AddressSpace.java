@@ -325,8 +325,14 @@ final class AddressSpace {
         });
     }
 
-    /** The address ranges mapping {@code file}'s pages at index {@code >= fromPage}, in every mapping of it. */
-    List<Range> fileRanges(MemFile file, long fromPage) {
+    /** {@code toPage} of {@link #fileRanges}: every page from {@code fromPage} on. */
+    static final long TO_END_OF_FILE = Long.MAX_VALUE;
+
+    /**
+     * The address ranges mapping {@code file}'s pages with index in {@code [fromPage, toPage)}, in every mapping of
+     * it (one range per mapping: a truncate or an eviction is one gather, not one per page).
+     */
+    List<Range> fileRanges(MemFile file, long fromPage, long toPage) {
         List<Range> ranges = new ArrayList<>();
         long firstByte = fromPage * PageTable.PAGE_SIZE;
         for (Vma vma : vmas.all()) {
@@ -334,8 +340,13 @@ final class AddressSpace {
                 continue;
             }
             long start = firstByte <= vma.fileOffset() ? vma.start() : vma.start() + (firstByte - vma.fileOffset());
-            if (start < vma.end()) {
-                ranges.add(new Range(start, vma.end()));
+            long end = vma.end();
+            if (toPage != TO_END_OF_FILE) {
+                long lastByte = toPage * PageTable.PAGE_SIZE;
+                end = lastByte <= vma.fileOffset() ? vma.start() : Math.min(end, vma.start() + (lastByte - vma.fileOffset()));
+            }
+            if (start < end) {
+                ranges.add(new Range(start, end));
             }
         }
         return ranges;
@@ -439,6 +450,33 @@ final class AddressSpace {
         gather.changed(page);
         gather.release(page, pfn);
         return slot;
+    }
+
+    /**
+     * {@code try_to_unmap} of one mapping of a shared anonymous page (copy-on-write after fork, or KSM): the PTE
+     * becomes a swap entry naming {@code slot}, which already holds the page's contents. Only a read-only mapping of a
+     * frame whose contents still equal the slot's qualifies; then this mm's view of the page is the slot, whatever
+     * becomes of the frame, and nobody can write the frame in place while others share it.
+     *
+     * @return false when this mapping is not a read-only mapping of that frame with those contents any more
+     */
+    boolean swapOutShared(long page, int pfn, int generation, long slot, Gather gather) {
+        long pte = pageTable.get(page);
+        if (!Pte.isPresent(pte) || Pte.isWritable(pte) || Pte.pfn(pte) != pfn || memory.generation(pfn) != generation
+                || !memory.hasFlag(pfn, PhysicalMemory.FLAG_ANON)) {
+            return false;
+        }
+        long[] contents = swap.peek(slot);
+        if (contents == null || !memory.sameContents(pfn, contents)) {
+            return false;
+        }
+        swap.duplicate(slot);
+        long last = pageTable.getAndSet(page, Pte.swapEntry(slot));
+        forget(page, last);
+        counters.swapOut++;
+        gather.changed(page);
+        gather.release(page, pfn);
+        return true;
     }
 
     /**

@@ -18,6 +18,8 @@ final class Batch {
     static final class Part {
         final Subscription sub;
         final List<List<Range>> messages;
+        /** Which messages were answered: a duplicated reply must not count twice. */
+        private final java.util.BitSet replied = new java.util.BitSet();
         int awaiting;
         boolean nacked;
 
@@ -26,6 +28,37 @@ final class Batch {
             this.messages = messages;
             this.awaiting = messages.size();
         }
+
+        /** Counts the reply to message {@code index}; false for one already counted or out of range. */
+        boolean reply(int index) {
+            if (awaiting == 0 || index < 0 || index >= messages.size() || replied.get(index)) {
+                return false;
+            }
+            replied.set(index);
+            awaiting--;
+            return true;
+        }
+    }
+
+    /** Bits of a notification id that hold the batch; the message's index within its part sits above them. */
+    static final int BATCH_BITS = 40;
+    /** Most messages one subscriber's part may have, so that every index fits in a notification id. */
+    static final int MAX_MESSAGES = 1 << (63 - BATCH_BITS);
+
+    /**
+     * The id a subscriber sees in the start, echoes in its reply and sees again in the end. Message 0 carries the
+     * plain batch id, so a single-message batch (every strategy but PER_PAGE / PER_PT_PAGE) reads as the batch.
+     */
+    static long notificationId(long batch, int message) {
+        return batch | ((long) message << BATCH_BITS);
+    }
+
+    static long batchOf(long notificationId) {
+        return notificationId & ((1L << BATCH_BITS) - 1);
+    }
+
+    static int messageOf(long notificationId) {
+        return (int) (notificationId >>> BATCH_BITS);
     }
 
     final long id;

@@ -131,6 +131,15 @@ public sealed interface MmCommand {
     record SwapOutPage(long va, int pfn, int generation, ActorRef<PressureDone> replyTo) implements MmCommand {
     }
 
+    /**
+     * Swap out this mm's mapping of a page several mappings share (copy-on-write after fork, or KSM) into {@code
+     * slot}, whose contents the reclaimer already wrote from the frame it holds. Done only where the mapping is
+     * read-only and the frame still holds exactly the slot's contents.
+     */
+    record SwapOutShared(long va, int pfn, int generation, long slot, ActorRef<PressureDone> replyTo)
+            implements MmCommand {
+    }
+
     /** Unmap file pages {@code [fromPage, toPage)} of {@code file} from this mm (page-cache reclaim). */
     record UnmapFilePages(MemFile file, long fromPage, long toPage, ActorRef<PressureDone> replyTo)
             implements MmCommand {

@@ -30,6 +30,7 @@ final class MmCounters {
     long nacks;
     long fences;
     long deaths;
+    long ignoredReplies;
 
     final Map<Long, Long> messagesBySubscriber = new HashMap<>();
     /** Ack latency in microseconds, up to one hour, 2 significant digits. */
@@ -53,7 +54,8 @@ final class MmCounters {
         return new MmStats(mm, name,
                 new MmStats.Faults(anonZeroFill, filePageIn, cowCopy, cowReuse, permissionUpgrade, segv, sigbus, oom),
                 new MmStats.Pressure(swapOut, swapIn, migrations, ksmMerged, ksmBroken),
-                new MmStats.Notifier(ptesCleared, invalidations, batches, messages, acks, nacks, fences, deaths),
+                new MmStats.Notifier(ptesCleared, invalidations, batches, messages, acks, nacks, fences, deaths,
+                        ignoredReplies),
                 latency, Map.copyOf(messagesBySubscriber), mappedPages, pendingFree, subscribers);
     }
 }

@@ -30,9 +30,10 @@ public record MmStats(long mm, String name, Faults faults, Pressure pressure, No
      * @param invalidations operations that changed PTEs some subscriber had to hear about
      * @param batches       pending-free batches opened
      * @param messages      notification messages sent (starts, ends, young queries, releases)
+     * @param ignoredReplies acks and nacks not counted: duplicates, or late ones for a batch already settled
      */
     public record Notifier(long ptesCleared, long invalidations, long batches, long messages, long acks, long nacks,
-                           long fences, long deaths) {
+                           long fences, long deaths, long ignoredReplies) {
     }
 
     public record Latency(long count, long p50Micros, long p99Micros, long maxMicros) {

@@ -286,6 +286,14 @@ public final class PhysicalMemory {
         }
     }
 
+    /** Whether frame {@code pfn} holds exactly what {@link #snapshot} saved in {@code saved}; allocates nothing. */
+    public boolean sameContents(int pfn, long[] saved) {
+        if (mode == ContentMode.FULL) {
+            return java.util.Arrays.equals(data[pfn], saved);
+        }
+        return saved.length == 1 && tags[pfn] == saved[0];
+    }
+
     public boolean sameContents(int a, int b) {
         if (mode == ContentMode.FULL) {
             return java.util.Arrays.equals(data[a], data[b]);

@@ -16,19 +16,23 @@ public final class PressureCounters {
     final AtomicLong ksmMerged = new AtomicLong();
     final AtomicLong ksmScanned = new AtomicLong();
     final AtomicLong reclaimRuns = new AtomicLong();
+    final AtomicLong sharedSwappedOut = new AtomicLong();
 
     /**
      * @param swappedIn swap-ins done by faults (read from the swap device)
      * @param swapUsed  swap slots in use now
+     * @param sharedSwappedOut pages shared by several mappings (copy-on-write after fork, KSM) swapped out, counted
+     *                  in {@code swappedOut} too
      */
     public record Snapshot(long scanned, long aged, long activated, long youngFromSecondaries, long evicted,
                            long swappedOut, long swappedIn, long swapUsed, long fileEvicted, long migrations,
-                           long migrationFailures, long ksmMerged, long ksmScanned, long reclaimRuns) {
+                           long migrationFailures, long ksmMerged, long ksmScanned, long reclaimRuns,
+                           long sharedSwappedOut) {
     }
 
     public Snapshot snapshot(long swappedIn, long swapUsed) {
         return new Snapshot(scanned.get(), aged.get(), activated.get(), youngFromSecondaries.get(), evicted.get(),
                 swappedOut.get(), swappedIn, swapUsed, fileEvicted.get(), migrations.get(), migrationFailures.get(),
-                ksmMerged.get(), ksmScanned.get(), reclaimRuns.get());
+                ksmMerged.get(), ksmScanned.get(), reclaimRuns.get(), sharedSwappedOut.get());
     }
 }

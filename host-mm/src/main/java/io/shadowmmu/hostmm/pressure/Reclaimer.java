@@ -23,6 +23,10 @@ import java.util.List;
  * (inactive to active); otherwise every mm mapping it is asked whether the page is young, which asks the host PTE
  * and every secondary ({@code clear_flush_young}), so a page hot only in a guest stays. Cold exclusive anonymous
  * pages go to swap, cold page-cache pages back to their file; each eviction is an invalidation like any other.
+ *
+ * <p>An anonymous page several mappings share (copy-on-write after fork, KSM) is written to a swap slot first, from
+ * the frame the reclaimer holds, then each mapping swaps out to that slot if it still maps the frame read-only with
+ * those contents ({@code try_to_unmap} over the rmap); the frame goes once the last mapping did.
  */
 public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
 
@@ -39,6 +43,10 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
         final int generation;
         final boolean anon;
         final long[] mappings; // (mm, va) pairs
+        /** True for an anonymous page shared by several mappings, or a KSM page: swapped out through one slot. */
+        boolean shared;
+        long slot = -1;
+        int unmapped;
         MemFile file;
         long index;
         int awaiting;
@@ -119,21 +127,23 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
     }
 
     private void consider(int pfn) {
-        if (memory.refcount(pfn) == 0 || memory.hasFlag(pfn, PhysicalMemory.FLAG_KSM)) {
+        if (memory.refcount(pfn) == 0) {
             return;
         }
         counters.scanned.incrementAndGet();
         int generation = memory.generation(pfn);
         boolean anon = memory.hasFlag(pfn, PhysicalMemory.FLAG_ANON);
         long[] mappings = host.rmap().mappings(pfn);
-        if (anon && (mappings.length != 2 || memory.refcount(pfn) != 1)) {
-            return; // shared copy-on-write pages and pages held by a pending batch stay
+        boolean shared = anon && (mappings.length > 2 || memory.hasFlag(pfn, PhysicalMemory.FLAG_KSM));
+        if (anon && (mappings.length == 0 || memory.refcount(pfn) != mappings.length / 2)) {
+            return; // a page held by a pending batch, a migration or a swap-in in progress stays
         }
         if (memory.hasFlag(pfn, PhysicalMemory.FLAG_REFERENCED)) {
             memory.clearFlag(pfn, PhysicalMemory.FLAG_REFERENCED); // second chance
             return;
         }
         Candidate c = new Candidate(pfn, generation, anon, mappings);
+        c.shared = shared;
         if (!anon) {
             c.file = host.file(memory.owner(pfn));
             c.index = memory.index(pfn);
@@ -189,6 +199,10 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
     }
 
     private void evict(Candidate c) {
+        if (c.shared) {
+            evictShared(c);
+            return;
+        }
         if (c.anon) {
             ActorRef<MmCommand> mm = c.mappings.length == 2 ? host.processes().get(c.mappings[0]) : null;
             if (mm == null) {
@@ -227,9 +241,57 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
         }
     }
 
+    /**
+     * Holding the frame, nobody can write it in place any more (a write to a page with another reference copies), so
+     * its contents go to a slot now and every mapping is asked to swap out to it.
+     */
+    private void evictShared(Candidate c) {
+        if (!memory.tryGet(c.pfn, c.generation)) {
+            inFlight--;
+            return;
+        }
+        c.slot = host.swap().reserve();
+        host.swap().write(c.slot, memory.snapshot(c.pfn));
+        c.awaiting = 0;
+        for (int i = 0; i < c.mappings.length; i += 2) {
+            ActorRef<MmCommand> mm = host.processes().get(c.mappings[i]);
+            if (mm == null) {
+                continue;
+            }
+            long va = c.mappings[i + 1];
+            c.awaiting++;
+            getContext().ask(MmCommand.PressureDone.class, mm, ASK_TIMEOUT,
+                    replyTo -> new MmCommand.SwapOutShared(va, c.pfn, c.generation, c.slot, replyTo),
+                    (result, failure) -> new Unmapped(c, result));
+        }
+        if (c.awaiting == 0) {
+            finishShared(c);
+        }
+    }
+
+    private void finishShared(Candidate c) {
+        if (c.unmapped > 0) {
+            counters.swappedOut.incrementAndGet();
+            counters.sharedSwappedOut.incrementAndGet();
+        }
+        if (c.unmapped == c.mappings.length / 2) {
+            counters.evicted.incrementAndGet();
+        }
+        host.swap().free(c.slot); // our reservation; each swap PTE holds its own reference
+        memory.put(c.pfn);
+        inFlight--;
+    }
+
     private Behavior<Command> onUnmapped(Unmapped u) {
         Candidate c = u.candidate();
+        if (u.result() != null && u.result().done()) {
+            c.unmapped++;
+        }
         if (--c.awaiting > 0) {
+            return this;
+        }
+        if (c.shared) {
+            finishShared(c);
             return this;
         }
         if (c.anon) {

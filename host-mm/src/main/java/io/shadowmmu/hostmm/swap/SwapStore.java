@@ -45,6 +45,12 @@ public final class SwapStore {
         return s.contents;
     }
 
+    /** Contents of a slot without counting a read (a comparison, not a swap-in); null when never written. */
+    public long[] peek(long slot) {
+        Slot s = slots.get(slot);
+        return s == null ? null : s.contents;
+    }
+
     public boolean written(long slot) {
         Slot s = slots.get(slot);
         return s != null && s.contents != null;

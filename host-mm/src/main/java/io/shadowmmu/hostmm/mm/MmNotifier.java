@@ -1,0 +1,581 @@
+package io.shadowmmu.hostmm.mm;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.TimerScheduler;
+import io.shadowmmu.config.NotifierSettings;
+import io.shadowmmu.config.Variant;
+import io.shadowmmu.hostmm.events.CoherenceEvents;
+import io.shadowmmu.hostmm.notifier.DeliveryStrategy;
+import io.shadowmmu.hostmm.notifier.InvalidationEvent;
+import io.shadowmmu.hostmm.notifier.MmuNotification;
+import io.shadowmmu.hostmm.notifier.NotifierReply;
+import io.shadowmmu.hostmm.notifier.Range;
+import io.shadowmmu.hostmm.pagetable.PageTable;
+import io.shadowmmu.hostmm.pagetable.Pte;
+import io.shadowmmu.hostmm.phys.PhysicalMemory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The notifier side of one mm: it turns a PTE change into invalidations under the delivery strategy, tracks every
+ * batch in flight (who owes an ack, which frames it holds), enforces ack deadlines by fencing, and frees a batch's
+ * frames only once every subscriber acked or was fenced (DESIGN.md principle 3). It lives inside the mm's actor and
+ * runs on its thread: the actor's mailbox is still the page-table lock.
+ *
+ * <p>The actor hears back through {@link Owner}: when a batch completes, parked faults retry and a barrier lifts.
+ */
+final class MmNotifier {
+    /** What the owning actor does when a batch completes. */
+    interface Owner {
+        void batchCompleted(long batch);
+    }
+
+    /** A subscriber's reply, adapted into the mm's protocol. */
+    record WrappedReply(NotifierReply reply) implements MmCommand.Internal {
+    }
+
+    /** The earliest ack deadline of a batch passed. */
+    record AckDeadline(long batch) implements MmCommand.Internal {
+    }
+
+    /** A fenced subscriber may still be inside its access section: look again before freeing. */
+    record FencePoll(long batch) implements MmCommand.Internal {
+    }
+
+    private final ActorContext<MmCommand> context;
+    private final TimerScheduler<MmCommand> timers;
+    private final AddressSpace space;
+    private final MmCounters counters;
+    private final PhysicalMemory memory;
+    private final CoherenceEvents events;
+    private final NotifierSettings settings;
+    private final DeliveryStrategy strategy;
+    /** A race-catalogue variant under test, or NONE. */
+    private final Variant variant;
+    private final Gather gather;
+    private final Owner owner;
+    private final ActorRef<NotifierReply> replyAdapter;
+    private final Subscriptions subscriptions;
+    private final YoungQueries young;
+    private final Map<Long, Batch> batches = new LinkedHashMap<>();
+    private long nextBatch = 1;
+    /** The barrier batch holding the "mmap lock", or null. */
+    private Batch barrier;
+
+    MmNotifier(ActorContext<MmCommand> context, TimerScheduler<MmCommand> timers, AddressSpace space,
+               PhysicalMemory memory, CoherenceEvents events, NotifierSettings settings, Variant variant,
+               Gather gather, Owner owner) {
+        this.context = context;
+        this.timers = timers;
+        this.space = space;
+        this.counters = space.counters();
+        this.memory = memory;
+        this.events = events;
+        this.settings = settings;
+        this.strategy = DeliveryStrategy.of(settings.strategy());
+        this.variant = variant;
+        this.gather = gather;
+        this.owner = owner;
+        this.replyAdapter = context.messageAdapter(NotifierReply.class, WrappedReply::new);
+        this.subscriptions = new Subscriptions(context);
+        this.young = new YoungQueries(space, subscriptions, timers, replyAdapter);
+    }
+
+    // ---- state the actor asks about ---------------------------------------------------------------------------
+
+    boolean hasSubscribers() {
+        return !subscriptions.isEmpty();
+    }
+
+    /** True while a barrier invalidation holds every other mm operation back. */
+    boolean barrierActive() {
+        return barrier != null;
+    }
+
+    boolean idle() {
+        return batches.isEmpty();
+    }
+
+    /** The batch whose applied change covers {@code va} and is not complete, or null: a fault there must wait. */
+    Batch inFlightOver(long va) {
+        if (batches.isEmpty()) {
+            return null;
+        }
+        for (Batch b : batches.values()) {
+            if (b.changeApplied && b.covers(va)) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    /** A page migration still in flight, or null. */
+    Batch migrationInFlight() {
+        for (Batch b : batches.values()) {
+            if (b.event == InvalidationEvent.MIGRATE && !b.ended) {
+                return b;
+            }
+        }
+        return null;
+    }
+
+    // ---- messages routed here by the actor ----------------------------------------------------------------------
+
+    /** Handles the notifier's own internal messages; false when {@code msg} is not one of them. */
+    boolean onInternal(MmCommand.Internal msg) {
+        if (msg instanceof WrappedReply) {
+            onReply(((WrappedReply) msg).reply());
+        } else if (msg instanceof AckDeadline) {
+            onAckDeadline(((AckDeadline) msg).batch());
+        } else if (msg instanceof FencePoll) {
+            Batch b = batches.get(((FencePoll) msg).batch());
+            if (b != null) {
+                tryFinish(b);
+            }
+        } else if (msg instanceof YoungQueries.Timeout) {
+            young.onTimeout((YoungQueries.Timeout) msg);
+        } else if (msg instanceof Subscriptions.SubscriberDied) {
+            onSubscriberDied(((Subscriptions.SubscriberDied) msg).ref());
+        } else {
+            return false;
+        }
+        return true;
+    }
+
+    void age(MmCommand.Age a) {
+        young.ask(a);
+    }
+
+    // ---- changes ------------------------------------------------------------------------------------------------
+
+    /** Runs a PTE change under the delivery strategy; {@code then} runs when every subscriber acked or was fenced. */
+    void changeThen(InvalidationEvent event, List<Range> intent, Consumer<Gather> apply, Runnable then) {
+        Batch b = change(event, intent, true, apply, null);
+        if (b == null) {
+            then.run();
+        } else {
+            b.onComplete.add(then);
+        }
+    }
+
+    /**
+     * Applies {@code apply} now (after-change strategies) or once all acked (barrier strategies). Returns the batch
+     * in flight, or null when no subscriber had to hear about it and the change is complete. {@code beforeRelease}
+     * (may be null) runs just before the gathered frames are released, whichever path releases them.
+     */
+    Batch change(InvalidationEvent event, List<Range> intent, boolean blockable, Consumer<Gather> apply,
+                 Runnable beforeRelease) {
+        Batch b;
+        if (variant == Variant.FREE_BEFORE_ACK) {
+            // Broken on purpose: change, notify, and free at once, as if the acknowledgements did not matter.
+            gather.reset();
+            apply.accept(gather);
+            List<Range> changed = gather.ranges();
+            b = changed.isEmpty() ? null : open(event, List.copyOf(changed), blockable, false);
+            if (b != null) {
+                b.changeApplied = true;
+            }
+            if (beforeRelease != null) {
+                beforeRelease.run();
+            }
+            releaseNow(gather);
+            return b;
+        }
+        if (strategy.notifiesBeforeChange()) {
+            b = open(event, intent, blockable, true);
+            if (b != null) {
+                Batch barrierBatch = b;
+                b.change = () -> {
+                    gather.reset();
+                    apply.accept(gather);
+                    barrierBatch.hold(gather);
+                };
+            }
+        } else if (strategy.timing() == DeliveryStrategy.Timing.BEFORE_NO_WAIT) {
+            // Mark first (the starts go out before the change), change at once, hold the frames for the sync.
+            b = open(event, intent, blockable, false);
+            gather.reset();
+            apply.accept(gather);
+            if (b != null) {
+                b.hold(gather);
+                b.changeApplied = true;
+            }
+        } else {
+            gather.reset();
+            apply.accept(gather);
+            List<Range> changed = gather.ranges();
+            b = changed.isEmpty() ? null : open(event, List.copyOf(changed), blockable, false);
+            if (b != null) {
+                b.hold(gather);
+                b.changeApplied = true;
+            }
+        }
+        if (b == null) {
+            if (strategy.notifiesBeforeChange()) {
+                gather.reset();
+                apply.accept(gather);
+            }
+            if (beforeRelease != null) {
+                beforeRelease.run();
+            }
+            releaseNow(gather);
+            return null;
+        }
+        if (beforeRelease != null) {
+            b.beforeRelease.add(beforeRelease);
+        }
+        return b;
+    }
+
+    /** Tells every overlapping subscriber; null when none overlaps. */
+    Batch open(InvalidationEvent event, List<Range> ranges, boolean blockable, boolean isBarrier) {
+        Batch b = null;
+        for (Subscription s : subscriptions.all()) {
+            List<Range> mine = s.interest.clip(ranges);
+            if (mine.isEmpty()) {
+                continue;
+            }
+            if (b == null) {
+                b = new Batch(nextBatch++, event, ranges, blockable, isBarrier, System.nanoTime());
+                counters.invalidations++;
+                counters.batches++;
+            }
+            Batch.Part part = new Batch.Part(s, fitted(strategy.messages(mine, settings.maxRangesPerMessage())));
+            b.parts.put(s.id, part);
+            for (int m = 0; m < part.messages.size(); m++) {
+                s.ref.tell(new MmuNotification.InvalidateStart(s.id, space.id(), Batch.notificationId(b.id, m),
+                        part.messages.get(m), event, blockable, replyAdapter));
+                counters.sent(s.id);
+            }
+            trackDeadline(b, s);
+        }
+        if (b != null) {
+            batches.put(b.id, b);
+            if (isBarrier) {
+                barrier = b;
+            }
+            events.invalidationStarted(space.id(), b.id, ranges, event);
+        }
+        return b;
+    }
+
+    /** Regroups a part too long for its message indexes to fit a notification id (a per-page storm over >32 GiB). */
+    private static List<List<Range>> fitted(List<List<Range>> messages) {
+        if (messages.size() <= Batch.MAX_MESSAGES) {
+            return messages;
+        }
+        int per = (messages.size() + Batch.MAX_MESSAGES - 1) / Batch.MAX_MESSAGES;
+        List<List<Range>> out = new ArrayList<>(Batch.MAX_MESSAGES);
+        for (int i = 0; i < messages.size(); i += per) {
+            List<Range> group = new ArrayList<>();
+            for (int j = i; j < Math.min(messages.size(), i + per); j++) {
+                group.addAll(messages.get(j));
+            }
+            out.add(group);
+        }
+        return out;
+    }
+
+    /**
+     * {@code mmu_notifier_release}: every subscriber drops everything before the address space goes; {@code
+     * teardown} runs once all did (at once when nobody is subscribed).
+     */
+    void release(Runnable teardown) {
+        if (subscriptions.isEmpty()) {
+            teardown.run();
+            return;
+        }
+        Batch release = new Batch(nextBatch++, InvalidationEvent.RELEASE, List.of(), true, true, System.nanoTime());
+        batches.put(release.id, release);
+        barrier = release;
+        for (Subscription s : subscriptions.all()) {
+            Batch.Part part = new Batch.Part(s, List.of(List.of()));
+            release.parts.put(s.id, part);
+            s.ref.tell(new MmuNotification.Release(s.id, space.id(), release.id, replyAdapter));
+            counters.sent(s.id);
+            trackDeadline(release, s);
+        }
+        events.invalidationStarted(space.id(), release.id, List.of(), InvalidationEvent.RELEASE);
+        release.change = () -> {
+            for (Subscription s : List.copyOf(subscriptions.all())) {
+                subscriptions.remove(s);
+            }
+            // Having released, a subscriber holds nothing: what it still owed older batches is settled.
+            for (Batch other : List.copyOf(batches.values())) {
+                if (other != release) {
+                    for (Batch.Part part : other.parts.values()) {
+                        part.awaiting = 0;
+                    }
+                    tryFinish(other);
+                }
+            }
+            teardown.run();
+        };
+        release.ended = true; // release has no end message
+    }
+
+    void releaseNow(Gather g) {
+        for (int i = 0; i < g.frameCount(); i++) {
+            memory.put(g.pfn(i));
+        }
+    }
+
+    // ---- acks, deadlines, fences --------------------------------------------------------------------------------
+
+    private void trackDeadline(Batch b, Subscription s) {
+        long deadline = b.startedNanos + s.ackDeadlineNanos;
+        if (deadline < b.earliestDeadlineNanos) {
+            b.earliestDeadlineNanos = deadline;
+            timers.startSingleTimer(new AckDeadline(b.id), Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        }
+    }
+
+    private void onReply(NotifierReply reply) {
+        if (reply instanceof NotifierReply.YoungReport) {
+            young.onReport((NotifierReply.YoungReport) reply);
+            return;
+        }
+        long id = reply instanceof NotifierReply.Ack ? ((NotifierReply.Ack) reply).batch()
+                : ((NotifierReply.Nack) reply).batch();
+        Batch b = batches.get(Batch.batchOf(id));
+        if (b == null) {
+            counters.ignoredReplies++;
+            return; // late reply from a fenced subscriber, or a duplicate: the batch is gone
+        }
+        Batch.Part part = b.parts.get(reply.subscription());
+        if (part == null || !part.reply(Batch.messageOf(id))) {
+            counters.ignoredReplies++;
+            return; // a duplicate (or a reply to a message never sent) must not end the batch early
+        }
+        if (reply instanceof NotifierReply.Ack) {
+            counters.acked(b.startedNanos, System.nanoTime());
+            applyDirty(b, ((NotifierReply.Ack) reply).dirty());
+            if (part.awaiting == 0) {
+                events.invalidationAcked(space.id(), b.id, reply.subscription());
+            }
+        } else {
+            counters.nacks++;
+            part.nacked = true;
+            b.nacked = true;
+        }
+        tryFinish(b);
+    }
+
+    /** A secondary wrote through its own mapping: the frame is dirty even if the host PTE never said so (I6). */
+    private void applyDirty(Batch b, List<Range> dirty) {
+        if (dirty.isEmpty() || variant == Variant.LOST_DIRTY) {
+            return;
+        }
+        for (Range r : dirty) {
+            for (int i = 0; i < b.vas.length; i++) {
+                if (r.contains(b.vas[i])) {
+                    memory.setFlag(b.pfns[i], PhysicalMemory.FLAG_DIRTY);
+                }
+            }
+            for (long va = r.start(); va < r.end(); va += PageTable.PAGE_SIZE) {
+                long pte = space.pageTable().get(va);
+                if (Pte.holdsFrame(pte)) {
+                    memory.setFlag(Pte.pfn(pte), PhysicalMemory.FLAG_DIRTY);
+                }
+            }
+        }
+    }
+
+    private void onAckDeadline(long batchId) {
+        Batch b = batches.get(batchId);
+        if (b == null) {
+            return;
+        }
+        long now = System.nanoTime();
+        long nextDeadline = Long.MAX_VALUE;
+        for (Batch.Part part : List.copyOf(b.parts.values())) {
+            if (part.awaiting == 0) {
+                continue;
+            }
+            long deadline = b.startedNanos + part.sub.ackDeadlineNanos;
+            if (deadline <= now) {
+                fence(part.sub, "no ack for batch " + b.id + " within " + Duration.ofNanos(part.sub.ackDeadlineNanos)
+                        .toMillis() + " ms");
+            } else {
+                nextDeadline = Math.min(nextDeadline, deadline);
+            }
+        }
+        if (nextDeadline != Long.MAX_VALUE) {
+            timers.startSingleTimer(new AckDeadline(b.id), Duration.ofNanos(nextDeadline - now));
+        }
+    }
+
+    /**
+     * Gives up on a subscriber: revokes its access, tells it, forgets it. Every batch it owed an ack proceeds, but
+     * frees frames only once the revoked subscriber is out of its access section.
+     */
+    private void fence(Subscription s, String reason) {
+        s.grant.revoke();
+        counters.fences++;
+        events.agentRevoked(s.agent, "fenced: " + reason);
+        subscriptions.remove(s);
+        s.ref.tell(new MmuNotification.Fenced(s.id, space.id(), reason));
+        counters.sent(s.id);
+        context.getLog().info("mm {}: fenced {}: {}", space.id(), s, reason);
+        for (Batch b : List.copyOf(batches.values())) {
+            Batch.Part part = b.parts.get(s.id);
+            if (part != null) {
+                boolean owed = part.awaiting > 0;
+                part.awaiting = 0;
+                b.fencedGrants.add(s.grant);
+                if (owed) {
+                    events.invalidationFenced(space.id(), b.id, s.id);
+                }
+                tryFinish(b);
+            }
+        }
+    }
+
+    private void onSubscriberDied(ActorRef<MmuNotification> ref) {
+        for (Subscription s : subscriptions.of(ref)) {
+            counters.deaths++;
+            events.agentRevoked(s.agent, "subscriber stopped");
+            subscriptions.remove(s);
+            // A dead subscriber holds nothing: what it owed counts as acked.
+            settle(s);
+        }
+    }
+
+    /** Clears what {@code s} still owes every batch, finishing those that waited only for it. */
+    private void settle(Subscription s) {
+        for (Batch b : List.copyOf(batches.values())) {
+            Batch.Part part = b.parts.get(s.id);
+            if (part != null && part.awaiting > 0) {
+                part.awaiting = 0;
+                tryFinish(b);
+            }
+        }
+    }
+
+    /** Moves a batch forward once everybody replied: apply (barrier), end, then free after fenced grants drain. */
+    private void tryFinish(Batch b) {
+        if (!b.allReplied() || !batches.containsKey(b.id)) {
+            return;
+        }
+        if (b.barrier && !b.changeApplied) {
+            b.changeApplied = true;
+            if (!b.nacked && b.change != null) {
+                b.change.run();
+            }
+            if (barrier == b) {
+                barrier = null;
+            }
+        }
+        if (!b.ended) {
+            b.ended = true;
+            sendEnds(b);
+        }
+        for (int i = 0; i < b.fencedGrants.size(); i++) {
+            if (!b.fencedGrants.get(i).quiescent()) {
+                timers.startSingleTimer(new FencePoll(b.id), settings.fencePollInterval());
+                return;
+            }
+        }
+        batches.remove(b.id);
+        for (Runnable r : b.beforeRelease) {
+            r.run();
+        }
+        for (int pfn : b.pfns) {
+            memory.put(pfn);
+        }
+        events.invalidationCompleted(space.id(), b.id, System.nanoTime() - b.startedNanos);
+        timers.cancel(new AckDeadline(b.id));
+        for (Runnable r : b.onComplete) {
+            r.run();
+        }
+        owner.batchCompleted(b.id);
+    }
+
+    /** invalidate_range_end, paired with every start, for everyone who saw the start or joined while in flight. */
+    private void sendEnds(Batch b) {
+        if (b.event == InvalidationEvent.RELEASE) {
+            return;
+        }
+        for (Batch.Part part : b.parts.values()) {
+            if (subscriptions.contains(part.sub.id)) {
+                for (int m = 0; m < part.messages.size(); m++) {
+                    part.sub.ref.tell(new MmuNotification.InvalidateEnd(part.sub.id, space.id(),
+                            Batch.notificationId(b.id, m), part.messages.get(m)));
+                    counters.sent(part.sub.id);
+                }
+            }
+        }
+        for (Subscription late : b.lateJoiners) {
+            if (subscriptions.contains(late.id)) {
+                late.ref.tell(new MmuNotification.InvalidateEnd(late.id, space.id(), b.id, late.interest.clip(b.ranges)));
+                counters.sent(late.id);
+            }
+        }
+    }
+
+    // ---- registration -------------------------------------------------------------------------------------------
+
+    /** Registration is a mailbox position: the newcomer is handed every invalidation in flight over its interest. */
+    void register(MmCommand.Register r) {
+        Duration deadline = r.ackDeadline() != null ? r.ackDeadline() : settings.ackDeadline();
+        Subscription s = subscriptions.add(r.subscriber(), r.interest(), r.agent(), r.name(), deadline);
+        List<MmCommand.InFlight> inFlight = new ArrayList<>();
+        for (Batch b : batches.values()) {
+            if (b.ended || b.event == InvalidationEvent.RELEASE || variant == Variant.REGISTER_UNQUIESCED) {
+                continue;
+            }
+            List<Range> mine = s.interest.clip(b.ranges);
+            if (!mine.isEmpty()) {
+                inFlight.add(new MmCommand.InFlight(b.id, mine));
+                b.lateJoiners.add(s);
+            }
+        }
+        r.replyTo().tell(new MmCommand.Registered(space.id(), s.id, s.grant, inFlight, space.pageTable()));
+    }
+
+    void unregister(MmCommand.Unregister u) {
+        Subscription s = subscriptions.get(u.subscription());
+        if (s == null) {
+            u.replyTo().tell(new MmResult.Failed(Errno.EINVAL, "no subscription " + u.subscription()));
+            return;
+        }
+        subscriptions.remove(s);
+        settle(s);
+        u.replyTo().tell(MmResult.Done.ZERO);
+    }
+
+    // ---- inspection ---------------------------------------------------------------------------------------------
+
+    int subscriberCount() {
+        return subscriptions.size();
+    }
+
+    long heldFrames() {
+        long pending = 0;
+        for (Batch b : batches.values()) {
+            pending += b.heldFrames();
+        }
+        return pending;
+    }
+
+    /** Every frame a batch in flight holds a reference to (the pending-free list). */
+    int[] heldPfns() {
+        int total = 0;
+        for (Batch b : batches.values()) {
+            total += b.pfns.length;
+        }
+        int[] pending = new int[total];
+        int n = 0;
+        for (Batch b : batches.values()) {
+            System.arraycopy(b.pfns, 0, pending, n, b.pfns.length);
+            n += b.pfns.length;
+        }
+        return pending;
+    }
+}
