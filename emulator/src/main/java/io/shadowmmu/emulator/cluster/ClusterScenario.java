@@ -313,6 +313,8 @@ public final class ClusterScenario implements Scenario {
                 .put("importers", importers.size())
                 .put("accesses.ok", totals.ok.get())
                 .put("accesses.refused", totals.refused.get())
+                .put("accesses.refusedDetached", totals.refusedDetached.get())
+                .put("accesses.refusedDenied", totals.refused.get() - totals.refusedDetached.get())
                 .put("accesses.lost", totals.lost.get())
                 .put("accesses.writes", totals.writes.get())
                 .put("accesses.perSecond", Math.round(ops / Math.max(seconds, 1e-9)))
@@ -338,8 +340,10 @@ public final class ClusterScenario implements Scenario {
                 .put("cluster.ackDeadlineMs", sc.ackDeadline().toMillis())
                 .put("cluster.slowAckDelayMs", sc.slowAckDelay().toMillis())
                 .put("cluster.slowEvery", sc.slowEvery());
-        r.line(String.format("%d nodes, %d importers: %,d remote accesses (%,d ok, %,d refused, %,d lost) in %.1f s",
-                nodes.size(), importers.size(), ops, totals.ok.get(), totals.refused.get(), totals.lost.get(),
+        r.line(String.format("%d nodes, %d importers: %,d remote accesses (%,d ok, %,d refused: %,d while fenced or"
+                        + " detached, %,d denied, e.g. writes to write-protected pages; %,d lost) in %.1f s",
+                nodes.size(), importers.size(), ops, totals.ok.get(), totals.refused.get(),
+                totals.refusedDetached.get(), totals.refused.get() - totals.refusedDetached.get(), totals.lost.get(),
                 seconds));
         r.line(String.format("cross-node invalidations: %,d batches in %,d messages (%,d coalesced, at most %d in"
                         + " flight per importer); ack latency p50 %,d us, p99 %,d us", batches, sent, coalesced,

@@ -29,10 +29,19 @@ final class ImportDriver extends AbstractBehavior<ImportDriver.Command> {
     private record Result(AccessResult result) implements Command {
     }
 
+    /** Try again after a pause: the attachment is being re-established. */
+    private enum Resume implements Command {
+        INSTANCE
+    }
+
+    private static final Duration DETACHED_PAUSE = Duration.ofMillis(1);
+
     /** Totals of all drivers of a run. */
     static final class Totals {
         final AtomicLong ok = new AtomicLong();
         final AtomicLong refused = new AtomicLong();
+        /** Refused because the attachment was fenced or not (yet) attached. */
+        final AtomicLong refusedDetached = new AtomicLong();
         final AtomicLong lost = new AtomicLong();
         final AtomicLong writes = new AtomicLong();
     }
@@ -92,7 +101,13 @@ final class ImportDriver extends AbstractBehavior<ImportDriver.Command> {
 
     @Override
     public Receive<Command> createReceive() {
-        return newReceiveBuilder().onMessage(Result.class, this::onResult).build();
+        return newReceiveBuilder()
+                .onMessage(Result.class, this::onResult)
+                .onMessageEquals(Resume.INSTANCE, () -> {
+                    inFlight--;
+                    return proceed();
+                })
+                .build();
     }
 
     private Behavior<Command> onResult(Result r) {
@@ -103,7 +118,19 @@ final class ImportDriver extends AbstractBehavior<ImportDriver.Command> {
             totals.lost.incrementAndGet();
         } else {
             totals.refused.incrementAndGet();
+            String why = String.valueOf(r.result().refused());
+            if (why.contains("fenced") || why.contains("not attached")) {
+                totals.refusedDetached.incrementAndGet();
+                // Do not spin on a detached importer: it is re-attaching.
+                inFlight++;
+                getContext().scheduleOnce(DETACHED_PAUSE, getContext().getSelf(), Resume.INSTANCE);
+                return this;
+            }
         }
+        return proceed();
+    }
+
+    private Behavior<Command> proceed() {
         next();
         if (inFlight == 0) {
             finished.countDown();
