@@ -79,6 +79,10 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     private record InFlight(long id, List<Owed> owed, List<Span> spans, long sentNanos) {
     }
 
+    /** An InvalidateStart seen while faults were being asked: its epoch and what it covered. */
+    private record Started(long epoch, List<Span> spans) {
+    }
+
     /** What the importer may hold: a fault answer for a page, and how many Invalidates had been sent before it. */
     private record HandedOut(int pfn, int generation, long sentBefore) {
     }
@@ -99,8 +103,11 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     private final List<Span> queuedSpans = new ArrayList<>();
     private InFlight inFlight;
     private long invalidationsSent;
-    /** InvalidateStarts seen: a fault answer obtained across one may be stale, so it is asked again. */
+    /** InvalidateStarts seen: a fault answer obtained across one covering its page may be stale, so it is re-asked. */
     private long epoch;
+    /** The starts seen while some fault was being asked (cleared when none is). */
+    private final java.util.ArrayDeque<Started> recentStarts = new java.util.ArrayDeque<>();
+    private int asking;
     private long subscription = -1;
     private AccessGrant grant;
 
@@ -185,12 +192,18 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
 
     private void ask(ToProxy.Fault f) {
         long asked = epoch;
+        asking++;
         getContext().ask(PageReply.class, segment.mm(), FAULT_TIMEOUT,
                 replyTo -> new MmCommand.GetUserPage(f.page(), f.write(), replyTo),
                 (reply, failure) -> new Paged(f, asked, reply));
     }
 
     private Behavior<ToProxy> onPaged(Paged p) {
+        boolean raced = racedAStart(p.epoch(), p.fault().page());
+        asking--;
+        if (asking == 0) {
+            recentStarts.clear();
+        }
         if (grant == null || grant.isRevoked()) {
             return this;
         }
@@ -201,9 +214,9 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
             importer.tell(new ToImporter.FaultDenied(attachment, p.fault().page(), why));
             return this;
         }
-        if (p.epoch() != epoch) {
-            // The mm started an invalidation after it answered (the answer came by a separate path): ask again,
-            // so that what we hand out is always covered by a later Invalidate.
+        if (raced) {
+            // The mm started an invalidation of this page after it answered (the answer came by a separate path):
+            // ask again, so that what we hand out is always covered by a later Invalidate.
             counters.faultRetries.incrementAndGet();
             ask(p.fault());
             return this;
@@ -270,19 +283,21 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         }
         if (n instanceof MmuNotification.InvalidateStart) {
             MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) n;
-            epoch++;
+            List<Span> spans = spans(s.ranges());
+            started(spans);
             counters.batches.incrementAndGet();
             if (!s.blockable()) {
                 // OOM-reaper style: a remote round trip is waiting, which a non-blockable caller must not do.
                 s.replyTo().tell(new NotifierReply.Nack(s.subscription(), s.batch()));
                 return this;
             }
-            queue(new Owed(s.batch(), s.replyTo(), false), spans(s.ranges()));
+            queue(new Owed(s.batch(), s.replyTo(), false), spans);
         } else if (n instanceof MmuNotification.Release) {
             MmuNotification.Release r = (MmuNotification.Release) n;
-            epoch++;
+            List<Span> all = List.of(new Span(segment.start(), segment.end()));
+            started(all);
             counters.batches.incrementAndGet();
-            queue(new Owed(r.batch(), r.replyTo(), true), List.of(new Span(segment.start(), segment.end())));
+            queue(new Owed(r.batch(), r.replyTo(), true), all);
         } else if (n instanceof MmuNotification.ClearYoung) {
             MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
             // Accessed bits are not tracked across nodes: a remote user never keeps a page young.
@@ -301,6 +316,23 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         }
         // InvalidateEnd: nothing to do here; the mm parks faults on the range until the batch completes.
         return this;
+    }
+
+    /** Whether an InvalidateStart covering {@code page} arrived after epoch {@code asked}. */
+    private boolean racedAStart(long asked, long page) {
+        for (Started s : recentStarts) {
+            if (s.epoch() > asked && Span.anyContains(s.spans(), page)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void started(List<Span> spans) {
+        epoch++;
+        if (asking > 0) {
+            recentStarts.add(new Started(epoch, spans));
+        }
     }
 
     private static List<Span> spans(List<Range> ranges) {
