@@ -38,6 +38,18 @@ class CrossNodeImportTest {
     }
 
     @Test
+    void nodesListenOnLoopbackWithTheSplitBrainResolverAndWithoutJavaSerialization() {
+        assertThat(a.node.hostPort()).startsWith("127.0.0.1:");
+        assertThat(b.node.hostPort()).startsWith("127.0.0.1:");
+        var config = a.node.system().settings().config();
+        assertThat(config.getString("akka.cluster.downing-provider-class"))
+                .isEqualTo("akka.cluster.sbr.SplitBrainResolverProvider");
+        assertThat(config.getBoolean("akka.actor.allow-java-serialization")).isFalse();
+        assertThat(config.getString("akka.actor.serialization-bindings.\"io.shadowmmu.cluster.protocol.CrossNode\""))
+                .isEqualTo("jackson-cbor");
+    }
+
+    @Test
     void importerReadsAndWritesExporterMemoryAndIsInvalidatedBeforeFramesAreFreed() {
         TestNode.Process p = a.spawnProcess("exporter-1", 8);
         for (int page = 0; page < 8; page++) {

@@ -89,6 +89,7 @@ class NodeProcessTest {
             }, "child-node-output");
             reader.setDaemon(true);
             reader.start();
+            assertThat(awaitLine(lines, "node up")).contains("@127.0.0.1:"); // loopback unless told otherwise
             String imported = awaitLine(lines, "imported segment");
             assertThat(imported).contains("4 pages").contains("[100, 101, 102, 103]");
             awaitTrue(probe, () -> a.seesUp(3), "the child node is up");
