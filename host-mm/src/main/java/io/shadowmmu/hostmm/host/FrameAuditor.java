@@ -8,7 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The I5 audit: counts every reference the host can account for (PTEs, page caches, pending-free batches) and checks
+ * The I5 audit: counts every reference the host can account for (PTEs, page caches, pending-free batches, frames a
+ * pressure daemon isolated) and checks
  * each frame's reference count against it, and the reverse map against the page tables. Exact only at a quiescent
  * point.
  */
@@ -41,6 +42,9 @@ final class FrameAuditor {
                 cached[pfn] = true;
             }
         }
+        for (int pfn = 0; pfn < frames; pfn++) {
+            refs[pfn] += host.isolated().count(pfn);
+        }
         List<String> problems = new ArrayList<>();
         long allocated = 0;
         long nMapped = 0;
@@ -62,7 +66,7 @@ final class FrameAuditor {
             if (actual > 0 && refs[pfn] == 0) {
                 leaked++;
                 note(problems, "frame " + pfn + " leaked: refcount " + actual + ", owner " + memory.owner(pfn)
-                        + ", referenced by no PTE, page cache or pending batch");
+                        + ", referenced by no PTE, page cache, pending batch or pressure daemon");
             } else if (actual != refs[pfn]) {
                 note(problems, "frame " + pfn + " refcount " + actual + " but " + refs[pfn]
                         + " references found (owner " + memory.owner(pfn) + ")");

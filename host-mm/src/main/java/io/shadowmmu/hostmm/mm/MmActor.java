@@ -240,12 +240,35 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             g.replyTo().tell(new PageReply.Denied(g.va(), Errno.ESRCH, gone.detail()));
         } else if (msg instanceof MmCommand.Fork) {
             ((MmCommand.Fork) msg).replyTo().tell(new MmCommand.ForkResult(gone, -1, null));
+        } else if (msg instanceof MmCommand.Age) {
+            MmCommand.Age a = (MmCommand.Age) msg;
+            a.replyTo().tell(new MmCommand.AgeResult(a.range(), false, 0));
+        } else if (pressureReplyTo(msg) != null) {
+            // A daemon waiting on this answer may hold the frame: tell it at once that nothing was done.
+            pressureReplyTo(msg).tell(new MmCommand.PressureDone(space.id(), -1, false, gone.detail()));
         } else {
             ActorRef<MmResult> replyTo = resultReplyTo(msg);
             if (replyTo != null) {
                 replyTo.tell(gone);
             }
         }
+    }
+
+    private static ActorRef<MmCommand.PressureDone> pressureReplyTo(MmCommand msg) {
+        if (msg instanceof MmCommand.SwapOutPage) {
+            return ((MmCommand.SwapOutPage) msg).replyTo();
+        } else if (msg instanceof MmCommand.SwapOutShared) {
+            return ((MmCommand.SwapOutShared) msg).replyTo();
+        } else if (msg instanceof MmCommand.UnmapFilePages) {
+            return ((MmCommand.UnmapFilePages) msg).replyTo();
+        } else if (msg instanceof MmCommand.MigratePage) {
+            return ((MmCommand.MigratePage) msg).replyTo();
+        } else if (msg instanceof MmCommand.KsmWriteProtect) {
+            return ((MmCommand.KsmWriteProtect) msg).replyTo();
+        } else if (msg instanceof MmCommand.KsmMerge) {
+            return ((MmCommand.KsmMerge) msg).replyTo();
+        }
+        return null;
     }
 
     private static ActorRef<MmResult> resultReplyTo(MmCommand msg) {

@@ -217,7 +217,7 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
             return;
         }
         // Page cache: hold the frame, unmap it from every mapper, then take it out of the cache if unused.
-        if (!memory.tryGet(c.pfn, c.generation)) {
+        if (!host.isolated().hold(c.pfn, c.generation)) {
             inFlight--;
             return;
         }
@@ -246,7 +246,7 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
      * its contents go to a slot now and every mapping is asked to swap out to it.
      */
     private void evictShared(Candidate c) {
-        if (!memory.tryGet(c.pfn, c.generation)) {
+        if (!host.isolated().hold(c.pfn, c.generation)) {
             inFlight--;
             return;
         }
@@ -278,7 +278,7 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
             counters.evicted.incrementAndGet();
         }
         host.swap().free(c.slot); // our reservation; each swap PTE holds its own reference
-        memory.put(c.pfn);
+        host.isolated().release(c.pfn);
         inFlight--;
     }
 
@@ -313,7 +313,7 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
             counters.evicted.incrementAndGet();
             counters.fileEvicted.incrementAndGet();
         }
-        memory.put(c.pfn);
+        host.isolated().release(c.pfn);
         inFlight--;
     }
 }
