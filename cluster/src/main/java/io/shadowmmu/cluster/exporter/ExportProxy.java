@@ -71,14 +71,6 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         }
     }
 
-    /** A local batch waiting for the importer's ack. */
-    private record Owed(long batch, ActorRef<NotifierReply> replyTo, boolean release) {
-    }
-
-    /** The Invalidate message in flight to the importer. */
-    private record InFlight(long id, List<Owed> owed, List<Span> spans, long sentNanos) {
-    }
-
     /** An InvalidateStart seen while faults were being asked: its epoch and what it covered. */
     private record Started(long epoch, List<Span> spans) {
     }
@@ -99,10 +91,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     private final long agent = AgentIds.next();
     private final String name;
     private final Map<Long, HandedOut> handedOut = new HashMap<>();
-    private final List<Owed> queued = new ArrayList<>();
-    private final List<Span> queuedSpans = new ArrayList<>();
-    private InFlight inFlight;
-    private long invalidationsSent;
+    private final InvalidationQueue queue = new InvalidationQueue();
     /** InvalidateStarts seen: a fault answer obtained across one covering its page may be stale, so it is re-asked. */
     private long epoch;
     /** The starts seen while some fault was being asked (cleared when none is). */
@@ -223,7 +212,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         }
         PageReply.Granted g = (PageReply.Granted) p.reply();
         long page = p.fault().page();
-        HandedOut old = handedOut.put(page, new HandedOut(g.pfn(), g.generation(), invalidationsSent));
+        HandedOut old = handedOut.put(page, new HandedOut(g.pfn(), g.generation(), queue.sent()));
         if (old != null && (old.pfn() != g.pfn() || old.generation() != g.generation())) {
             events.translationRemoved(agent, 0, segment.mmId(), page, old.pfn(), old.generation());
         }
@@ -291,13 +280,13 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
                 s.replyTo().tell(new NotifierReply.Nack(s.subscription(), s.batch()));
                 return this;
             }
-            queue(new Owed(s.batch(), s.replyTo(), false), spans);
+            send(queue.add(new InvalidationQueue.Owed(s.batch(), s.replyTo(), false), spans));
         } else if (n instanceof MmuNotification.Release) {
             MmuNotification.Release r = (MmuNotification.Release) n;
             List<Span> all = List.of(new Span(segment.start(), segment.end()));
             started(all);
             counters.batches.incrementAndGet();
-            queue(new Owed(r.batch(), r.replyTo(), true), all);
+            send(queue.add(new InvalidationQueue.Owed(r.batch(), r.replyTo(), true), all));
         } else if (n instanceof MmuNotification.ClearYoung) {
             MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
             // Accessed bits are not tracked across nodes: a remote user never keeps a page young.
@@ -343,38 +332,27 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         return out;
     }
 
-    private void queue(Owed owed, List<Span> spans) {
-        queued.add(owed);
-        queuedSpans.addAll(spans);
-        sendNext();
-    }
-
-    /** One Invalidate in flight per importer: send the queue as one message once the previous one was acked. */
-    private void sendNext() {
-        if (inFlight != null || queued.isEmpty()) {
+    /** One Invalidate in flight per importer (the queue decides); null: nothing to send now. */
+    private void send(InvalidationQueue.Message m) {
+        if (m == null) {
             return;
         }
-        invalidationsSent++;
-        inFlight = new InFlight(invalidationsSent, List.copyOf(queued), List.copyOf(queuedSpans), System.nanoTime());
-        queued.clear();
-        queuedSpans.clear();
         counters.invalidationsSent.incrementAndGet();
-        counters.coalesced.addAndGet(inFlight.owed().size() - 1);
+        counters.coalesced.addAndGet(m.owed().size() - 1);
         counters.maxInFlight.accumulateAndGet(1, Math::max);
-        importer.tell(new ToImporter.Invalidate(attachment, inFlight.id(), inFlight.spans()));
+        importer.tell(new ToImporter.Invalidate(attachment, m.id(), m.spans()));
     }
 
     private Behavior<ToProxy> onAck(ToProxy.InvalidateAck a) {
-        if (a.attachment() != attachment || inFlight == null || a.invalidation() != inFlight.id()) {
+        InvalidationQueue.Message done = a.attachment() == attachment ? queue.acked(a.invalidation()) : null;
+        if (done == null) {
             return this; // a duplicate, or for an earlier attachment
         }
-        InFlight done = inFlight;
-        inFlight = null;
         counters.acks.incrementAndGet();
         counters.ackLatency(System.nanoTime() - done.sentNanos());
         forgetHandedOut(done);
         boolean released = false;
-        for (Owed o : done.owed()) {
+        for (InvalidationQueue.Owed o : done.owed()) {
             o.replyTo().tell(NotifierReply.Ack.clean(subscription, o.batch()));
             released |= o.release();
         }
@@ -382,12 +360,12 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
             importer.tell(new ToImporter.Fenced(attachment, "the exporting process exited"));
             return stop();
         }
-        sendNext();
+        send(queue.next());
         return this;
     }
 
     /** The importer dropped what this message named, and all it was handed before the message was sent. */
-    private void forgetHandedOut(InFlight done) {
+    private void forgetHandedOut(InvalidationQueue.Message done) {
         Iterator<Map.Entry<Long, HandedOut>> it = handedOut.entrySet().iterator();
         while (it.hasNext()) {
             Map.Entry<Long, HandedOut> e = it.next();
