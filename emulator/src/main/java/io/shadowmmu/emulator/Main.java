@@ -2,6 +2,7 @@ package io.shadowmmu.emulator;
 
 import io.shadowmmu.emulator.cli.BenchCommand;
 import io.shadowmmu.emulator.cli.ConfigDocCommand;
+import io.shadowmmu.emulator.cli.NodeCommand;
 import io.shadowmmu.emulator.cli.RunCommand;
 import io.shadowmmu.emulator.cli.ScenariosCommand;
 import picocli.CommandLine;
@@ -11,6 +12,7 @@ import picocli.CommandLine.Command;
 @Command(name = "shadowmmu", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Actor-based emulator of hypervisor shadow page tables and MMU notifiers.",
         subcommands = {RunCommand.class, ScenariosCommand.class, BenchCommand.class, ConfigDocCommand.class,
+                NodeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

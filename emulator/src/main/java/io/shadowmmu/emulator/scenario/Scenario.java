@@ -18,6 +18,7 @@ public interface Scenario {
      * run of a broken protocol), or null when it can. REGISTER_UNQUIESCED needs a subscriber that reads the host page
      * table itself and registers while a barrier invalidation is in flight; LOST_DIRTY needs a secondary writing a
      * shared file page behind a clean host PTE, then reclaim of that page. No scenario does either yet.
+     * STALE_INFLIGHT_FAULT needs cross-node importers: only the cluster scenario has them.
      */
     default String cannotExhibit(io.shadowmmu.config.Variant variant) {
         if (variant == io.shadowmmu.config.Variant.REGISTER_UNQUIESCED) {
@@ -29,6 +30,10 @@ public interface Scenario {
             return "scenario " + name() + " cannot exhibit variant lost_dirty: no secondary here writes a shared"
                     + " file page that reclaim then evicts (proven with the interleaving forced in testkit's"
                     + " LostDirtyTest)";
+        }
+        if (variant == io.shadowmmu.config.Variant.STALE_INFLIGHT_FAULT) {
+            return "scenario " + name() + " cannot exhibit variant stale_inflight_fault: it needs fault replies that"
+                    + " cross nodes (run --scenario cluster)";
         }
         return null;
     }

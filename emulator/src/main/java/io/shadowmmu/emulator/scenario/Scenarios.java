@@ -30,6 +30,7 @@ public final class Scenarios {
         register(new StrategiesScenario());
         register(new GruScenario());
         register(new ScaleScenario());
+        register(new io.shadowmmu.emulator.cluster.ClusterScenario());
     }
 
     private Scenarios() {

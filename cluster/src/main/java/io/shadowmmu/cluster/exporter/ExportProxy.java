@@ -1,0 +1,405 @@
+package io.shadowmmu.cluster.exporter;
+
+import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
+import akka.actor.typed.Terminated;
+import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.Receive;
+import io.shadowmmu.cluster.ClusterSettings;
+import io.shadowmmu.cluster.protocol.AccessResult;
+import io.shadowmmu.cluster.protocol.Span;
+import io.shadowmmu.cluster.protocol.ToImporter;
+import io.shadowmmu.cluster.protocol.ToProxy;
+import io.shadowmmu.hostmm.events.AgentIds;
+import io.shadowmmu.hostmm.events.CoherenceEvents;
+import io.shadowmmu.hostmm.events.Invariant;
+import io.shadowmmu.hostmm.mm.MmCommand;
+import io.shadowmmu.hostmm.mm.PageReply;
+import io.shadowmmu.hostmm.notifier.AccessGrant;
+import io.shadowmmu.hostmm.notifier.Interest;
+import io.shadowmmu.hostmm.notifier.MmuNotification;
+import io.shadowmmu.hostmm.notifier.NotifierReply;
+import io.shadowmmu.hostmm.notifier.Range;
+import io.shadowmmu.hostmm.phys.PhysicalMemory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The exporter-side end of one attachment. To the exporting mm it is an ordinary <em>sleeping</em> notifier
+ * subscriber over the segment, so the host's deadline, fencing and grant machinery apply unchanged; to the importer
+ * on the other node it is the interconnect: faults, data accesses and invalidations go through it.
+ *
+ * <p>Invalidation: each InvalidateStart is queued; while one {@link ToImporter.Invalidate} is in flight, further
+ * ones are coalesced into the next message (one message in flight per importer: queue, and interrupt once). The mm's
+ * batches are acknowledged only when the importer's ack for the message carrying them arrives, so the mm frees the
+ * frames only after the remote node dropped its translations. No ack within the mm's deadline: the mm fences this
+ * subscription (grant revoked) and we tell the importer. The importer's node leaves or is downed: the remote death
+ * watch fires and we stop, which the mm treats as a dead subscriber holding nothing (its grant revoked first).
+ *
+ * <p>Data accesses run here, inside the attachment's {@link AccessGrant}, so a revoked grant cuts the importer off
+ * without its help. The oracle of this node hears of the importer's translations from here: installed when a fault
+ * answer leaves, removed when the importer acks an invalidation sent after it, revoked with the grant.
+ */
+public final class ExportProxy extends AbstractBehavior<ToProxy> {
+
+    private record Notified(MmuNotification notification) implements ToProxy {
+        @Override
+        public long attachment() {
+            return -1;
+        }
+    }
+
+    private record Registered(MmCommand.Registered registration) implements ToProxy {
+        @Override
+        public long attachment() {
+            return -1;
+        }
+    }
+
+    /** The mm answered a forwarded fault; {@code epoch} is how many starts we had seen when we asked. */
+    private record Paged(ToProxy.Fault fault, long epoch, PageReply reply) implements ToProxy {
+        @Override
+        public long attachment() {
+            return fault.attachment();
+        }
+    }
+
+    /** An InvalidateStart seen while faults were being asked: its epoch and what it covered. */
+    private record Started(long epoch, List<Span> spans) {
+    }
+
+    /** What the importer may hold: a fault answer for a page, and how many Invalidates had been sent before it. */
+    private record HandedOut(int pfn, int generation, long sentBefore) {
+    }
+
+    private static final Duration FAULT_TIMEOUT = Duration.ofSeconds(30);
+
+    private final Segment segment;
+    private final long attachment;
+    private final ActorRef<ToImporter> importer;
+    private final PhysicalMemory memory;
+    private final CoherenceEvents events;
+    private final ExporterCounters counters;
+    private final ClusterSettings settings;
+    private final long agent = AgentIds.next();
+    private final String name;
+    private final Map<Long, HandedOut> handedOut = new HashMap<>();
+    private final InvalidationQueue queue = new InvalidationQueue();
+    /** InvalidateStarts seen: a fault answer obtained across one covering its page may be stale, so it is re-asked. */
+    private long epoch;
+    /** The starts seen while some fault was being asked (cleared when none is). */
+    private final java.util.ArrayDeque<Started> recentStarts = new java.util.ArrayDeque<>();
+    private int asking;
+    private long subscription = -1;
+    private AccessGrant grant;
+
+    public static Behavior<ToProxy> create(Segment segment, long attachment, ActorRef<ToImporter> importer,
+                                           PhysicalMemory memory, ExporterCounters counters,
+                                           ClusterSettings settings) {
+        return Behaviors.setup(ctx -> new ExportProxy(ctx, segment, attachment, importer, memory, counters,
+                settings));
+    }
+
+    private ExportProxy(ActorContext<ToProxy> context, Segment segment, long attachment,
+                        ActorRef<ToImporter> importer, PhysicalMemory memory, ExporterCounters counters,
+                        ClusterSettings settings) {
+        super(context);
+        this.segment = segment;
+        this.attachment = attachment;
+        this.importer = importer;
+        this.memory = memory;
+        this.events = memory.events();
+        this.counters = counters;
+        this.settings = settings;
+        this.name = "importer " + importer.path() + " of segment " + segment.id();
+        events.agentNamed(agent, name);
+        // Liveness of the importer's node: the cluster's failure detector, then the split-brain resolver's downing,
+        // end in Terminated here (the remote death watch).
+        context.watch(importer);
+        context.watch(segment.mm());
+        // xpmem attach: a subscription over the segment only, deadline from the cluster settings (a round trip).
+        segment.mm().tell(new MmCommand.Register(context.messageAdapter(MmuNotification.class, Notified::new),
+                Interest.interval(segment.start(), segment.end()), agent, name, settings.ackDeadline(),
+                context.messageAdapter(MmCommand.Registered.class, Registered::new)));
+    }
+
+    @Override
+    public Receive<ToProxy> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Registered.class, this::onRegistered)
+                .onMessage(Notified.class, n -> onNotification(n.notification()))
+                .onMessage(ToProxy.Fault.class, this::onFault)
+                .onMessage(Paged.class, this::onPaged)
+                .onMessage(ToProxy.Access.class, this::onAccess)
+                .onMessage(ToProxy.InvalidateAck.class, this::onAck)
+                .onMessage(ToProxy.Detach.class, d -> {
+                    counters.detached.incrementAndGet();
+                    return stop();
+                })
+                .onSignal(Terminated.class, t -> t.getRef().equals(segment.mm()) ? onProcessGone() : onImporterGone())
+                .build();
+    }
+
+    private Behavior<ToProxy> onRegistered(Registered r) {
+        subscription = r.registration().subscription();
+        grant = r.registration().grant();
+        // Invalidations in flight at registration need nothing from us: the importer holds nothing yet, and the mm
+        // parks faults on those ranges until they complete.
+        counters.attaches.incrementAndGet();
+        importer.tell(new ToImporter.Attached(segment.id(), attachment, getContext().getSelf(), segment.start(),
+                segment.length(), segment.writable()));
+        return this;
+    }
+
+    // ---- faults --------------------------------------------------------------------------------------------------
+
+    private Behavior<ToProxy> onFault(ToProxy.Fault f) {
+        if (f.attachment() != attachment || grant == null) {
+            return this;
+        }
+        if (!segment.containsPage(f.page())) {
+            importer.tell(new ToImporter.FaultDenied(attachment, f.page(), "page 0x" + Long.toHexString(f.page())
+                    + " is outside segment " + segment.id()));
+            return this;
+        }
+        if (f.write() && !segment.writable()) {
+            importer.tell(new ToImporter.FaultDenied(attachment, f.page(), "segment " + segment.id()
+                    + " is exported read-only"));
+            return this;
+        }
+        counters.faults.incrementAndGet();
+        ask(f);
+        return this;
+    }
+
+    private void ask(ToProxy.Fault f) {
+        long asked = epoch;
+        asking++;
+        getContext().ask(PageReply.class, segment.mm(), FAULT_TIMEOUT,
+                replyTo -> new MmCommand.GetUserPage(f.page(), f.write(), replyTo),
+                (reply, failure) -> new Paged(f, asked, reply));
+    }
+
+    private Behavior<ToProxy> onPaged(Paged p) {
+        boolean raced = racedAStart(p.epoch(), p.fault().page());
+        asking--;
+        if (asking == 0) {
+            recentStarts.clear();
+        }
+        if (grant == null || grant.isRevoked()) {
+            return this;
+        }
+        if (!(p.reply() instanceof PageReply.Granted)) {
+            String why = p.reply() instanceof PageReply.Denied
+                    ? ((PageReply.Denied) p.reply()).errno() + " " + ((PageReply.Denied) p.reply()).detail()
+                    : "the exporting process did not answer";
+            importer.tell(new ToImporter.FaultDenied(attachment, p.fault().page(), why));
+            return this;
+        }
+        if (raced) {
+            // The mm started an invalidation of this page after it answered (the answer came by a separate path):
+            // ask again, so that what we hand out is always covered by a later Invalidate.
+            counters.faultRetries.incrementAndGet();
+            ask(p.fault());
+            return this;
+        }
+        PageReply.Granted g = (PageReply.Granted) p.reply();
+        long page = p.fault().page();
+        HandedOut old = handedOut.put(page, new HandedOut(g.pfn(), g.generation(), queue.sent()));
+        if (old != null && (old.pfn() != g.pfn() || old.generation() != g.generation())) {
+            events.translationRemoved(agent, 0, segment.mmId(), page, old.pfn(), old.generation());
+        }
+        events.translationInstalled(agent, 0, segment.mmId(), page, g.pfn(), g.generation(), g.writable());
+        ToImporter.FaultGranted reply = new ToImporter.FaultGranted(attachment, page, g.pfn(), g.generation(),
+                g.writable(), p.fault().sequence());
+        counters.faultsAnswered.incrementAndGet();
+        if (settings.faultReplyDelay().isZero()) {
+            importer.tell(reply);
+        } else {
+            // Test knob: the answer spends this long on the interconnect, overtaken by later invalidations.
+            getContext().scheduleOnce(settings.faultReplyDelay(), importer, reply);
+        }
+        return this;
+    }
+
+    // ---- data accesses -------------------------------------------------------------------------------------------
+
+    private Behavior<ToProxy> onAccess(ToProxy.Access a) {
+        if (a.attachment() != attachment || grant == null || !grant.enter()) {
+            counters.refusedAccesses.incrementAndGet();
+            a.replyTo().tell(AccessResult.refused(a.offset(), "attachment " + a.attachment() + " is fenced"));
+            return this;
+        }
+        try {
+            int pfn = a.pfn();
+            if (pfn < 0 || pfn >= memory.totalFrames() || memory.refcount(pfn) == 0
+                    || memory.generation(pfn) != a.generation()) {
+                counters.staleAccesses.incrementAndGet();
+                String state = pfn < 0 || pfn >= memory.totalFrames() ? "no such frame"
+                        : memory.refcount(pfn) == 0 ? "free" : "now generation " + memory.generation(pfn);
+                events.violation(Invariant.I3, agent, name + " accessed 0x" + Long.toHexString(a.va())
+                        + " through frame " + pfn + " generation " + a.generation() + ", which is " + state);
+                a.replyTo().tell(AccessResult.refused(a.offset(), "stale translation"));
+                return this;
+            }
+            int word = (int) ((a.va() & (PhysicalMemory.PAGE_SIZE - 1)) >>> 3);
+            counters.accesses.incrementAndGet();
+            if (a.write()) {
+                memory.write(pfn, word, a.value());
+                memory.setFlag(pfn, PhysicalMemory.FLAG_DIRTY); // a remote write dirties the page (I6)
+                a.replyTo().tell(AccessResult.ok(a.offset(), a.value()));
+            } else {
+                a.replyTo().tell(AccessResult.ok(a.offset(), memory.read(pfn, word)));
+            }
+        } finally {
+            grant.exit();
+        }
+        return this;
+    }
+
+    // ---- invalidation: the sleeping subscriber -------------------------------------------------------------------
+
+    private Behavior<ToProxy> onNotification(MmuNotification n) {
+        if (n.subscription() != subscription && !(n instanceof MmuNotification.Fenced)) {
+            return this;
+        }
+        if (n instanceof MmuNotification.InvalidateStart) {
+            MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) n;
+            List<Span> spans = spans(s.ranges());
+            started(spans);
+            counters.batches.incrementAndGet();
+            if (!s.blockable()) {
+                // OOM-reaper style: a remote round trip is waiting, which a non-blockable caller must not do.
+                s.replyTo().tell(new NotifierReply.Nack(s.subscription(), s.batch()));
+                return this;
+            }
+            send(queue.add(new InvalidationQueue.Owed(s.batch(), s.replyTo(), false), spans));
+        } else if (n instanceof MmuNotification.Release) {
+            MmuNotification.Release r = (MmuNotification.Release) n;
+            List<Span> all = List.of(new Span(segment.start(), segment.end()));
+            started(all);
+            counters.batches.incrementAndGet();
+            send(queue.add(new InvalidationQueue.Owed(r.batch(), r.replyTo(), true), all));
+        } else if (n instanceof MmuNotification.ClearYoung) {
+            MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
+            // Accessed bits are not tracked across nodes: a remote user never keeps a page young.
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), false));
+        } else if (n instanceof MmuNotification.TestYoung) {
+            MmuNotification.TestYoung q = (MmuNotification.TestYoung) n;
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), false));
+        } else if (n instanceof MmuNotification.Fenced) {
+            MmuNotification.Fenced f = (MmuNotification.Fenced) n;
+            if (f.subscription() < 0 || f.subscription() == subscription) {
+                counters.fencedByDeadline.incrementAndGet();
+                getContext().getLog().debug("attachment {} fenced: {}", attachment, f.reason());
+                importer.tell(new ToImporter.Fenced(attachment, f.reason()));
+                return stop();
+            }
+        }
+        // InvalidateEnd: nothing to do here; the mm parks faults on the range until the batch completes.
+        return this;
+    }
+
+    /** Whether an InvalidateStart covering {@code page} arrived after epoch {@code asked}. */
+    private boolean racedAStart(long asked, long page) {
+        for (Started s : recentStarts) {
+            if (s.epoch() > asked && Span.anyContains(s.spans(), page)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void started(List<Span> spans) {
+        epoch++;
+        if (asking > 0) {
+            recentStarts.add(new Started(epoch, spans));
+        }
+    }
+
+    private static List<Span> spans(List<Range> ranges) {
+        List<Span> out = new ArrayList<>(ranges.size());
+        for (Range r : ranges) {
+            out.add(new Span(r.start(), r.end()));
+        }
+        return out;
+    }
+
+    /** One Invalidate in flight per importer (the queue decides); null: nothing to send now. */
+    private void send(InvalidationQueue.Message m) {
+        if (m == null) {
+            return;
+        }
+        counters.invalidationsSent.incrementAndGet();
+        counters.coalesced.addAndGet(m.owed().size() - 1);
+        counters.maxInFlight.accumulateAndGet(1, Math::max);
+        importer.tell(new ToImporter.Invalidate(attachment, m.id(), m.spans()));
+    }
+
+    private Behavior<ToProxy> onAck(ToProxy.InvalidateAck a) {
+        InvalidationQueue.Message done = a.attachment() == attachment ? queue.acked(a.invalidation()) : null;
+        if (done == null) {
+            return this; // a duplicate, or for an earlier attachment
+        }
+        counters.acks.incrementAndGet();
+        counters.ackLatency(System.nanoTime() - done.sentNanos());
+        forgetHandedOut(done);
+        boolean released = false;
+        for (InvalidationQueue.Owed o : done.owed()) {
+            o.replyTo().tell(NotifierReply.Ack.clean(subscription, o.batch()));
+            released |= o.release();
+        }
+        if (released) {
+            importer.tell(new ToImporter.Fenced(attachment, "the exporting process exited"));
+            return stop();
+        }
+        send(queue.next());
+        return this;
+    }
+
+    /** The importer dropped what this message named, and all it was handed before the message was sent. */
+    private void forgetHandedOut(InvalidationQueue.Message done) {
+        Iterator<Map.Entry<Long, HandedOut>> it = handedOut.entrySet().iterator();
+        while (it.hasNext()) {
+            Map.Entry<Long, HandedOut> e = it.next();
+            HandedOut h = e.getValue();
+            if (h.sentBefore() < done.id() && Span.anyContains(done.spans(), e.getKey())) {
+                events.translationRemoved(agent, 0, segment.mmId(), e.getKey(), h.pfn(), h.generation());
+                it.remove();
+            }
+        }
+    }
+
+    // ---- losing the importer -------------------------------------------------------------------------------------
+
+    /** The exporting process is gone (it released us first when it exited normally). */
+    private Behavior<ToProxy> onProcessGone() {
+        importer.tell(new ToImporter.Fenced(attachment, "the exporting process exited"));
+        return stop();
+    }
+
+    /** The importer's node left or was downed (or the importer stopped): fence by going away. */
+    private Behavior<ToProxy> onImporterGone() {
+        counters.fencedByNodeLoss.incrementAndGet();
+        getContext().getLog().debug("attachment {}: importer {} is gone, fencing", attachment, importer.path());
+        return stop();
+    }
+
+    /**
+     * Revokes the grant (no access runs after this: they all run in this actor) and stops; the mm sees a dead
+     * subscriber, revokes its translations in the oracle and counts whatever it owed as acknowledged.
+     */
+    private Behavior<ToProxy> stop() {
+        if (grant != null) {
+            grant.revoke();
+        }
+        return Behaviors.stopped();
+    }
+}

@@ -1,0 +1,67 @@
+package io.shadowmmu.emulator.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.shadowmmu.emulator.Main;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The cluster scenario, small: three nodes in this JVM, a clean oracle, and the cross-node numbers reported. */
+class ClusterScenarioTest {
+
+    private record Run(int exit, String printed, JsonNode json) {
+    }
+
+    private static Run run(Path json, String... extra) throws Exception {
+        PrintStream old = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        int exit;
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            // A slow ack on every 5th invalidation, past the deadline: fences happen even in a short run.
+            String[] base = {"run", "--scenario", "cluster", "--ops", "6000", "--seed", "42", "-q",
+                "--set", "cluster.scenario.slow-every=5", "--json", json.toString()};
+            String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(base),
+                    java.util.Arrays.stream(extra)).toArray(String[]::new);
+            exit = Main.commandLine().execute(args);
+        } finally {
+            System.setOut(old);
+        }
+        return new Run(exit, out.toString(StandardCharsets.UTF_8), new ObjectMapper().readTree(json.toFile()));
+    }
+
+    @Test
+    void aShortClusterRunIsCleanAndReportsAckLatencyAndFences(@TempDir Path dir) throws Exception {
+        Run run = run(dir.resolve("c.json"));
+        String printed = run.printed();
+        assertThat(run.exit()).as(printed).isZero();
+        assertThat(printed).contains("ack latency p50").contains("oracle: clean");
+        JsonNode tree = run.json();
+        assertThat(tree.at("/oracle/clean").asBoolean()).isTrue();
+        assertThat(tree.at("/nodes").asInt()).isEqualTo(3);
+        assertThat(tree.at("/importers").asInt()).isEqualTo(12);
+        assertThat(tree.at("/accesses/ok").asLong()).isPositive();
+        assertThat(tree.at("/invalidation/ackLatencyMicros/count").asLong()).isPositive();
+        assertThat(tree.at("/invalidation/ackLatencyMicros/p99").asLong())
+                .isGreaterThanOrEqualTo(tree.at("/invalidation/ackLatencyMicros/p50").asLong());
+        assertThat(tree.at("/invalidation/maxInFlightPerImporter").asLong()).isEqualTo(1);
+        assertThat(tree.at("/fences/deadline").asLong()).isPositive();
+        assertThat(tree.at("/frames/leaked").asLong()).isZero();
+    }
+
+    @Test
+    void theStaleInflightFaultVariantIsCaughtInTheSameRun(@TempDir Path dir) throws Exception {
+        Run broken = run(dir.resolve("broken.json"), "--variant", "stale_inflight_fault");
+        assertThat(broken.exit()).as(broken.printed()).isEqualTo(Main.EXIT_VIOLATION);
+        assertThat(broken.json().at("/oracle/violations/I3").asLong()).isPositive();
+        assertThat(broken.json().at("/exporter/staleAccesses").asLong()).isPositive();
+        assertThat(broken.json().at("/oracle/stories/0").asText()).contains("I3").contains("importer");
+    }
+}
