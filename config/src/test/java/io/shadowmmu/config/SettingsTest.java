@@ -64,7 +64,6 @@ class SettingsTest {
         "oracle.story-length | 0 | must be between 1 and 1024",
         "seed | abc | must be a whole number",
         "variant | racy | must be one of none, no_fault_retry, ack_before_flush, free_before_ack",
-        "variant | stale_inflight_fault | is not available yet: it needs cross-node faults",
         "reclaim.low-watermark | 1.5 | must be a fraction between 0 and 1",
         "reclaim.high-watermark | 0.01 | must be at least reclaim.low-watermark",
         "reclaim.scan-batch | 0 | must be between 1 and",
