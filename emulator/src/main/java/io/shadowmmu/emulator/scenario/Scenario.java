@@ -17,7 +17,7 @@ public interface Scenario {
      * Why this scenario cannot exhibit a race-catalogue variant (the CLI refuses to run it rather than report a clean
      * run of a broken protocol), or null when it can. REGISTER_UNQUIESCED needs a subscriber that reads the host page
      * table itself and registers while a barrier invalidation is in flight; LOST_DIRTY needs a secondary writing a
-     * shared file page behind a clean host PTE, then reclaim of that page. No scenario does either yet.
+     * shared file page behind a clean host PTE, then reclaim of that page: the VM scenarios with shared-file guest RAM.
      * STALE_INFLIGHT_FAULT needs cross-node importers: only the cluster scenario has them.
      */
     default String cannotExhibit(io.shadowmmu.config.Variant variant) {
@@ -28,8 +28,8 @@ public interface Scenario {
         }
         if (variant == io.shadowmmu.config.Variant.LOST_DIRTY) {
             return "scenario " + name() + " cannot exhibit variant lost_dirty: no secondary here writes a shared"
-                    + " file page that reclaim then evicts (proven with the interleaving forced in testkit's"
-                    + " LostDirtyTest)";
+                    + " file page that reclaim then evicts (run it with vm-tdp, vm-shadow or overcommit, whose guest"
+                    + " RAM it puts in a shared file; also proven in testkit's LostDirtyTest)";
         }
         if (variant == io.shadowmmu.config.Variant.STALE_INFLIGHT_FAULT) {
             return "scenario " + name() + " cannot exhibit variant stale_inflight_fault: it needs fault replies that"

@@ -30,13 +30,30 @@ public final class OvercommitScenario implements Scenario {
                 + " (--ops = guest accesses)";
     }
 
+    /** Memory the guests touch: working sets plus guest page tables and kernel. */
+    static long touchedBytes(VmParams p, GuestSettings guest) {
+        return p.vms() * (p.processesPerVm() * Math.min(p.workingSet(), guest.memoryBytes()
+                / (p.processesPerVm() + 1)) + (1L << 20));
+    }
+
+    /** Host memory for guests that touch {@code touched} bytes: {@link #OVERCOMMIT} times less, whole MiB. */
+    static long hostMemoryFor(long touched) {
+        return Math.max(4L << 20, (long) (touched / OVERCOMMIT)) & ~((1L << 20) - 1);
+    }
+
+    /** LOST_DIRTY selects shared-file guest RAM here too (see {@link VmScenario#withGuestRamFor}). */
+    @Override
+    public String cannotExhibit(io.shadowmmu.config.Variant variant) {
+        return variant == io.shadowmmu.config.Variant.LOST_DIRTY ? null : Scenario.super.cannotExhibit(variant);
+    }
+
     @Override
     public ScenarioResult run(ScenarioRun run) throws Exception {
+        run = VmScenario.withGuestRamFor(run);
         VmParams p = VmParams.read(run.settings());
         GuestSettings guest = GuestSettings.from(run.settings());
-        long touched = p.vms() * (p.processesPerVm() * Math.min(p.workingSet(), guest.memoryBytes()
-                / (p.processesPerVm() + 1)) + (1L << 20)); // working sets plus guest page tables and kernel
-        long host = Math.max(4L << 20, (long) (touched / OVERCOMMIT)) & ~((1L << 20) - 1);
+        long touched = touchedBytes(p, guest);
+        long host = hostMemoryFor(touched);
         Settings settings = Settings.withOverrides(run.settings().root(), Map.of(
                 "host.memory", Long.toString(host),
                 "migration.enabled", "on",

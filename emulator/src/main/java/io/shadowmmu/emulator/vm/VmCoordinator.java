@@ -50,6 +50,9 @@ final class VmCoordinator {
                 int vm = i;
                 b.vm("vm" + i, v -> {
                     v.paging(tdpFor(vm));
+                    if (params.guestRam() == GuestRam.SHARED_FILE) {
+                        v.sharedFileRam();
+                    }
                     for (int p = 0; p < processesPerVm; p++) {
                         int proc = p;
                         v.process("p" + p, vmas, seed -> workloads.apply(vm, proc));

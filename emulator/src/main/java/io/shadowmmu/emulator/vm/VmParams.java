@@ -12,10 +12,11 @@ import java.time.Duration;
  * @param livePages        pages the stressor moves or pages out per round among those the guest may be using
  * @param faultReplyJitter the host's fault-path latency in these scenarios ({@code host.fault-reply-jitter})
  * @param guestMemoryBytes guest RAM of each VM ({@code guest.memory}), where the live pages are picked
+ * @param guestRam         what backs guest RAM
  */
 record VmParams(int vms, int processesPerVm, WorkloadKind workload, double writeFraction, long workingSet,
                 Duration stressInterval, int balloonPages, int forkEvery, long defaultOps, int livePages,
-                Duration faultReplyJitter, long guestMemoryBytes) {
+                Duration faultReplyJitter, long guestMemoryBytes, GuestRam guestRam) {
 
     /** The stressor next to each VM, as these settings describe it. */
     io.shadowmmu.testkit.scenario.StressSpec stressSpec(io.shadowmmu.testkit.scenario.StressSpec s) {
@@ -49,6 +50,6 @@ record VmParams(int vms, int processesPerVm, WorkloadKind workload, double write
                 r.intBetween("balloon-pages", 0, 1 << 20), r.intBetween("fork-every", 0, 1 << 20),
                 r.longAtLeast("default-ops", 1), r.intBetween("live-pages", 0, 1 << 16),
                 r.duration("fault-reply-jitter", Duration.ZERO, Duration.ofSeconds(1)),
-                settings.reader().section("guest").bytes("memory"));
+                settings.reader().section("guest").bytes("memory"), r.enumValue("guest-ram", GuestRam.class));
     }
 }

@@ -125,10 +125,10 @@ final class VmRunner {
                     .put("host.migrations", p.migrations()).put("host.ksm.merged", p.ksmMerged())
                     .put("host.ksm.broken", broken);
             if (p.scanned() + p.migrations() + p.ksmMerged() > 0) {
-                r.line(String.format("memory pressure: %,d scanned, %,d swapped out, %,d swapped in, %,d kept young"
-                        + " by secondaries, %,d migrations, %,d KSM merges (%,d broken)", p.scanned(),
-                        p.swappedOut(), p.swappedIn(), p.youngFromSecondaries(), p.migrations(), p.ksmMerged(),
-                        broken));
+                r.line(String.format("memory pressure: %,d scanned, %,d swapped out, %,d swapped in, %,d evicted from"
+                        + " the page cache, %,d kept young by secondaries, %,d migrations, %,d KSM merges (%,d broken)",
+                        p.scanned(), p.swappedOut(), p.swappedIn(), p.evicted(), p.youngFromSecondaries(),
+                        p.migrations(), p.ksmMerged(), broken));
             }
         }
     }

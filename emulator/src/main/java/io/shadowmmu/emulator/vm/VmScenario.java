@@ -1,5 +1,7 @@
 package io.shadowmmu.emulator.vm;
 
+import io.shadowmmu.config.Settings;
+import io.shadowmmu.config.Variant;
 import io.shadowmmu.emulator.scenario.Scenario;
 import io.shadowmmu.emulator.scenario.ScenarioResult;
 import io.shadowmmu.emulator.scenario.ScenarioRun;
@@ -10,6 +12,7 @@ import io.shadowmmu.guest.workload.Workload;
 import io.shadowmmu.guest.workload.WorkloadSpec;
 
 import java.util.List;
+import java.util.Map;
 import java.util.function.UnaryOperator;
 
 /**
@@ -37,9 +40,38 @@ public final class VmScenario implements Scenario {
                 + " discards, remaps, write-protects and COW-forks guest RAM (--ops = guest accesses)";
     }
 
+    /** LOST_DIRTY needs guest RAM in the page cache under reclaim; the other variants run here as they are. */
+    @Override
+    public String cannotExhibit(Variant variant) {
+        return variant == Variant.LOST_DIRTY ? null : Scenario.super.cannotExhibit(variant);
+    }
+
     @Override
     public ScenarioResult run(ScenarioRun run) throws Exception {
-        return runHalf(run, false);
+        run = withGuestRamFor(run);
+        if (VmParams.read(run.settings()).guestRam() != GuestRam.SHARED_FILE) {
+            return runHalf(run, false);
+        }
+        // Page-cache guest RAM matters under reclaim: size the host below what the guests touch, as overcommit does.
+        VmParams p = VmParams.read(run.settings());
+        GuestSettings guest = GuestSettings.from(run.settings());
+        long touched = OvercommitScenario.touchedBytes(p, guest);
+        long host = OvercommitScenario.hostMemoryFor(touched);
+        ScenarioResult r = runHalf(run.withSettings(Settings.withOverrides(run.settings().root(),
+                Map.of("host.memory", Long.toString(host)))), false);
+        return r.put("guestRam", "shared-file").put("hostMemoryBytes", host)
+                .line(String.format("guest RAM: shared file mappings; host memory %,d KiB for about %,d KiB of guest"
+                        + " working sets, so reclaim writes back and evicts guest pages", host >> 10, touched >> 10));
+    }
+
+    /** The lost_dirty variant selects shared-file guest RAM: only page-cache pages can lose a secondary's store. */
+    static ScenarioRun withGuestRamFor(ScenarioRun run) {
+        if (run.settings().variant() != Variant.LOST_DIRTY
+                || VmParams.read(run.settings()).guestRam() == GuestRam.SHARED_FILE) {
+            return run;
+        }
+        return run.withSettings(Settings.withOverrides(run.settings().root(),
+                Map.of("vm-scenario.guest-ram", "shared-file")));
     }
 
     /** Runs the scenario; with {@code mixed}, odd-numbered VMs use the other paging mode. */

@@ -59,6 +59,9 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
     private record VmmSpawned(int vm, HostCommand.ProcessSpawned process) implements Command {
     }
 
+    private record RamFileCreated(int vm, HostCommand.FileCreated created) implements Command {
+    }
+
     private record RamMapped(int vm, MmResult result) implements Command {
     }
 
@@ -200,6 +203,7 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(VmmSpawned.class, this::onVmmSpawned)
+                .onMessage(RamFileCreated.class, this::onRamFileCreated)
                 .onMessage(RamMapped.class, this::onRamMapped)
                 .onMessage(ProcessStarted.class, this::onProcessStarted)
                 .onMessage(UserSpawned.class, this::onUserSpawned)
@@ -266,8 +270,26 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
         vmms[s.vm()] = s.process().process();
         vmmIds[s.vm()] = s.process().mm();
         long bytes = guests[s.vm()].memoryBytes();
+        if (plan.vms().get(s.vm()).sharedFileRam) {
+            getContext().ask(HostCommand.FileCreated.class, hostActor, TIMEOUT,
+                    r -> new HostCommand.CreateFile(plan.vms().get(s.vm()).name + "-ram", bytes, r),
+                    (c, f) -> new RamFileCreated(s.vm(), c));
+            return this;
+        }
         getContext().ask(MmResult.class, vmms[s.vm()], TIMEOUT, r -> new MmCommand.Mmap(0, bytes,
                 Protection.READ_WRITE, VmaKind.ANON_PRIVATE, null, 0, r), (m, f) -> new RamMapped(s.vm(), m));
+        return this;
+    }
+
+    /** The backing file of a VM's RAM exists: map all of it shared into the VMM. */
+    private Behavior<Command> onRamFileCreated(RamFileCreated c) {
+        if (c.created() == null) {
+            return fail("the RAM file of vm " + c.vm() + " could not be created");
+        }
+        long bytes = guests[c.vm()].memoryBytes();
+        getContext().ask(MmResult.class, vmms[c.vm()], TIMEOUT, r -> new MmCommand.Mmap(0, bytes,
+                Protection.READ_WRITE, VmaKind.FILE_SHARED, c.created().file(), 0, r),
+                (m, f) -> new RamMapped(c.vm(), m));
         return this;
     }
 

@@ -31,6 +31,7 @@ public final class VmSpec {
     boolean tdp = true;
     Integer vcpus;
     Long memoryBytes;
+    boolean sharedFileRam;
     final List<Process> processes = new ArrayList<>();
 
     VmSpec(String name) {
@@ -62,6 +63,17 @@ public final class VmSpec {
     /** Guest RAM, e.g. {@code "16m"}. */
     public VmSpec memory(String size) {
         memoryBytes = com.typesafe.config.ConfigFactory.parseString("m = " + size).getBytes("m");
+        return this;
+    }
+
+    /**
+     * Guest RAM from a shared file mapping (QEMU's memory-backend-file with share=on) instead of anonymous memory:
+     * its pages live in the host's page cache, reclaim writes them back (dirty ones) and evicts them, and a store
+     * through a writable secondary mapping of a clean page is known to the host only from the secondary's dirty
+     * report (I6, the LOST_DIRTY race).
+     */
+    public VmSpec sharedFileRam() {
+        sharedFileRam = true;
         return this;
     }
 
