@@ -20,13 +20,17 @@ class ClusterScenarioTest {
     }
 
     private static Run run(Path json, String... extra) throws Exception {
+        return run(json, 6000, extra);
+    }
+
+    private static Run run(Path json, long ops, String... extra) throws Exception {
         PrintStream old = System.out;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int exit;
         try {
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
             // A slow ack on every 5th invalidation, past the deadline: fences happen even in a short run.
-            String[] base = {"run", "--scenario", "cluster", "--ops", "6000", "--seed", "42", "-q",
+            String[] base = {"run", "--scenario", "cluster", "--ops", Long.toString(ops), "--seed", "42", "-q",
                 "--set", "cluster.scenario.slow-every=5", "--json", json.toString()};
             String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(base),
                     java.util.Arrays.stream(extra)).toArray(String[]::new);
@@ -63,5 +67,21 @@ class ClusterScenarioTest {
         assertThat(broken.json().at("/oracle/violations/I3").asLong()).isPositive();
         assertThat(broken.json().at("/exporter/staleAccesses").asLong()).isPositive();
         assertThat(broken.json().at("/oracle/stories/0").asText()).contains("I3").contains("importer");
+    }
+
+    /**
+     * The soak: 2,000,000 remote accesses under -Pstress (CI runs it), 40,000 otherwise. Slow acks past the deadline
+     * on every 5th invalidation keep fences and re-attaches going all the way.
+     */
+    @Test
+    void aSoakRunStaysCleanThroughFencesAndReattaches(@TempDir Path dir) throws Exception {
+        long ops = Boolean.getBoolean("shadowmmu.stress") ? 2_000_000 : 40_000;
+        Run run = run(dir.resolve("soak.json"), ops);
+        assertThat(run.exit()).as(run.printed()).isZero();
+        JsonNode tree = run.json();
+        assertThat(tree.at("/oracle/clean").asBoolean()).isTrue();
+        assertThat(tree.at("/frames/leaked").asLong()).isZero();
+        assertThat(tree.at("/accesses/ok").asLong()).isGreaterThan(ops / 2);
+        assertThat(tree.at("/fences/deadline").asLong()).isPositive();
     }
 }
