@@ -73,6 +73,7 @@ public final class Harness {
             (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
                     .getOperatingSystemMXBean();
 
+    /** The harness runs on the CLI's own thread, never on an actor's: waiting out a settle window here blocks no actor. */
     private static void pause(Duration d) throws InterruptedException {
         Thread.sleep(d.toMillis());
     }

@@ -103,6 +103,8 @@ final class SyncDelivery implements Load {
 
         @Override
         public void invalidateStart(long mm, List<Range> ranges, InvalidationEvent event) {
+            // The baseline the actor design is measured against: a sleeping callback under the mm's lock, as a
+            // synchronous notifier would run it. It runs on a plain worker thread of this mode, never on an actor.
             try {
                 Thread.sleep(delay.toMillis(), delay.toNanosPart() % 1_000_000);
             } catch (InterruptedException e) {
