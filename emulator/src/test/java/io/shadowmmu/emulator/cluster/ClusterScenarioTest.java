@@ -31,7 +31,7 @@ class ClusterScenarioTest {
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
             // A slow ack on every 5th invalidation, past the deadline: fences happen even in a short run.
             String[] base = {"run", "--scenario", "cluster", "--ops", Long.toString(ops), "--seed", "42", "-q",
-                "--set", "cluster.scenario.slow-every=5", "--json", json.toString()};
+                "--set", "cluster.scenario.slow-every=5", "--no-report", "--json", json.toString()};
             String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(base),
                     java.util.Arrays.stream(extra)).toArray(String[]::new);
             exit = Main.commandLine().execute(args);

@@ -390,37 +390,33 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
      * cache goes through the notifier and the fault is retried when it completes ({@code VM_FAULT_RETRY}).
      */
     private int resolve(MmCommand cause, long va, boolean write) {
-        if (notifierBypassed) {
-            gather.reset();
-            int pfn = space.fault(va, write, gather);
-            notifier.releaseNow(gather);
-            if (pfn == AddressSpace.FAULT_FAILED && space.lastErrno() == Errno.ENOMEM && waitForReclaim(cause)) {
+        if (!notifierBypassed) {
+            Batch inFlight = notifier.inFlightOver(va);
+            if (inFlight != null) {
+                park(inFlight.id, cause);
                 return PARKED;
             }
-            return pfn;
-        }
-        Batch inFlight = notifier.inFlightOver(va);
-        if (inFlight != null) {
-            park(inFlight.id, cause);
-            return PARKED;
-        }
-        if (notifier.hasSubscribers() && space.faultReplacesFrame(va, write)) {
-            long page = va & ~(PageTable.PAGE_SIZE - 1);
-            int[] pfn = {AddressSpace.FAULT_FAILED};
-            Batch b = notifier.change(InvalidationEvent.CLEAR, List.of(new Range(page, page + PageTable.PAGE_SIZE)),
-                    true, g -> pfn[0] = space.fault(va, write, g), null);
-            if (b != null) {
-                park(b.id, cause);
-                return PARKED;
+            if (notifier.hasSubscribers() && space.faultReplacesFrame(va, write)) {
+                long page = va & ~(PageTable.PAGE_SIZE - 1);
+                int[] pfn = {AddressSpace.FAULT_FAILED};
+                Batch b = notifier.change(InvalidationEvent.CLEAR,
+                        List.of(new Range(page, page + PageTable.PAGE_SIZE)), true,
+                        g -> pfn[0] = space.fault(va, write, g), null);
+                if (b != null) {
+                    park(b.id, cause);
+                    return PARKED;
+                }
+                return orWaitForReclaim(cause, pfn[0]); // no frame for the copy yet: wait like any other fault
             }
-            if (pfn[0] == AddressSpace.FAULT_FAILED && space.lastErrno() == Errno.ENOMEM && waitForReclaim(cause)) {
-                return PARKED; // no frame for the copy yet: wait for reclaim like any other fault
-            }
-            return pfn[0];
         }
         gather.reset();
         int pfn = space.fault(va, write, gather);
         notifier.releaseNow(gather);
+        return orWaitForReclaim(cause, pfn);
+    }
+
+    /** The fault's answer, or PARKED when it failed for want of a frame and waits for reclaim. */
+    private int orWaitForReclaim(MmCommand cause, int pfn) {
         if (pfn == AddressSpace.FAULT_FAILED && space.lastErrno() == Errno.ENOMEM && waitForReclaim(cause)) {
             return PARKED;
         }
