@@ -109,6 +109,10 @@ class FaultyLinkWithRealHostTest {
         Random random = new Random(seed);
         TestProbe<Boolean> touched = kit.createTestProbe();
         Duration patience = Duration.ofSeconds(15);
+        // A touch completes only once the subscriber is registered (before that it re-asks): the churn below then
+        // always has a subscriber to notify, however slowly the actors got going.
+        subscriber.tell(new TrackingSubscriber.Touch(base, touched.getRef()));
+        touched.receiveMessage(patience);
         for (int round = 0; round < rounds; round++) {
             long va = base + random.nextInt(PAGES) * PAGE;
             switch (random.nextInt(4)) {

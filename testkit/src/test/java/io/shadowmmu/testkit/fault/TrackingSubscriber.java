@@ -10,6 +10,7 @@ import io.shadowmmu.hostmm.events.AgentIds;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.PageReply;
+import io.shadowmmu.hostmm.notifier.AccessGrant;
 import io.shadowmmu.hostmm.notifier.Interest;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
@@ -64,6 +65,7 @@ final class TrackingSubscriber extends AbstractBehavior<TrackingSubscriber.Comma
     private final Map<Long, List<Range>> inProgress = new HashMap<>();
     private final Map<Long, PageReply.Granted> translations = new HashMap<>();
     private long subscription = -1;
+    private AccessGrant grant;
     private long mmId;
     private long sequence = Long.MAX_VALUE - 5; // wraps during a run: compared with == only
     private long retries;
@@ -120,6 +122,7 @@ final class TrackingSubscriber extends AbstractBehavior<TrackingSubscriber.Comma
 
     private Behavior<Command> onRegistered(Registered r) {
         subscription = r.registered().subscription();
+        grant = r.registered().grant();
         mmId = r.registered().mm();
         for (MmCommand.InFlight f : r.registered().inFlight()) {
             inProgress.put(f.batch(), f.ranges()); // its End will come
@@ -154,8 +157,18 @@ final class TrackingSubscriber extends AbstractBehavior<TrackingSubscriber.Comma
             getContext().getSelf().tell(p.touch());
             return this;
         }
-        translations.put(g.va(), g);
-        events.translationInstalled(agent, 0, mmId, g.va(), g.pfn(), g.generation(), false);
+        // Installing uses the grant like an access does: fenced while the fault was out (the Fenced notice may still
+        // be on its way through the link), the host may already have freed the frame, so the answer is dropped.
+        if (grant == null || !grant.enter()) {
+            p.touch().replyTo().tell(false);
+            return this;
+        }
+        try {
+            translations.put(g.va(), g);
+            events.translationInstalled(agent, 0, mmId, g.va(), g.pfn(), g.generation(), false);
+        } finally {
+            grant.exit();
+        }
         p.touch().replyTo().tell(true);
         return this;
     }
@@ -195,6 +208,7 @@ final class TrackingSubscriber extends AbstractBehavior<TrackingSubscriber.Comma
                 inProgress.clear();
                 sequence++;
                 subscription = -1;
+                grant = null;
                 register();
             }
         }
