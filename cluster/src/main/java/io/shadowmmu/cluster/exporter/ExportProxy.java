@@ -71,6 +71,22 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         }
     }
 
+    /** The fenced end has refused late arrivals long enough: it stops now. */
+    private enum TombstoneExpired implements ToProxy {
+        INSTANCE;
+
+        @Override
+        public long attachment() {
+            return -1;
+        }
+    }
+
+    /**
+     * How long an end that was fenced, detached or left by its process keeps answering what was already on the wire
+     * to it (refusing it), before it stops: longer than any in-flight message takes, shorter than anyone waits.
+     */
+    private static final Duration TOMBSTONE = Duration.ofSeconds(2);
+
     /** An InvalidateStart seen while faults were being asked: its epoch and what it covered. */
     private record Started(long epoch, List<Span> spans) {
     }
@@ -300,7 +316,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
                 counters.fencedByDeadline.incrementAndGet();
                 getContext().getLog().debug("attachment {} fenced: {}", attachment, f.reason());
                 importer.tell(new ToImporter.Fenced(attachment, f.reason()));
-                return stop();
+                return tombstone();
             }
         }
         // InvalidateEnd: nothing to do here; the mm parks faults on the range until the batch completes.
@@ -358,7 +374,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         }
         if (released) {
             importer.tell(new ToImporter.Fenced(attachment, "the exporting process exited"));
-            return stop();
+            return tombstone();
         }
         send(queue.next());
         return this;
@@ -382,7 +398,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     /** The exporting process is gone (it released us first when it exited normally). */
     private Behavior<ToProxy> onProcessGone() {
         importer.tell(new ToImporter.Fenced(attachment, "the exporting process exited"));
-        return stop();
+        return tombstone();
     }
 
     /** The importer's node left or was downed (or the importer stopped): fence by going away. */
@@ -401,5 +417,31 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
             grant.revoke();
         }
         return Behaviors.stopped();
+    }
+
+    /**
+     * As {@link #stop()}, for an end the mm no longer counts on (fenced, released, or its process gone) while the
+     * importer may not know yet: accesses and faults it sent before it heard are still on their way, and are answered
+     * (refused) for a while rather than lost as dead letters, so no sender is left waiting for its timeout.
+     */
+    private Behavior<ToProxy> tombstone() {
+        if (grant != null) {
+            grant.revoke();
+        }
+        getContext().scheduleOnce(TOMBSTONE, getContext().getSelf(), TombstoneExpired.INSTANCE);
+        return Behaviors.receive(ToProxy.class)
+                .onMessage(ToProxy.Access.class, a -> {
+                    counters.refusedAccesses.incrementAndGet();
+                    a.replyTo().tell(AccessResult.refused(a.offset(), "attachment " + a.attachment() + " is fenced"));
+                    return Behaviors.same();
+                })
+                .onMessage(ToProxy.Fault.class, f -> {
+                    importer.tell(new ToImporter.FaultDenied(f.attachment(), f.page(), "attachment is fenced"));
+                    return Behaviors.same();
+                })
+                .onMessageEquals(TombstoneExpired.INSTANCE, Behaviors::stopped)
+                .onAnyMessage(m -> Behaviors.same())
+                .onSignal(Terminated.class, t -> Behaviors.same())
+                .build();
     }
 }

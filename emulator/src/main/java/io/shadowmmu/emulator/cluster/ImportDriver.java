@@ -18,8 +18,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A remote user of one imported segment: keeps {@code window} accesses in flight at random offsets (seeded), a share
  * of them writes, until the scenario's operation budget is spent. A refused access (fenced, detached, a protection
- * fault) is counted and the driver goes on; an access that gets no answer (its attachment vanished with a message
- * in flight) times out and counts as lost.
+ * fault) is counted and the driver goes on; an access that gets no answer (the exporter's node was lost with it in
+ * flight: a fenced end answers late arrivals itself) times out and counts as lost.
  */
 final class ImportDriver extends AbstractBehavior<ImportDriver.Command> {
 

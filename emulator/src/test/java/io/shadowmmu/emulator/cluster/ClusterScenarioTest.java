@@ -83,5 +83,7 @@ class ClusterScenarioTest {
         assertThat(tree.at("/frames/leaked").asLong()).isZero();
         assertThat(tree.at("/accesses/ok").asLong()).isGreaterThan(ops / 2);
         assertThat(tree.at("/fences/deadline").asLong()).isPositive();
+        assertThat(tree.at("/accesses/lost").asLong()).as("accesses on their way to a fenced end are answered")
+                .isZero();
     }
 }
