@@ -106,12 +106,13 @@ final class AddressSpace {
         if (!write) {
             return false;
         }
-        Vma vma = vmas.find(va);
-        if (vma == null || !vma.prot().writable()) {
+        // The PTE first: most faults find none (or a writable one) and need no VMA lookup.
+        long pte = pageTable.get(va);
+        if (!Pte.holdsFrame(pte) || Pte.isWritable(pte)) {
             return false;
         }
-        long pte = pageTable.get(va);
-        return Pte.holdsFrame(pte) && !Pte.isWritable(pte) && needsCopy(vma, Pte.pfn(pte));
+        Vma vma = vmas.find(va);
+        return vma != null && vma.prot().writable() && needsCopy(vma, Pte.pfn(pte));
     }
 
     /**

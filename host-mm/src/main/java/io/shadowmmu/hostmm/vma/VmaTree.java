@@ -13,10 +13,23 @@ public final class VmaTree {
     private static final long HUGE_ALIGN = 2L << 20;
 
     private final TreeMap<Long, Vma> byStart = new TreeMap<>();
+    /**
+     * The VMA the last successful lookup found ({@code vmacache}): faults come in runs on one mapping, and the hit
+     * skips the tree and the boxing of its key. Every change to the tree forgets it.
+     */
+    private Vma lastFound;
 
     public Vma find(long va) {
+        Vma cached = lastFound;
+        if (cached != null && cached.contains(va)) {
+            return cached;
+        }
         Map.Entry<Long, Vma> e = byStart.floorEntry(va);
-        return e != null && e.getValue().contains(va) ? e.getValue() : null;
+        if (e == null || !e.getValue().contains(va)) {
+            return null;
+        }
+        lastFound = e.getValue();
+        return lastFound;
     }
 
     public boolean isFree(long start, long end) {
@@ -44,11 +57,13 @@ public final class VmaTree {
         if (!isFree(vma.start(), vma.end())) {
             throw new IllegalStateException("overlapping insert " + vma);
         }
+        lastFound = null;
         byStart.put(vma.start(), vma);
     }
 
     /** Removes {@code [start, end)}, splitting VMAs at the edges. Returns the removed pieces. */
     public List<Vma> remove(long start, long end) {
+        lastFound = null;
         List<Vma> removed = new ArrayList<>();
         for (Vma v : overlapping(start, end)) {
             byStart.remove(v.start());
@@ -67,6 +82,7 @@ public final class VmaTree {
     /** Changes the protection of {@code [start, end)}, splitting at the edges. Returns the pieces as they were. */
     public List<Vma> protect(long start, long end, Protection prot) {
         List<Vma> old = remove(start, end);
+        lastFound = null;
         for (Vma v : old) {
             byStart.put(v.start(), v.withProt(prot));
         }
@@ -94,8 +110,9 @@ public final class VmaTree {
         return top;
     }
 
+    /** The VMAs in address order, read-only (a change goes through this tree so the lookup cache stays true). */
     public Collection<Vma> all() {
-        return byStart.values();
+        return java.util.Collections.unmodifiableCollection(byStart.values());
     }
 
     public int size() {
@@ -103,6 +120,7 @@ public final class VmaTree {
     }
 
     public void clear() {
+        lastFound = null;
         byStart.clear();
     }
 }

@@ -46,4 +46,25 @@ class VmaTreeTest {
         assertThat(t.findFree(P)).isEqualTo(VmaTree.MMAP_BASE + P);
         assertThat(t.findFree(4L << 20) % (2L << 20)).isZero();
     }
+
+    @Test
+    void aLookupAfterAChangeNeverAnswersFromTheVmaItFoundBefore() {
+        VmaTree t = new VmaTree();
+        long base = 0x30000;
+        t.insert(new Vma(base, base + 8 * P, Protection.READ_WRITE, VmaKind.ANON_PRIVATE, null, 0));
+        assertThat(t.find(base + P).prot()).isEqualTo(Protection.READ_WRITE);
+
+        t.protect(base, base + 4 * P, Protection.READ);
+        assertThat(t.find(base + P).prot()).as("after mprotect").isEqualTo(Protection.READ);
+
+        t.remove(base, base + 2 * P);
+        assertThat(t.find(base + P)).as("after munmap").isNull();
+        assertThat(t.find(base + 3 * P).start()).isEqualTo(base + 2 * P);
+
+        t.clear();
+        assertThat(t.find(base + 3 * P)).as("after exit").isNull();
+        t.insert(new Vma(base, base + P, Protection.READ, VmaKind.ANON_PRIVATE, null, 0));
+        assertThat(t.find(base + 3 * P)).as("a smaller mapping in its place").isNull();
+        assertThat(t.find(base)).isNotNull();
+    }
 }
