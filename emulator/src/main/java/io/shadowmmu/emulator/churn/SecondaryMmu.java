@@ -8,8 +8,6 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import io.shadowmmu.config.Variant;
 import io.shadowmmu.hostmm.events.AgentIds;
-import io.shadowmmu.hostmm.events.CoherenceEvents;
-import io.shadowmmu.hostmm.events.Invariant;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.notifier.AccessGrant;
@@ -18,14 +16,12 @@ import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
 import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
+import io.shadowmmu.testkit.secondary.TranslationCache;
 
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -70,9 +66,6 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
     private static final Duration FAULT_TIMEOUT = Duration.ofSeconds(30);
 
     private final ActorRef<MmCommand> mm;
-    private final long mmId;
-    private final PhysicalMemory memory;
-    private final CoherenceEvents events;
     private final String name;
     private final Duration ackDelay;
     private final ActorRef<Stats> reportTo;
@@ -80,8 +73,7 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
     private final long agent = AgentIds.next();
     private final ActorRef<MmuNotification> notifications;
     private final ActorRef<MmCommand.Registered> registrations;
-    /** page -> (pfn << 32 | generation) */
-    private final Map<Long, Long> translations = new HashMap<>();
+    private final TranslationCache translations;
     private final List<Range> inProgress = new ArrayList<>();
     private final Set<Long> faulting = new HashSet<>();
     private long sequence;
@@ -110,14 +102,12 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
         this.variant = variant;
         context.watch(mm);
         this.mm = mm;
-        this.mmId = mmId;
-        this.memory = memory;
-        this.events = memory.events();
         this.name = name;
         this.ackDelay = ackDelay;
         this.notifications = context.messageAdapter(MmuNotification.class, Notified::new);
         this.registrations = context.messageAdapter(MmCommand.Registered.class, Registered::new);
-        events.agentNamed(agent, name);
+        memory.events().agentNamed(agent, name);
+        this.translations = new TranslationCache(memory, agent, mmId, name);
         register();
     }
 
@@ -151,7 +141,7 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
 
     /** The mm released us or is gone: nothing left to translate. */
     private Behavior<Command> finish() {
-        dropAll();
+        translations.dropAll();
         reportTo.tell(stats());
         return Behaviors.stopped();
     }
@@ -172,21 +162,13 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
             return this;
         }
         long page = t.va() & ~(PhysicalMemory.PAGE_SIZE - 1);
-        Long entry = translations.get(page);
-        if (entry != null) {
+        if (translations.holds(page)) {
             if (!grant.enter()) {
-                dropAll(); // revoked: the Fenced message is on its way
+                translations.dropAll(); // revoked: the Fenced message is on its way
                 return this;
             }
             try {
-                int pfn = (int) (entry >>> 32);
-                int generation = (int) (long) entry;
-                if (memory.checkMode() && memory.generation(pfn) != generation) {
-                    events.violation(Invariant.I3, agent, name + " read 0x" + Long.toHexString(t.va())
-                            + " through a translation to frame " + pfn + " generation " + generation
-                            + ", which was freed and reused (now generation " + memory.generation(pfn) + ")");
-                }
-                memory.read(pfn, (int) ((t.va() & (PhysicalMemory.PAGE_SIZE - 1)) >>> 3));
+                translations.read(t.va());
                 hits++;
             } finally {
                 grant.exit();
@@ -215,8 +197,7 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
             retries++;
             return this;
         }
-        translations.put(p.page(), ((long) g.pfn() << 32) | (g.generation() & 0xFFFF_FFFFL));
-        events.translationInstalled(agent, 0, mmId, p.page(), g.pfn(), g.generation(), false);
+        translations.install(p.page(), g.pfn(), g.generation());
         return this;
     }
 
@@ -238,17 +219,19 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
         } else if (n instanceof MmuNotification.Release) {
             MmuNotification.Release r = (MmuNotification.Release) n;
             if (ackDelay.isZero()) {
-                dropAll();
+                translations.dropAll();
                 r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
                 return finish();
             }
             acknowledge(NotifierReply.Ack.clean(r.subscription(), r.batch()), r.replyTo(), List.of(), true);
         } else if (n instanceof MmuNotification.ClearYoung) {
             MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), holdsAny(q.range())));
+            boolean young = translations.holdsAny(q.range());
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young));
         } else if (n instanceof MmuNotification.TestYoung) {
             MmuNotification.TestYoung q = (MmuNotification.TestYoung) n;
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), holdsAny(q.range())));
+            boolean young = translations.holdsAny(q.range());
+            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young));
         } else if (n instanceof MmuNotification.Fenced) {
             if (((MmuNotification.Fenced) n).subscription() < 0) {
                 return finish(); // the mm exited before we could register
@@ -289,7 +272,7 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
             return;
         }
         fences++;
-        dropAll();
+        translations.dropAll();
         inProgress.clear();
         sequence++; // anything sampled before the fence is stale
         subscription = -1;
@@ -301,36 +284,9 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
 
     private void drop(List<Range> ranges, boolean all) {
         if (all) {
-            dropAll();
-            return;
+            translations.dropAll();
+        } else {
+            translations.drop(ranges);
         }
-        Iterator<Map.Entry<Long, Long>> it = translations.entrySet().iterator();
-        while (it.hasNext()) {
-            Map.Entry<Long, Long> e = it.next();
-            if (Range.anyContains(ranges, e.getKey())) {
-                removed(e.getKey(), e.getValue());
-                it.remove();
-            }
-        }
-    }
-
-    private void dropAll() {
-        for (Map.Entry<Long, Long> e : translations.entrySet()) {
-            removed(e.getKey(), e.getValue());
-        }
-        translations.clear();
-    }
-
-    private void removed(long page, long entry) {
-        events.translationRemoved(agent, 0, mmId, page, (int) (entry >>> 32), (int) entry);
-    }
-
-    private boolean holdsAny(Range range) {
-        for (Long page : translations.keySet()) {
-            if (range.contains(page)) {
-                return true;
-            }
-        }
-        return false;
     }
 }

@@ -9,7 +9,6 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import io.shadowmmu.hostmm.events.AgentIds;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
-import io.shadowmmu.hostmm.events.Invariant;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.notifier.AccessGrant;
@@ -18,6 +17,7 @@ import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
 import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
+import io.shadowmmu.testkit.secondary.TranslationCache;
 import io.shadowmmu.testkit.fault.FaultCounters;
 import io.shadowmmu.testkit.fault.FaultPlan;
 import io.shadowmmu.testkit.fault.FaultyLink;
@@ -25,7 +25,6 @@ import io.shadowmmu.testkit.fault.FaultyLink;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -80,8 +79,6 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
     private static final long PAGE = PhysicalMemory.PAGE_SIZE;
 
     private final ActorRef<MmCommand> mm;
-    private final long mmId;
-    private final PhysicalMemory memory;
     private final CoherenceEvents events;
     private final long base;
     private final int pages;
@@ -94,8 +91,7 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
     private final ActorRef<Object> link;
     private final ActorRef<MmuNotification> endpoint;
     private final ActorRef<MmCommand.Registered> registrations;
-    /** page -> (pfn << 32 | generation) */
-    private final Map<Long, Long> translations = new HashMap<>();
+    private final TranslationCache translations;
     private final Map<Long, List<Range>> inProgress = new HashMap<>();
     private final Set<Long> faulting = new HashSet<>();
     private long sequence;
@@ -119,8 +115,6 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
                             Duration refenceBackoff, Totals totals) {
         super(ctx);
         this.mm = mm;
-        this.mmId = mmId;
-        this.memory = memory;
         this.events = memory.events();
         this.base = base;
         this.pages = pages;
@@ -138,6 +132,7 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
         this.endpoint = FaultyLink.notifications(link);
         this.registrations = ctx.messageAdapter(MmCommand.Registered.class, Registered::new);
         events.agentNamed(agent, name);
+        this.translations = new TranslationCache(memory, agent, mmId, name);
         register();
     }
 
@@ -162,7 +157,7 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
 
     /** The incarnation is gone and its tables with it; the next one starts empty and registers afresh. */
     private Behavior<Command> onCrash() {
-        translations.clear();
+        translations.forget();
         events.agentRevoked(agent, name + " crashed");
         getContext().stop(link); // the host watches it: the dead incarnation's subscription goes with it
         return this;
@@ -182,7 +177,7 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
         int done = 0;
         if (grant != null && !released) {
             if (!grant.enter()) {
-                dropAll(); // revoked: the Fenced message is on its way
+                translations.dropAll(); // revoked: the Fenced message is on its way
             } else {
                 try {
                     for (; done < b.accesses(); done++) {
@@ -201,16 +196,7 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
     /** One read: through the cached translation if there is one, else a fault to the host. */
     private void access(long va) {
         long page = va & ~(PAGE - 1);
-        Long entry = translations.get(page);
-        if (entry != null) {
-            int pfn = (int) (entry >>> 32);
-            int generation = (int) (long) entry;
-            if (memory.checkMode() && memory.generation(pfn) != generation) {
-                events.violation(Invariant.I3, agent, name + " read 0x" + Long.toHexString(va) + " through frame "
-                        + pfn + " generation " + generation + ", freed and reused (now " + memory.generation(pfn)
-                        + ")");
-            }
-            memory.read(pfn, (int) ((va & (PAGE - 1)) >>> 3));
+        if (translations.read(va)) {
             totals.hits.incrementAndGet();
             return;
         }
@@ -242,8 +228,7 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
             return this;
         }
         try {
-            translations.put(p.page(), ((long) g.pfn() << 32) | (g.generation() & 0xFFFF_FFFFL));
-            events.translationInstalled(agent, 0, mmId, p.page(), g.pfn(), g.generation(), false);
+            translations.install(p.page(), g.pfn(), g.generation());
         } finally {
             grant.exit();
         }
@@ -270,7 +255,7 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
         if (n instanceof MmuNotification.InvalidateStart) {
             MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) n;
             inProgress.putIfAbsent(s.batch(), s.ranges()); // a duplicate changes nothing
-            drop(s.ranges());
+            translations.drop(s.ranges());
             s.replyTo().tell(NotifierReply.Ack.clean(s.subscription(), s.batch()));
         } else if (n instanceof MmuNotification.InvalidateEnd) {
             if (inProgress.remove(((MmuNotification.InvalidateEnd) n).batch()) != null) {
@@ -279,7 +264,7 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
         } else if (n instanceof MmuNotification.Release) {
             MmuNotification.Release r = (MmuNotification.Release) n;
             released = true;
-            dropAll();
+            translations.dropAll();
             r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
         } else if (n instanceof MmuNotification.ClearYoung) {
             MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
@@ -300,32 +285,11 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
             return;
         }
         totals.fences.incrementAndGet();
-        dropAll();
+        translations.dropAll();
         inProgress.clear();
         sequence++; // anything sampled before the fence is stale
         subscription = -1;
         grant = null;
         getContext().scheduleOnce(refenceBackoff, getContext().getSelf(), Reregister.INSTANCE);
-    }
-
-    private void drop(List<Range> ranges) {
-        for (Iterator<Map.Entry<Long, Long>> it = translations.entrySet().iterator(); it.hasNext(); ) {
-            Map.Entry<Long, Long> e = it.next();
-            if (Range.anyContains(ranges, e.getKey())) {
-                removed(e.getKey(), e.getValue());
-                it.remove();
-            }
-        }
-    }
-
-    private void dropAll() {
-        for (Map.Entry<Long, Long> e : translations.entrySet()) {
-            removed(e.getKey(), e.getValue());
-        }
-        translations.clear();
-    }
-
-    private void removed(long page, long entry) {
-        events.translationRemoved(agent, 0, mmId, page, (int) (entry >>> 32), (int) entry);
     }
 }
