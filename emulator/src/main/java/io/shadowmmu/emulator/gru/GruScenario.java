@@ -78,6 +78,13 @@ public final class GruScenario implements Scenario {
         return r;
     }
 
+    private static String ordinal(int n) {
+        int tens = n % 100;
+        String suffix = tens >= 11 && tens <= 13 ? "th" : n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd"
+                : "th";
+        return n + suffix;
+    }
+
     /** The device counters under {@code gru.} and the summary lines of a GRU run. */
     public static void report(ScenarioResult r, GruResult g, GruSettings gru) {
         for (Map.Entry<String, Object> e : g.fields().entrySet()) {
@@ -91,10 +98,11 @@ public final class GruScenario implements Scenario {
                 g.flushes(), g.entriesFlushed(), g.handleWaits(), g.contextSteals(),
                 g.audit() == null ? "" : "; frames audit " + (g.audit().clean() ? "clean" : "FAILED")));
         if (gru.churns() || !gru.slowAck().isZero()) {
-            r.line(String.format("context churn every %,d device instructions: %,d mm bindings re-created, %,d"
-                    + " registrations (%,d inside an invalidation in flight); slow ack %d ms held %,d invalidations"
-                    + " open", gru.contextChurn(), g.churns(), g.registrations(), g.registrationsInFlight(),
-                    gru.slowAck().toMillis(), g.slowAcks()));
+            String when = !gru.churns() ? "off" : gru.contextChurn() == 1 ? "at every wait for an invalidation"
+                    : "at every " + ordinal(gru.contextChurn()) + " wait for an invalidation";
+            r.line(String.format("context churn %s: %,d mm bindings re-created, %,d registrations (%,d inside an"
+                    + " invalidation in flight); slow ack %d ms held %,d invalidations open", when, g.churns(),
+                    g.registrations(), g.registrationsInFlight(), gru.slowAck().toMillis(), g.slowAcks()));
         }
     }
 }
