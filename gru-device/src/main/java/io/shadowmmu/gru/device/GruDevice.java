@@ -249,6 +249,15 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
 
     // ---- context churn --------------------------------------------------------------------------------------------
 
+    /** Churns the binding a wait marked during this message, once the waiting batch is parked. */
+    private void churnIfDue() {
+        BoundMm b = churnDue;
+        churnDue = null;
+        if (b != null && byMm.get(b.mmId) == b && b.registered()) {
+            churn(b);
+        }
+    }
+
     /**
      * Context churn ({@code gru.context-churn}): a batch just had to wait for an invalidation of its mm to end, and
      * the binding is torn down and re-created, as when a user gives up on a stalled context, frees it and creates a
@@ -259,14 +268,6 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
      * which invalidations are in flight. The new binding is not churned again before it saw a start of its own, so
      * a wait for an invalidation it was handed at registration never re-creates it in a loop.
      */
-    private void churnIfDue() {
-        BoundMm b = churnDue;
-        churnDue = null;
-        if (b != null && byMm.get(b.mmId) == b && b.registered()) {
-            churn(b);
-        }
-    }
-
     private void churn(BoundMm old) {
         counters.churns++;
         for (GruContext c : contexts.values()) {
