@@ -91,7 +91,8 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
     private final HostCommand.ProcessSpawned[] processes;
     private final Range[] regions;
     private final List<GruStats> deviceStats = new ArrayList<>();
-    private ActorRef<GruStressor.Command> stressor;
+    private final List<ActorRef<GruStressor.Command>> stressors = new ArrayList<>();
+    private int stressorsStopped;
     private ActorRef<SlowAckSubscriber.Command> slowAck;
     private int slowSubscribed;
     private SlowAckSubscriber.Count slowCount;
@@ -234,8 +235,17 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
             targets.add(new GruStressor.Target(proc.process(), regions[p]));
         }
         if (params.stress()) {
-            stressor = getContext().spawn(GruStressor.create(targets, gru.stressPages(), params.seed() ^ 0x5EEDL),
-                    "stressor");
+            if (gru.slowAck().isZero()) {
+                stressors.add(getContext().spawn(GruStressor.create(targets, gru.stressPages(),
+                        params.seed() ^ 0x5EEDL), "stressor"));
+            } else {
+                // One stressor per process: with slow acks a single one would make each process's invalidations
+                // wait behind every other's, and each mm would have one in flight only a fraction of the time.
+                for (int p = 0; p < targets.size(); p++) {
+                    stressors.add(getContext().spawn(GruStressor.create(List.of(targets.get(p)), gru.stressPages(),
+                            (params.seed() ^ 0x5EEDL) * 31 + p), "stressor" + p));
+                }
+            }
         }
     }
 
@@ -246,8 +256,11 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
         if (++finished < processes.length) {
             return this;
         }
-        if (stressor != null) {
-            stressor.tell(new GruStressor.Stop(getContext().messageAdapter(GruStressor.Counts.class, Stopped::new)));
+        if (!stressors.isEmpty()) {
+            ActorRef<GruStressor.Counts> stopped = getContext().messageAdapter(GruStressor.Counts.class, Stopped::new);
+            for (ActorRef<GruStressor.Command> s : stressors) {
+                s.tell(new GruStressor.Stop(stopped));
+            }
         } else {
             collectStats();
         }
@@ -255,7 +268,12 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
     }
 
     private Behavior<Command> onStopped(Stopped s) {
-        stress = s.counts();
+        GruStressor.Counts c = s.counts();
+        stress = new GruStressor.Counts(stress.mprotects() + c.mprotects(), stress.munmaps() + c.munmaps(),
+                stress.dontneeds() + c.dontneeds(), stress.forks() + c.forks(), stress.failed() + c.failed());
+        if (++stressorsStopped < stressors.size()) {
+            return this;
+        }
         collectStats();
         return this;
     }

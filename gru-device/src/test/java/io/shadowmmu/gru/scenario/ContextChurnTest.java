@@ -121,9 +121,9 @@ class ContextChurnTest {
                 "gru.context-churn", "1", "gru.slow-ack", "5ms", "gru.region", "256k"));
         HostContext host = HostContext.create(settings, events);
         TestProbe<GruResult> done = kit.createTestProbe();
-        kit.spawn(GruScenario.create(host, new GruScenario.Params(GruSettings.read(settings), 400_000, 7, true),
+        kit.spawn(GruScenario.create(host, new GruScenario.Params(GruSettings.read(settings), 20_000, 7, true),
                 done.getRef()));
-        GruResult r = done.receiveMessage(Duration.ofSeconds(60));
+        GruResult r = done.receiveMessage(Duration.ofSeconds(120));
 
         assertThat(r.slowAcks()).as("invalidations held open by the slow subscriber").isPositive();
         assertThat(r.churns()).as("bindings re-created").isPositive();
