@@ -16,7 +16,8 @@ public enum Variant {
     /**
      * Registration does not hand the newcomer the invalidations in flight. Exhibited by a subscriber that reads the
      * host page table itself (a GRU drop-in) while a barrier strategy holds the change back: it caches the entry the
-     * barrier is about to clear, is not asked to flush it, and the frame is freed under it.
+     * barrier is about to clear, is not asked to flush it, and the frame is freed under it. The gru scenario exhibits
+     * it with context churn and a slow-ack subscriber under RANGE (D54).
      */
     REGISTER_UNQUIESCED("registration ignores invalidations in flight"),
     /** A remote fault reply sent before an invalidation is installed after it was acknowledged. */
@@ -39,8 +40,9 @@ public enum Variant {
 
     /**
      * Variants some part of the emulator can exhibit today; the others are refused. STALE_INFLIGHT_FAULT only does
-     * something in the cluster scenario and module (cross-node importers); REGISTER_UNQUIESCED and LOST_DIRTY are
-     * exhibited by testkit's catalogue tests (the CLI says which scenarios cannot exhibit a variant).
+     * something in the cluster scenario and module (cross-node importers), REGISTER_UNQUIESCED in the gru scenario,
+     * LOST_DIRTY in the VM scenarios on shared-file guest RAM; testkit's catalogue tests force each interleaving (the
+     * CLI says which scenarios cannot exhibit a variant).
      */
     public static final java.util.Set<Variant> AVAILABLE =
             java.util.EnumSet.of(NONE, NO_FAULT_RETRY, ACK_BEFORE_FLUSH, FREE_BEFORE_ACK, REGISTER_UNQUIESCED,

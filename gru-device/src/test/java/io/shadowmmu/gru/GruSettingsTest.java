@@ -34,6 +34,33 @@ class GruSettingsTest {
     }
 
     @Test
+    void churnAndSlowAckAreOffByDefault() {
+        GruSettings g = GruSettings.read(Settings.defaults());
+        assertThat(g.contextChurn()).isZero();
+        assertThat(g.churns()).isFalse();
+        assertThat(g.slowAck()).isZero();
+    }
+
+    @Test
+    void aNegativeChurnNamesItsKeyAndRule() {
+        Settings s = Settings.withOverrides(Map.of("gru.context-churn", "-1"));
+        assertThatThrownBy(() -> GruSettings.read(s)).isInstanceOf(SettingsException.class)
+                .hasMessageContaining("gru.context-churn").hasMessageContaining("between 0 and");
+    }
+
+    @Test
+    void aSlowAckMustStayBelowTheAckDeadline() {
+        Settings s = Settings.withOverrides(Map.of("gru.slow-ack", "600ms", "notifier.ack-deadline", "500ms"));
+        assertThatThrownBy(() -> GruSettings.read(s)).isInstanceOf(SettingsException.class)
+                .hasMessageContaining("gru.slow-ack").hasMessageContaining("notifier.ack-deadline");
+        Settings bad = Settings.withOverrides(Map.of("gru.slow-ack", "soon"));
+        assertThatThrownBy(() -> GruSettings.read(bad)).hasMessageContaining("gru.slow-ack")
+                .hasMessageContaining("duration");
+        assertThat(GruSettings.read(Settings.withOverrides(Map.of("gru.slow-ack", "10ms"))).slowAck())
+                .isEqualTo(java.time.Duration.ofMillis(10));
+    }
+
+    @Test
     void anUnknownGruKeyIsRejected() {
         assertThatThrownBy(() -> Settings.withOverrides(Map.of("gru.tlb.entires", "64")))
                 .isInstanceOf(SettingsException.class).hasMessageContaining("gru.tlb.entires");

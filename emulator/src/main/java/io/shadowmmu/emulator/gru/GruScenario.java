@@ -3,6 +3,7 @@ package io.shadowmmu.emulator.gru;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.javadsl.Behaviors;
+import io.shadowmmu.config.Variant;
 import io.shadowmmu.emulator.scenario.Awaiting;
 import io.shadowmmu.emulator.scenario.EmbeddedSystem;
 import io.shadowmmu.emulator.scenario.Scenario;
@@ -32,8 +33,20 @@ public final class GruScenario implements Scenario {
                 + " (--ops = device instructions)";
     }
 
+    /**
+     * REGISTER_UNQUIESCED needs devices registering inside a RANGE invalidation held open: context churn and a
+     * slow-ack subscriber give it that (D54), so this scenario runs it; the other variants it cannot exhibit stay
+     * refused.
+     */
     @Override
-    public ScenarioResult run(ScenarioRun run) throws Exception {
+    public String cannotExhibit(Variant variant) {
+        return variant == Variant.REGISTER_UNQUIESCED ? null : Scenario.super.cannotExhibit(variant);
+    }
+
+    @Override
+    public ScenarioResult run(ScenarioRun given) throws Exception {
+        RegisterUnquiescedSetup.Prepared prepared = RegisterUnquiescedSetup.prepare(given);
+        ScenarioRun run = prepared.run();
         GruSettings gru = GruSettings.read(run.settings());
         long ops = run.opsOr(run.settings().reader().section("gru-scenario").longAtLeast("default-ops", 1));
         HostContext host = HostContext.create(run.settings(), run.oracle().events());
@@ -56,13 +69,24 @@ public final class GruScenario implements Scenario {
         }
         run.oracle().finish(g.audit());
         ScenarioResult r = new ScenarioResult().put("ops", ops);
-        report(r, g);
+        if (prepared.line() != null) {
+            r.line(prepared.line());
+        }
+        r.put("notifier.strategy", run.settings().notifier().strategy().name());
+        report(r, g, gru);
         r.put("host.frames.leaked", g.audit().leaked());
         return r;
     }
 
+    private static String ordinal(int n) {
+        int tens = n % 100;
+        String suffix = tens >= 11 && tens <= 13 ? "th" : n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd"
+                : "th";
+        return n + suffix;
+    }
+
     /** The device counters under {@code gru.} and the summary lines of a GRU run. */
-    public static void report(ScenarioResult r, GruResult g) {
+    public static void report(ScenarioResult r, GruResult g, GruSettings gru) {
         for (Map.Entry<String, Object> e : g.fields().entrySet()) {
             r.put("gru." + e.getKey(), e.getValue());
         }
@@ -73,5 +97,12 @@ public final class GruScenario implements Scenario {
         r.line(String.format("flushes %,d (%,d entries), flush-handle waits %,d, context steals %,d%s",
                 g.flushes(), g.entriesFlushed(), g.handleWaits(), g.contextSteals(),
                 g.audit() == null ? "" : "; frames audit " + (g.audit().clean() ? "clean" : "FAILED")));
+        if (gru.churns() || !gru.slowAck().isZero()) {
+            String when = !gru.churns() ? "off" : gru.contextChurn() == 1 ? "at every wait for an invalidation"
+                    : "at every " + ordinal(gru.contextChurn()) + " wait for an invalidation";
+            r.line(String.format("context churn %s: %,d mm bindings re-created, %,d registrations (%,d inside an"
+                    + " invalidation in flight); slow ack %d ms held %,d invalidations open", when, g.churns(),
+                    g.registrations(), g.registrationsInFlight(), gru.slowAck().toMillis(), g.slowAcks()));
+        }
     }
 }

@@ -147,7 +147,7 @@ public final class MixedScenario implements Scenario {
                 o.vms().vmms(), o.audit(), o.pressure(), null, o.vms().runNanos());
         VmRunner.report(r, vms);
         VmScenario.stressors(r, vms);
-        GruScenario.report(r, o.gru());
+        GruScenario.report(r, o.gru(), GruSettings.read(run.settings()));
         host(r, o);
         r.put("ops", r.get("accesses"));
         r.put("mixed.hostMemoryBytes", hostMemory).put("mixed.guestTouchedBytes", touched);

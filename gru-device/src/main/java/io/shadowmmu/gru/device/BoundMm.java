@@ -24,6 +24,8 @@ final class BoundMm {
     /** Invalidations seen started and not yet ended ({@code ms_range_active}), with their ranges. */
     int rangeActive;
     final List<Range> activeRanges = new ArrayList<>();
+    /** An invalidation start reached this binding (context churn waits for one before it re-creates it). */
+    boolean sawStart;
     /** Bumped by every end and fence; a drop-in that saw it move is discarded. Compared with != only. */
     long sequence;
     /** Contexts bound to this mm, and how many of them hold a hardware context now. */

@@ -6,7 +6,8 @@ package io.shadowmmu.gru.device;
  */
 final class GruContext {
     final int id;
-    final BoundMm bound;
+    /** Its mm binding; context churn moves it to the binding that replaces this one. */
+    BoundMm bound;
     /** Hardware context slot, or -1 when unloaded. */
     int hardware = -1;
     long lastUse;

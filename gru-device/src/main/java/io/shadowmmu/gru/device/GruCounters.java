@@ -14,9 +14,13 @@ final class GruCounters {
     long contextLoads;
     long contextSteals;
     long violations;
+    long churns;
+    long registrations;
+    long registrationsInFlight;
 
     GruStats snapshot(String name, int contexts, long handleWaits) {
         return new GruStats(name, contexts, opened, hits, misses, dropins, dropinFailures, dropinWaits,
-                dropinDiscards, flushes, entriesFlushed, handleWaits, contextLoads, contextSteals, violations);
+                dropinDiscards, flushes, entriesFlushed, handleWaits, contextLoads, contextSteals, violations, churns, registrations,
+                registrationsInFlight);
     }
 }

@@ -62,6 +62,11 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
     private final Map<Integer, GruContext> contexts = new HashMap<>();
     private final Map<Long, BoundMm> byMm = new HashMap<>();
     private final Map<Integer, BoundMm> byAsid = new HashMap<>();
+    /**
+     * Per mm, registrations asked for by bindings closed before the reply came. The mm answers in order, so the next
+     * replies for that mm are theirs: each is unregistered at once instead of being taken for a newer binding's.
+     */
+    private final Map<Long, java.util.ArrayDeque<ActorRef<MmCommand>>> orphaned = new HashMap<>();
     private final ActorRef<MmuNotification> notifications;
     private final ActorRef<MmCommand.Registered> registrations;
     private final List<Long> dirtyPages = new ArrayList<>();
@@ -69,6 +74,9 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
     private int nextContext = 1;
     private int nextAsid = 1;
     private long useClock;
+    /** Waits for an invalidation to end on bindings eligible for context churn, and the one to churn next. */
+    private long churnWaits;
+    private BoundMm churnDue;
 
     public static Behavior<GruCommand> create(String name, GruSettings settings, PhysicalMemory memory) {
         return Behaviors.setup(ctx -> new GruDevice(ctx, name, settings, memory));
@@ -128,6 +136,15 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
 
     private Behavior<GruCommand> onRegistered(Registered r) {
         MmCommand.Registered reg = r.registration();
+        java.util.ArrayDeque<ActorRef<MmCommand>> orphans = orphaned.get(reg.mm());
+        if (orphans != null) {
+            ActorRef<MmCommand> mm = orphans.poll();
+            if (orphans.isEmpty()) {
+                orphaned.remove(reg.mm());
+            }
+            mm.tell(new MmCommand.Unregister(reg.subscription(), getContext().getSystem().ignoreRef()));
+            return this;
+        }
         BoundMm b = byMm.get(reg.mm());
         if (b == null || b.registered()) {
             return this; // released or closed meanwhile; the mm will find us gone or fence us
@@ -135,6 +152,10 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         b.subscription = reg.subscription();
         b.grant = reg.grant();
         b.walker = reg.pageTable();
+        counters.registrations++;
+        if (!reg.inFlight().isEmpty()) {
+            counters.registrationsInFlight++; // joined inside an invalidation: its drop-ins wait for the end
+        }
         for (MmCommand.InFlight f : reg.inFlight()) {
             b.rangeActive++; // its end will come like any other
             b.activeRanges.addAll(f.ranges());
@@ -154,6 +175,9 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
             forget(b);
             if (b.subscription >= 0) {
                 b.mm.tell(new MmCommand.Unregister(b.subscription, getContext().getSystem().ignoreRef()));
+            } else {
+                // Its registration is still on the way (or, after a fence, again): unregister it when it comes.
+                orphaned.computeIfAbsent(b.mmId, k -> new java.util.ArrayDeque<>()).add(b.mm);
             }
         }
         return this;
@@ -219,7 +243,54 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
             return this;
         }
         execute(p);
+        churnIfDue();
         return this;
+    }
+
+    // ---- context churn --------------------------------------------------------------------------------------------
+
+    /** Churns the binding a wait marked during this message, once the waiting batch is parked. */
+    private void churnIfDue() {
+        BoundMm b = churnDue;
+        churnDue = null;
+        if (b != null && byMm.get(b.mmId) == b && b.registered()) {
+            churn(b);
+        }
+    }
+
+    /**
+     * Context churn ({@code gru.context-churn}): a batch just had to wait for an invalidation of its mm to end, and
+     * the binding is torn down and re-created, as when a user gives up on a stalled context, frees it and creates a
+     * new one at once ({@code gru_drop_mmu_notifier}, then {@code gru_register_mmu_notifier}). The contexts are
+     * unloaded, the ASID flushed, the notifier unregistered; a new binding with a new ASID registers while that
+     * invalidation is still in flight, and the contexts (whose handles the users keep) reload on their next batch.
+     * Batches waiting on the old binding wait for the new registration: they run again only once the host said
+     * which invalidations are in flight. The new binding is not churned again before it saw a start of its own, so
+     * a wait for an invalidation it was handed at registration never re-creates it in a loop.
+     */
+    private void churn(BoundMm old) {
+        counters.churns++;
+        for (GruContext c : contexts.values()) {
+            if (c.bound == old && c.hardware >= 0) {
+                hardware[c.hardware] = null;
+                c.hardware = -1;
+            }
+        }
+        dropAll(old);
+        byAsid.remove(old.asid);
+        old.mm.tell(new MmCommand.Unregister(old.subscription, getContext().getSystem().ignoreRef()));
+        BoundMm fresh = new BoundMm(old.mm, old.mmId, old.agent, nextAsid++);
+        fresh.contexts = old.contexts;
+        fresh.waiting.addAll(old.waiting);
+        old.waiting.clear();
+        for (GruContext c : contexts.values()) {
+            if (c.bound == old) {
+                c.bound = fresh;
+            }
+        }
+        byMm.put(fresh.mmId, fresh);
+        byAsid.put(fresh.asid, fresh);
+        register(fresh);
     }
 
     private void gone(Pending p) {
@@ -332,6 +403,9 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         long page = va & ~(PhysicalMemory.PAGE_SIZE - 1);
         if (b.activeOver(page)) {
             counters.dropinWaits++; // ms_range_active: wait for the end, do not spin
+            if (settings.churns() && b.sawStart && ++churnWaits % settings.contextChurn() == 0) {
+                churnDue = b; // after this message: the batch is parked by then
+            }
             return WAIT;
         }
         long sampled = b.sequence;
@@ -421,6 +495,7 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         }
         b.rangeActive++;
         b.activeRanges.addAll(s.ranges());
+        b.sawStart = true;
         dirtyPages.clear();
         if (b.loaded > 0) {
             for (Range r : s.ranges()) {
@@ -461,6 +536,7 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
             b.activeRanges.clear();
         }
         resume(b);
+        churnIfDue(); // a resumed batch may have met another invalidation in flight
     }
 
     /** The mm exits: its contexts are freed with their translations. */

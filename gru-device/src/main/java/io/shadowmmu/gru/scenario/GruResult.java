@@ -8,11 +8,17 @@ import java.util.List;
 /**
  * What a {@link GruScenario} run did: device counters summed over the devices, what the user processes saw, what the
  * host stressor did, and the final frame audit (I5; null when the scenario ran on a host it does not own).
+ *
+ * @param churns                mm bindings the devices tore down and re-created (gru.context-churn)
+ * @param registrations         notifier registrations the devices completed
+ * @param registrationsInFlight registrations handed at least one invalidation in flight
+ * @param slowAcks              invalidations the slow-ack subscriber held open (gru.slow-ack)
  */
 public record GruResult(int devices, int processes, long contexts, long instructions, long hits, long misses,
                         long dropins, long dropinFailures, long dropinWaits, long dropinDiscards, long flushes,
                         long entriesFlushed, long handleWaits, long contextSteals, long hostFaults, long segvs,
-                        long deviceViolations, GruStressor.Counts stress, List<GruStats> perDevice,
+                        long deviceViolations, long churns, long registrations, long registrationsInFlight,
+                        long slowAcks, GruStressor.Counts stress, List<GruStats> perDevice,
                         HostCommand.AuditReport audit) {
 
     /** The counters under their JSON names (the CLI puts them under {@code gru.}), in a stable order. */
@@ -35,6 +41,10 @@ public record GruResult(int devices, int processes, long contexts, long instruct
         m.put("hostFaults", hostFaults);
         m.put("segvs", segvs);
         m.put("violations", deviceViolations);
+        m.put("churns", churns);
+        m.put("registrations", registrations);
+        m.put("registrationsInFlight", registrationsInFlight);
+        m.put("slowAcks", slowAcks);
         m.put("stress.mprotects", stress.mprotects());
         m.put("stress.munmaps", stress.munmaps());
         m.put("stress.dontneeds", stress.dontneeds());
@@ -43,7 +53,7 @@ public record GruResult(int devices, int processes, long contexts, long instruct
     }
 
     static GruResult of(List<GruStats> devices, int processes, long instructions, long hostFaults, long segvs,
-                        GruStressor.Counts stress, HostCommand.AuditReport audit) {
+                        long slowAcks, GruStressor.Counts stress, HostCommand.AuditReport audit) {
         long contexts = 0;
         long hits = 0;
         long misses = 0;
@@ -56,6 +66,9 @@ public record GruResult(int devices, int processes, long contexts, long instruct
         long handleWaits = 0;
         long steals = 0;
         long violations = 0;
+        long churns = 0;
+        long registrations = 0;
+        long registrationsInFlight = 0;
         for (GruStats s : devices) {
             contexts += s.opened();
             hits += s.hits();
@@ -69,9 +82,12 @@ public record GruResult(int devices, int processes, long contexts, long instruct
             handleWaits += s.handleWaits();
             steals += s.contextSteals();
             violations += s.violations();
+            churns += s.churns();
+            registrations += s.registrations();
+            registrationsInFlight += s.registrationsInFlight();
         }
         return new GruResult(devices.size(), processes, contexts, instructions, hits, misses, dropins, failures,
-                waits, discards, flushes, flushed, handleWaits, steals, hostFaults, segvs, violations, stress,
-                List.copyOf(devices), audit);
+                waits, discards, flushes, flushed, handleWaits, steals, hostFaults, segvs, violations, churns,
+                registrations, registrationsInFlight, slowAcks, stress, List.copyOf(devices), audit);
     }
 }

@@ -32,7 +32,9 @@ import java.util.function.BooleanSupplier;
  * The gru scenario as an actor: P host processes, each with one region of anonymous memory and a device context on
  * one of D devices (round robin), issue seeded loads, stores and AMOs, while a host stressor mprotects, munmaps,
  * madvises and forks their memory. When every process finished, the stressor stops, the processes exit, the host
- * audits its frames (I5) and the result goes to {@code replyTo}.
+ * audits its frames (I5) and the result goes to {@code replyTo}. With {@code gru.slow-ack} a {@link SlowAckSubscriber}
+ * subscribes to every process's mm before the workload starts, so each invalidation stays open that long; with
+ * {@code gru.context-churn} the devices re-create their mm bindings meanwhile, registering inside those windows.
  */
 public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
 
@@ -72,6 +74,12 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
     private record Audited(HostCommand.AuditReport report) implements Command {
     }
 
+    private record SlowSubscribed(MmCommand.Registered registration) implements Command {
+    }
+
+    private record SlowCount(SlowAckSubscriber.Count count) implements Command {
+    }
+
     private static final Duration SETUP_TIMEOUT = Duration.ofSeconds(30);
 
     private final HostContext host;
@@ -83,7 +91,11 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
     private final HostCommand.ProcessSpawned[] processes;
     private final Range[] regions;
     private final List<GruStats> deviceStats = new ArrayList<>();
-    private ActorRef<GruStressor.Command> stressor;
+    private final List<ActorRef<GruStressor.Command>> stressors = new ArrayList<>();
+    private int stressorsStopped;
+    private ActorRef<SlowAckSubscriber.Command> slowAck;
+    private int slowSubscribed;
+    private SlowAckSubscriber.Count slowCount;
     private GruStressor.Counts stress = new GruStressor.Counts(0, 0, 0, 0, 0);
     private int spawned;
     private int mapped;
@@ -159,6 +171,11 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
                 .onMessage(Stats.class, this::onStats)
                 .onMessageEquals(Exited.INSTANCE, this::onExited)
                 .onMessage(Audited.class, this::onAudited)
+                .onMessage(SlowSubscribed.class, this::onSlowSubscribed)
+                .onMessage(SlowCount.class, c -> {
+                    slowCount = c.count();
+                    return exitWhenCounted();
+                })
                 .build();
     }
 
@@ -183,6 +200,28 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
         if (++mapped < processes.length) {
             return this;
         }
+        if (!params.gru().slowAck().isZero()) {
+            // Every invalidation of these mms is to be slow from the first one: subscribe before any access.
+            slowAck = getContext().spawn(SlowAckSubscriber.create(params.gru().slowAck()), "slow-ack");
+            ActorRef<MmCommand.Registered> subscribed = getContext().messageAdapter(MmCommand.Registered.class,
+                    SlowSubscribed::new);
+            for (HostCommand.ProcessSpawned p : processes) {
+                slowAck.tell(new SlowAckSubscriber.Subscribe(p.process(), subscribed));
+            }
+            return this;
+        }
+        startWorkload();
+        return this;
+    }
+
+    private Behavior<Command> onSlowSubscribed(SlowSubscribed s) {
+        if (++slowSubscribed == processes.length) {
+            startWorkload();
+        }
+        return this;
+    }
+
+    private void startWorkload() {
         GruSettings gru = params.gru();
         ActorRef<GruProcess.Result> finishedRef = getContext().messageAdapter(GruProcess.Result.class, Finished::new);
         long each = params.instructions() / processes.length;
@@ -196,10 +235,18 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
             targets.add(new GruStressor.Target(proc.process(), regions[p]));
         }
         if (params.stress()) {
-            stressor = getContext().spawn(GruStressor.create(targets, gru.stressPages(), params.seed() ^ 0x5EEDL),
-                    "stressor");
+            if (gru.slowAck().isZero()) {
+                stressors.add(getContext().spawn(GruStressor.create(targets, gru.stressPages(),
+                        params.seed() ^ 0x5EEDL), "stressor"));
+            } else {
+                // One stressor per process: with slow acks a single one would make each process's invalidations
+                // wait behind every other's, and each mm would have one in flight only a fraction of the time.
+                for (int p = 0; p < targets.size(); p++) {
+                    stressors.add(getContext().spawn(GruStressor.create(List.of(targets.get(p)), gru.stressPages(),
+                            (params.seed() ^ 0x5EEDL) * 31 + p), "stressor" + p));
+                }
+            }
         }
-        return this;
     }
 
     private Behavior<Command> onFinished(Finished f) {
@@ -209,8 +256,11 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
         if (++finished < processes.length) {
             return this;
         }
-        if (stressor != null) {
-            stressor.tell(new GruStressor.Stop(getContext().messageAdapter(GruStressor.Counts.class, Stopped::new)));
+        if (!stressors.isEmpty()) {
+            ActorRef<GruStressor.Counts> stopped = getContext().messageAdapter(GruStressor.Counts.class, Stopped::new);
+            for (ActorRef<GruStressor.Command> s : stressors) {
+                s.tell(new GruStressor.Stop(stopped));
+            }
         } else {
             collectStats();
         }
@@ -218,7 +268,12 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
     }
 
     private Behavior<Command> onStopped(Stopped s) {
-        stress = s.counts();
+        GruStressor.Counts c = s.counts();
+        stress = new GruStressor.Counts(stress.mprotects() + c.mprotects(), stress.munmaps() + c.munmaps(),
+                stress.dontneeds() + c.dontneeds(), stress.forks() + c.forks(), stress.failed() + c.failed());
+        if (++stressorsStopped < stressors.size()) {
+            return this;
+        }
         collectStats();
         return this;
     }
@@ -228,11 +283,19 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
         for (ActorRef<GruCommand> d : devices) {
             d.tell(new GruCommand.GetStats(statsRef));
         }
+        if (slowAck != null) {
+            slowAck.tell(new SlowAckSubscriber.GetCount(getContext().messageAdapter(SlowAckSubscriber.Count.class,
+                    SlowCount::new)));
+        }
     }
 
     private Behavior<Command> onStats(Stats s) {
         deviceStats.add(s.stats());
-        if (deviceStats.size() < devices.size()) {
+        return exitWhenCounted();
+    }
+
+    private Behavior<Command> exitWhenCounted() {
+        if (deviceStats.size() < devices.size() || (slowAck != null && slowCount == null)) {
             return this;
         }
         // Audit once every mm actor has stopped: by then each has told the host it exited.
@@ -257,8 +320,8 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
 
     private Behavior<Command> onAudited(Audited a) {
         deviceStats.sort((x, y) -> x.name().compareTo(y.name()));
-        replyTo.tell(GruResult.of(deviceStats, processes.length, instructions, hostFaults, segvs, stress,
-                a.report()));
+        replyTo.tell(GruResult.of(deviceStats, processes.length, instructions, hostFaults, segvs,
+                slowCount == null ? 0 : slowCount.delayedAcks(), stress, a.report()));
         return Behaviors.stopped();
     }
 }
