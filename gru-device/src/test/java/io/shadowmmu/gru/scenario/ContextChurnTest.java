@@ -9,7 +9,6 @@ import io.shadowmmu.gru.device.GruCommand;
 import io.shadowmmu.gru.device.GruDevice;
 import io.shadowmmu.gru.device.GruStats;
 import io.shadowmmu.gru.device.Instructions;
-import io.shadowmmu.hostmm.host.HostActor;
 import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.host.HostContext;
 import io.shadowmmu.hostmm.mm.MmCommand;
@@ -17,7 +16,6 @@ import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.notifier.Interest;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
-import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -45,16 +43,11 @@ class ContextChurnTest {
         Settings settings = Settings.withOverrides(Map.of("host.memory", "4m", "notifier.strategy", "range",
                 "gru.context-churn", "1", "variant", variant.name()));
         DeviceTranslationTracker events = new DeviceTranslationTracker();
-        HostContext host = HostContext.create(settings, events);
-        ActorRef<HostCommand> hostActor = kit.spawn(HostActor.create(host));
-        TestProbe<HostCommand.ProcessSpawned> spawned = kit.createTestProbe();
-        hostActor.tell(new HostCommand.SpawnProcess("user", spawned.getRef()));
-        HostCommand.ProcessSpawned p = spawned.receiveMessage();
-        TestProbe<MmResult> results = kit.createTestProbe();
-        p.process().tell(MmCommand.Mmap.anonymous(4 * 4096, Protection.READ_WRITE, results.getRef()));
-        long va = ((MmResult.Done) results.receiveMessage()).value();
-        p.process().tell(new MmCommand.Access(va, true, 41, results.getRef()));
-        assertThat(results.receiveMessage().ok()).isTrue();
+        TouchedProcess touched = TouchedProcess.start(kit, settings, events, 41);
+        HostContext host = touched.host();
+        HostCommand.ProcessSpawned p = touched.spawned();
+        TestProbe<MmResult> results = touched.results();
+        long va = touched.va();
 
         // The device binds to the mm and caches the page.
         ActorRef<GruCommand> device = kit.spawn(GruDevice.create("gru0", GruSettings.read(settings),

@@ -4,12 +4,9 @@ import akka.actor.testkit.typed.javadsl.TestProbe;
 import akka.actor.typed.ActorRef;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
-import io.shadowmmu.hostmm.host.HostActor;
 import io.shadowmmu.hostmm.host.HostCommand;
-import io.shadowmmu.hostmm.host.HostContext;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.MmResult;
-import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -30,16 +27,10 @@ class SlowAckSubscriberTest {
     @Test
     void aRangeInvalidationCompletesOnlyAfterTheDelay() {
         Settings settings = Settings.withOverrides(Map.of("host.memory", "4m", "notifier.strategy", "range"));
-        HostContext host = HostContext.create(settings, CoherenceEvents.NONE);
-        ActorRef<HostCommand> hostActor = kit.spawn(HostActor.create(host));
-        TestProbe<HostCommand.ProcessSpawned> spawned = kit.createTestProbe();
-        hostActor.tell(new HostCommand.SpawnProcess("user", spawned.getRef()));
-        HostCommand.ProcessSpawned p = spawned.receiveMessage();
-        TestProbe<MmResult> results = kit.createTestProbe();
-        p.process().tell(MmCommand.Mmap.anonymous(4 * 4096, Protection.READ_WRITE, results.getRef()));
-        long va = ((MmResult.Done) results.receiveMessage()).value();
-        p.process().tell(new MmCommand.Access(va, true, 1, results.getRef()));
-        assertThat(results.receiveMessage().ok()).isTrue();
+        TouchedProcess touched = TouchedProcess.start(kit, settings, CoherenceEvents.NONE, 1);
+        HostCommand.ProcessSpawned p = touched.spawned();
+        TestProbe<MmResult> results = touched.results();
+        long va = touched.va();
 
         ActorRef<SlowAckSubscriber.Command> slow = kit.spawn(SlowAckSubscriber.create(DELAY));
         TestProbe<MmCommand.Registered> registered = kit.createTestProbe();
