@@ -35,7 +35,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * {@code shadowmmu node}: one cluster node (an emulated host with an exporter) in this JVM, until stopped. It may
- * export a demo segment of one of its processes and import segments of other nodes.
+ * export a demo segment of one of its processes and import segments of other nodes. The set-up asks and the wait
+ * for the node to end block the command's own main thread (never an actor's), each ask bounded by its timeout.
  */
 @Command(name = "node", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Run one cluster node: an emulated host whose processes' memory other nodes can import.")

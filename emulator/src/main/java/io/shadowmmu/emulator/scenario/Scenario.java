@@ -16,8 +16,9 @@ public interface Scenario {
     /**
      * Why this scenario cannot exhibit a race-catalogue variant (the CLI refuses to run it rather than report a clean
      * run of a broken protocol), or null when it can. REGISTER_UNQUIESCED needs a subscriber that reads the host page
-     * table itself and registers while a barrier invalidation is in flight: the gru scenario's devices (D54); LOST_DIRTY needs a secondary writing a
-     * shared file page behind a clean host PTE, then reclaim of that page: the VM scenarios with shared-file guest RAM.
+     * table itself and registers while a barrier invalidation is in flight: the gru scenario's devices (D54);
+     * LOST_DIRTY needs a secondary writing a shared file page behind a clean host PTE, then reclaim of that page: the
+     * VM scenarios with shared-file guest RAM.
      * STALE_INFLIGHT_FAULT needs cross-node importers: only the cluster scenario has them.
      */
     default String cannotExhibit(io.shadowmmu.config.Variant variant) {

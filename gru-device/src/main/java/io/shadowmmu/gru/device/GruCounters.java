@@ -20,7 +20,7 @@ final class GruCounters {
 
     GruStats snapshot(String name, int contexts, long handleWaits) {
         return new GruStats(name, contexts, opened, hits, misses, dropins, dropinFailures, dropinWaits,
-                dropinDiscards, flushes, entriesFlushed, handleWaits, contextLoads, contextSteals, violations, churns, registrations,
-                registrationsInFlight);
+                dropinDiscards, flushes, entriesFlushed, handleWaits, contextLoads, contextSteals, violations, churns,
+                registrations, registrationsInFlight);
     }
 }

@@ -20,6 +20,7 @@ import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.pagetable.Pte;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -66,7 +67,7 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
      * Per mm, registrations asked for by bindings closed before the reply came. The mm answers in order, so the next
      * replies for that mm are theirs: each is unregistered at once instead of being taken for a newer binding's.
      */
-    private final Map<Long, java.util.ArrayDeque<ActorRef<MmCommand>>> orphaned = new HashMap<>();
+    private final Map<Long, ArrayDeque<ActorRef<MmCommand>>> orphaned = new HashMap<>();
     private final ActorRef<MmuNotification> notifications;
     private final ActorRef<MmCommand.Registered> registrations;
     private final List<Long> dirtyPages = new ArrayList<>();
@@ -136,7 +137,7 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
 
     private Behavior<GruCommand> onRegistered(Registered r) {
         MmCommand.Registered reg = r.registration();
-        java.util.ArrayDeque<ActorRef<MmCommand>> orphans = orphaned.get(reg.mm());
+        ArrayDeque<ActorRef<MmCommand>> orphans = orphaned.get(reg.mm());
         if (orphans != null) {
             ActorRef<MmCommand> mm = orphans.poll();
             if (orphans.isEmpty()) {
@@ -177,7 +178,7 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
                 b.mm.tell(new MmCommand.Unregister(b.subscription, getContext().getSystem().ignoreRef()));
             } else {
                 // Its registration is still on the way (or, after a fence, again): unregister it when it comes.
-                orphaned.computeIfAbsent(b.mmId, k -> new java.util.ArrayDeque<>()).add(b.mm);
+                orphaned.computeIfAbsent(b.mmId, k -> new ArrayDeque<>()).add(b.mm);
             }
         }
         return this;

@@ -268,9 +268,7 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
     }
 
     private Behavior<Command> onStopped(Stopped s) {
-        GruStressor.Counts c = s.counts();
-        stress = new GruStressor.Counts(stress.mprotects() + c.mprotects(), stress.munmaps() + c.munmaps(),
-                stress.dontneeds() + c.dontneeds(), stress.forks() + c.forks(), stress.failed() + c.failed());
+        stress = stress.plus(s.counts());
         if (++stressorsStopped < stressors.size()) {
             return this;
         }

@@ -30,6 +30,11 @@ public final class GruStressor extends AbstractBehavior<GruStressor.Command> {
     }
 
     public record Counts(long mprotects, long munmaps, long dontneeds, long forks, long failed) {
+        /** These and {@code other} summed (the scenario runs one stressor per process under slow acks). */
+        public Counts plus(Counts other) {
+            return new Counts(mprotects + other.mprotects, munmaps + other.munmaps, dontneeds + other.dontneeds,
+                    forks + other.forks, failed + other.failed);
+        }
     }
 
     private record Done(MmResult result) implements Command {
