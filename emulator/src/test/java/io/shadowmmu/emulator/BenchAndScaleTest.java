@@ -51,7 +51,7 @@ class BenchAndScaleTest {
                 "--json", json.toString());
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         JsonNode root = new ObjectMapper().readTree(json.toFile());
-        assertThat(root.path("oracle").path("clean").asBoolean()).isTrue();
+        assertThat(root.path("oracle").path("clean").asBoolean()).as("oracle: %s", root.path("oracle")).isTrue();
         JsonNode steps = root.path("scale").path("steps");
         assertThat(steps).hasSize(2);
         assertThat(steps.get(0).path("vms").asInt()).isEqualTo(2);

@@ -101,6 +101,6 @@ class CliTest {
         JsonNode root = new ObjectMapper().readTree(json.toFile());
         assertThat(root.path("host").path("fenced").asLong()).isPositive();
         assertThat(root.path("host").path("frames").path("leaked").asLong()).isZero();
-        assertThat(root.path("oracle").path("clean").asBoolean()).isTrue();
+        assertThat(root.path("oracle").path("clean").asBoolean()).as("oracle: %s", root.path("oracle")).isTrue();
     }
 }

@@ -45,7 +45,7 @@ class DefaultScenarioReportTest {
         assertThat(run.exit()).as(run.out() + run.err()).isZero();
         assertThat(run.out()).contains("mixed (seed 42)").contains("oracle: clean").contains("report: ");
         assertThat(root.path("scenario").asText()).isEqualTo("mixed");
-        assertThat(root.path("oracle").path("clean").asBoolean()).isTrue();
+        assertThat(root.path("oracle").path("clean").asBoolean()).as("oracle: %s", root.path("oracle")).isTrue();
         assertThat(root.path("oracle").path("events").asLong()).isPositive();
         assertThat(root.path("host").path("frames").path("leaked").asLong()).isZero();
     }

@@ -72,7 +72,8 @@ class GruRaceCatalogueTest {
 
         Path json = dir.resolve("correct.json");
         JsonNode correct = verdict(cli(json, caughtWith, CONDITIONS), json);
-        assertThat(correct.path("oracle").path("clean").asBoolean()).as("the correct protocol").isTrue();
+        assertThat(correct.path("oracle").path("clean").asBoolean())
+                .as("the correct protocol: %s", correct.path("oracle")).isTrue();
         assertThat(correct.path("gru").path("slowAcks").asLong()).isPositive();
         assertThat(correct.path("gru").path("registrations").asLong())
                 .isEqualTo(correct.path("gru").path("processes").asLong()

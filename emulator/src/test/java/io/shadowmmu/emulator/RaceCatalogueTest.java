@@ -43,6 +43,6 @@ class RaceCatalogueTest {
 
         JsonNode correct = run(dir.resolve("correct.json"), "--ops", Integer.toString(ops), "--seed",
                 Long.toString(seed));
-        assertThat(correct.path("oracle").path("clean").asBoolean()).isTrue();
+        assertThat(correct.path("oracle").path("clean").asBoolean()).as("oracle: %s", correct.path("oracle")).isTrue();
     }
 }

@@ -40,7 +40,8 @@ class VmRaceCatalogueTest {
     void theOracleCatchesEachVariantAndTheCorrectProtocolIsClean(String scenario, @TempDir Path dir)
             throws Exception {
         JsonNode correct = run(dir.resolve("correct.json"), scenario, OPS, SEED);
-        assertThat(correct.path("oracle").path("clean").asBoolean()).as("the correct protocol").isTrue();
+        assertThat(correct.path("oracle").path("clean").asBoolean())
+                .as("the correct protocol: %s", correct.path("oracle")).isTrue();
         assertThat(correct.path("stressor").path("moves").asLong() + correct.path("stressor").path("pageouts")
                 .asLong()).as("live guest pages moved or paged out").isPositive();
         assertThat(correct.path("host").path("frames").path("leaked").asLong()).isZero();
@@ -61,7 +62,8 @@ class VmRaceCatalogueTest {
             throws Exception {
         JsonNode correct = run(dir.resolve("correct.json"), scenario, OPS, SEED,
                 "--set", "vm-scenario.guest-ram=shared-file");
-        assertThat(correct.path("oracle").path("clean").asBoolean()).as("the correct protocol").isTrue();
+        assertThat(correct.path("oracle").path("clean").asBoolean())
+                .as("the correct protocol: %s", correct.path("oracle")).isTrue();
         assertThat(correct.path("guestRam").asText()).isEqualTo("shared-file");
         assertThat(correct.path("host").path("reclaim").path("evicted").asLong())
                 .as("guest pages evicted from the page cache").isPositive();

@@ -25,7 +25,7 @@ class VmScenariosTest {
                 "--set", "guest.memory=8m", "--set", "host.memory=64m", "--json", json.toString());
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         JsonNode root = new ObjectMapper().readTree(json.toFile());
-        assertThat(root.path("oracle").path("clean").asBoolean()).isTrue();
+        assertThat(root.path("oracle").path("clean").asBoolean()).as("oracle: %s", root.path("oracle")).isTrue();
         assertThat(root.path("vms")).hasSize(2);
         JsonNode vm = root.path("vms").get(0);
         for (String key : new String[] {"accesses", "faults", "retries", "flushes"}) {
@@ -70,7 +70,7 @@ class VmScenariosTest {
         CliRun r = CliRun.of("run", "--scenario", "gru", "--ops", "200000", "-q", "--json", json.toString());
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         JsonNode root = new ObjectMapper().readTree(json.toFile());
-        assertThat(root.path("oracle").path("clean").asBoolean()).isTrue();
+        assertThat(root.path("oracle").path("clean").asBoolean()).as("oracle: %s", root.path("oracle")).isTrue();
         JsonNode gru = root.path("gru");
         for (String key : new String[] {"devices", "contexts", "hits", "misses", "dropins", "dropinFailures",
             "flushes", "entriesFlushed", "handleWaits"}) {
@@ -88,7 +88,7 @@ class VmScenariosTest {
                 "--set", "guest.memory=8m", "--set", "vm-scenario.working-set=2m", "--json", json.toString());
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         JsonNode root = new ObjectMapper().readTree(json.toFile());
-        assertThat(root.path("oracle").path("clean").asBoolean()).isTrue();
+        assertThat(root.path("oracle").path("clean").asBoolean()).as("oracle: %s", root.path("oracle")).isTrue();
         JsonNode reclaim = root.path("host").path("reclaim");
         assertThat(reclaim.path("swappedOut").asLong()).isPositive();
         assertThat(reclaim.path("swappedIn").asLong()).isPositive();
@@ -102,7 +102,7 @@ class VmScenariosTest {
         CliRun r = CliRun.of("run", "--scenario", "strategies", "--ops", "3", "-q", "--json", json.toString());
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
         JsonNode root = new ObjectMapper().readTree(json.toFile());
-        assertThat(root.path("oracle").path("clean").asBoolean()).isTrue();
+        assertThat(root.path("oracle").path("clean").asBoolean()).as("oracle: %s", root.path("oracle")).isTrue();
         java.util.Map<String, Double> starts = new java.util.HashMap<>();
         for (JsonNode row : root.path("strategies")) {
             starts.put(row.path("strategy").asText(), row.path("startsPerMunmap").asDouble());

@@ -355,7 +355,7 @@ final class MmNotifier {
         }
         if (reply instanceof NotifierReply.Ack) {
             counters.acked(b.startedNanos, System.nanoTime());
-            applyDirty(b, ((NotifierReply.Ack) reply).dirty());
+            applyDirty(((NotifierReply.Ack) reply).dirty());
             if (part.awaiting == 0) {
                 events.invalidationAcked(space.id(), b.id, reply.subscription());
             }
@@ -367,22 +367,33 @@ final class MmNotifier {
         tryFinish(b);
     }
 
-    /** A secondary wrote through its own mapping: the frame is dirty even if the host PTE never said so (I6). */
-    private void applyDirty(Batch b, List<Range> dirty) {
+    /**
+     * A secondary wrote through its own mapping: the frame is dirty even if the host PTE never said so (I6). The
+     * frame it wrote is wherever the page's frame is now: still in the PTE, or held by this or any other batch in
+     * flight, because a later operation may have taken the page out of the PTE before this ack arrived (GATHER does
+     * not serialize operations). A frame marked here that the secondary did not write costs one needless writeback.
+     */
+    private void applyDirty(List<Range> dirty) {
         if (dirty.isEmpty() || variant == Variant.LOST_DIRTY) {
             return;
         }
         for (Range r : dirty) {
-            for (int i = 0; i < b.vas.length; i++) {
-                if (r.contains(b.vas[i])) {
-                    memory.setFlag(b.pfns[i], PhysicalMemory.FLAG_DIRTY);
-                }
+            for (Batch held : batches.values()) {
+                markHeldFrames(held, r);
             }
             for (long va = r.start(); va < r.end(); va += PageTable.PAGE_SIZE) {
                 long pte = space.pageTable().get(va);
                 if (Pte.holdsFrame(pte)) {
                     memory.setFlag(Pte.pfn(pte), PhysicalMemory.FLAG_DIRTY);
                 }
+            }
+        }
+    }
+
+    private void markHeldFrames(Batch b, Range r) {
+        for (int i = 0; i < b.vas.length; i++) {
+            if (r.contains(b.vas[i])) {
+                memory.setFlag(b.pfns[i], PhysicalMemory.FLAG_DIRTY);
             }
         }
     }
@@ -420,6 +431,7 @@ final class MmNotifier {
         counters.fences++;
         events.agentRevoked(s.agent, "fenced: " + reason);
         subscriptions.remove(s);
+        assumeWrittenBy(s);
         s.ref.tell(new MmuNotification.Fenced(s.id, space.id(), reason));
         counters.sent(s.id);
         context.getLog().info("mm {}: fenced {}: {}", space.id(), s, reason);
@@ -442,9 +454,28 @@ final class MmNotifier {
             counters.deaths++;
             events.agentRevoked(s.agent, "subscriber stopped");
             subscriptions.remove(s);
+            assumeWrittenBy(s);
             // A dead subscriber holds nothing: what it owed counts as acked.
             settle(s);
         }
+    }
+
+    /**
+     * A subscriber that leaves without acking (fenced, or dead) never reports what it wrote through its own writable
+     * mappings, so every frame it could have written becomes dirty: those the batches in flight hold in its interest,
+     * and those still mapped writable there. Reclaim then writes them back rather than dropping a write (I6); the
+     * price is a needless writeback of the pages it did not write, once per fence.
+     */
+    private void assumeWrittenBy(Subscription s) {
+        Range span = s.interest.isWholeMm() ? new Range(0, PageTable.VA_LIMIT) : s.interest.interval();
+        for (Batch held : batches.values()) {
+            markHeldFrames(held, span);
+        }
+        space.pageTable().forEachEntry(span.start(), span.end(), (va, pte) -> {
+            if (Pte.holdsFrame(pte) && Pte.isWritable(pte)) {
+                memory.setFlag(Pte.pfn(pte), PhysicalMemory.FLAG_DIRTY);
+            }
+        });
     }
 
     /** Clears what {@code s} still owes every batch, finishing those that waited only for it. */

@@ -377,6 +377,69 @@ class MmNotifierTest {
         assertThat(h.host.memory().hasFlag(g.pfn(), io.shadowmmu.hostmm.phys.PhysicalMemory.FLAG_DIRTY)).isTrue();
     }
 
+    /**
+     * Two batches over one page in flight at once (GATHER lets a later operation change the page before the earlier
+     * batch is acked): the secondary reports its write in the ack to the first batch, by which time the frame has
+     * left the PTE and sits in the second batch's gather. The frame must still become dirty, or reclaim would drop
+     * the secondary's write from the page cache (I6).
+     */
+    @Test
+    void aDirtyRangeReportedLateReachesTheFrameALaterBatchHolds() {
+        HostFixture h = host("gather");
+        MemFile file = h.createFile("guest-ram", 4096);
+        ActorRef<MmCommand> mm = h.spawn("p");
+        long va = h.mmap(mm, 4096, Protection.READ_WRITE, VmaKind.FILE_SHARED, file);
+        h.read(mm, va);
+        // A read fault that the secondary maps writable (the host PTE is): its writes leave no host dirty bit.
+        PageReply.Granted g = h.gup(mm, va, false);
+        assertThat(g.writable()).isTrue();
+        HostFixture.Subscriber s = h.subscribe(mm);
+
+        TestProbe<MmResult> protect = kit.createTestProbe();
+        mm.tell(new MmCommand.Mprotect(va, 4096, Protection.READ, protect.getRef()));
+        MmuNotification.InvalidateStart first = s.expectStart();
+        TestProbe<MmResult> unmap = kit.createTestProbe();
+        mm.tell(new MmCommand.Munmap(va, 4096, unmap.getRef()));
+        MmuNotification.InvalidateStart second = s.expectStart();
+
+        first.replyTo().tell(new NotifierReply.Ack(first.subscription(), first.batch(),
+                List.of(new Range(va, va + 4096))));
+        s.ack(second);
+        assertThat(protect.receiveMessage().ok()).isTrue();
+        assertThat(unmap.receiveMessage().ok()).isTrue();
+        assertThat(file.peek(0)).as("the page stays in the page cache").isEqualTo(g.pfn());
+        assertThat(h.host.memory().hasFlag(g.pfn(), io.shadowmmu.hostmm.phys.PhysicalMemory.FLAG_DIRTY))
+                .as("the secondary's write marks the frame dirty").isTrue();
+    }
+
+    /**
+     * A fenced subscriber never reports what it wrote, so the host assumes it wrote everything it could have: the
+     * frames of the batch it failed to ack and every frame still mapped writable in its interest become dirty.
+     */
+    @Test
+    void aFencedSubscribersWritableFramesAreAssumedWritten() {
+        HostFixture h = host("gather");
+        MemFile file = h.createFile("guest-ram", 2 * 4096);
+        ActorRef<MmCommand> mm = h.spawn("p");
+        long va = h.mmap(mm, 2 * 4096, Protection.READ_WRITE, VmaKind.FILE_SHARED, file);
+        h.read(mm, va);
+        h.read(mm, va + 4096);
+        PageReply.Granted unmapped = h.gup(mm, va, false);
+        PageReply.Granted kept = h.gup(mm, va + 4096, false);
+        HostFixture.Subscriber slow = h.subscribe(mm, Interest.WHOLE_MM, Duration.ofMillis(100));
+
+        TestProbe<MmResult> op = kit.createTestProbe();
+        mm.tell(new MmCommand.Munmap(va, 4096, op.getRef()));
+        slow.expectStart();
+        slow.probe().expectMessageClass(MmuNotification.Fenced.class, Duration.ofSeconds(5));
+        assertThat(op.receiveMessage(Duration.ofSeconds(5)).ok()).isTrue();
+        assertThat(file.peek(0)).isEqualTo(unmapped.pfn());
+        assertThat(h.host.memory().hasFlag(unmapped.pfn(), io.shadowmmu.hostmm.phys.PhysicalMemory.FLAG_DIRTY))
+                .as("the frame of the batch it did not ack").isTrue();
+        assertThat(h.host.memory().hasFlag(kept.pfn(), io.shadowmmu.hostmm.phys.PhysicalMemory.FLAG_DIRTY))
+                .as("a frame it still mapped writable").isTrue();
+    }
+
     @Test
     void agingAsksTheHostPteAndEverySubscriber() {
         HostFixture h = host("gather");
