@@ -332,6 +332,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         long old = table.getAndSet(key, spte);
         if (Spte.present(old)) {
             events.translationRemoved(agent, 0, space, key, Spte.pfn(old), Spte.generation(old));
+            carryDirty(table, key, spte, old);
         }
         events.translationInstalled(agent, 0, space, key, g.pfn(), g.generation(), writable);
         if (f.write && dirtyLogging) {
@@ -641,6 +642,22 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         if (Spte.dirty(old) && dirty != null) {
             dirty.add(new Range(hva, hva + PAGE)); // written through the spte: the host must know (I6)
             events.frameDirtiedBySecondary(agent, Spte.pfn(old), Spte.generation(old));
+        } else {
+            keepDirty(old);
+        }
+    }
+
+    /**
+     * A racing fault installed the entry first and the guest wrote through it: only the old entry's dirty bit knows
+     * ({@code mmu_spte_update} marks the pfn dirty). The same frame's new entry carries the bit on, so the next zap
+     * reports the page; another frame keeps it itself.
+     */
+    private void carryDirty(PageTable table, long key, long installed, long old) {
+        if (!Spte.dirty(old)) {
+            return;
+        }
+        if (Spte.pfn(old) == Spte.pfn(installed) && Spte.generation(old) == Spte.generation(installed)) {
+            table.setBits(key, Spte.DIRTY);
         } else {
             keepDirty(old);
         }

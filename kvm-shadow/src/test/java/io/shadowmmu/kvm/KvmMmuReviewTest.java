@@ -256,6 +256,33 @@ class KvmMmuReviewTest {
     }
 
     /**
+     * Finding 5. Two vCPUs fault on one page at once; the first answer installs a writable entry and the guest writes
+     * through it (only the spte's dirty bit records that), then the second answer installs over it. The overwrite
+     * dropped the dirty bit, so the next invalidation reported the page clean and reclaim could drop the write (I6).
+     */
+    @Test
+    void aRacingFaultThatInstallsOverADirtyEntryKeepsItsDirtyBit() {
+        Vm vm = new Vm(true);
+        TestProbe<KvmCommand.FaultReply> first = kit.createTestProbe();
+        TestProbe<KvmCommand.FaultReply> second = kit.createTestProbe();
+        vm.kvm.tell(new KvmCommand.TdpFault(0, 5L << 12, false, first.getRef()));
+        vm.kvm.tell(new KvmCommand.TdpFault(1, 5L << 12, false, second.getRef()));
+        MmCommand.GetUserPage g1 = vm.expectGup();
+        MmCommand.GetUserPage g2 = vm.expectGup();
+        g1.replyTo().tell(new PageReply.Granted(g1.va(), 50, 1, true));
+        assertThat(first.receiveMessage()).isInstanceOf(KvmCommand.Resolved.class);
+        long spte = vm.view.lookup(0, 5L << 12);
+        assertThat(Spte.writable(spte)).as("a read fault maps a writable host page writable").isTrue();
+        assertThat(vm.view.markUsed(0, 5L << 12, spte, true)).as("the guest writes").isTrue();
+        g2.replyTo().tell(new PageReply.Granted(g2.va(), 50, 1, true));
+        assertThat(second.receiveMessage()).isInstanceOf(KvmCommand.Resolved.class);
+
+        vm.start(1, page(HVA + 5 * PAGE));
+        NotifierReply.Ack ack = vm.acks.expectMessageClass(NotifierReply.Ack.class);
+        assertThat(ack.dirty()).as("the write through the first entry is reported").containsExactly(page(HVA + 5 * PAGE));
+    }
+
+    /**
      * Finding 4. A guest frame once used as a page table stays write-protected after the guest freed that table and
      * reused the frame as data: every write exit is answered Resolved with a read-only entry again, forever.
      */
