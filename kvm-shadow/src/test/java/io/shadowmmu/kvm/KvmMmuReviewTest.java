@@ -26,7 +26,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Further contract checks of KvmMmu, message by message, with probes for the host mm and the vCPUs. The "Finding"
- * tests reproduce the races listed in KVM-API.md ("Review findings"); they failed before those were fixed.
+ * tests reproduce the races of DECISIONS.md D21 and D56; they failed before those were fixed.
  */
 class KvmMmuReviewTest {
     @RegisterExtension

@@ -23,7 +23,7 @@ import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The adapter speaks KVM-API.md: a TestProbe stands in for KvmMmu. */
+/** The adapter speaks the API of docs/kvm-shadow.md: a TestProbe stands in for KvmMmu. */
 class KvmMmuPortTest {
     @RegisterExtension
     static final ShadowTestKit kit = ShadowTestKit.create();
