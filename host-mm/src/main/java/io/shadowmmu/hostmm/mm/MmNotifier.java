@@ -377,10 +377,11 @@ final class MmNotifier {
         if (dirty.isEmpty() || variant == Variant.LOST_DIRTY) {
             return;
         }
+        SortedRanges written = SortedRanges.of(dirty);
+        for (Batch held : batches.values()) {
+            markHeldFrames(held, written);
+        }
         for (Range r : dirty) {
-            for (Batch held : batches.values()) {
-                markHeldFrames(held, r);
-            }
             for (long va = r.start(); va < r.end(); va += PageTable.PAGE_SIZE) {
                 long pte = space.pageTable().get(va);
                 if (Pte.holdsFrame(pte)) {
@@ -390,9 +391,9 @@ final class MmNotifier {
         }
     }
 
-    private void markHeldFrames(Batch b, Range r) {
+    private void markHeldFrames(Batch b, SortedRanges written) {
         for (int i = 0; i < b.vas.length; i++) {
-            if (r.contains(b.vas[i])) {
+            if (written.contains(b.vas[i])) {
                 memory.setFlag(b.pfns[i], PhysicalMemory.FLAG_DIRTY);
             }
         }
@@ -468,8 +469,9 @@ final class MmNotifier {
      */
     private void assumeWrittenBy(Subscription s) {
         Range span = s.interest.isWholeMm() ? new Range(0, PageTable.VA_LIMIT) : s.interest.interval();
+        SortedRanges interest = SortedRanges.of(List.of(span));
         for (Batch held : batches.values()) {
-            markHeldFrames(held, span);
+            markHeldFrames(held, interest);
         }
         space.pageTable().forEachEntry(span.start(), span.end(), (va, pte) -> {
             if (Pte.holdsFrame(pte) && Pte.isWritable(pte)) {
