@@ -15,6 +15,7 @@ import io.shadowmmu.hostmm.mm.MmIds;
 import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.mm.MmStats;
 import io.shadowmmu.config.PressureSettings;
+import io.shadowmmu.hostmm.pressure.AuditPause;
 import io.shadowmmu.hostmm.pressure.KsmScanner;
 import io.shadowmmu.hostmm.pressure.Migrator;
 import io.shadowmmu.hostmm.pressure.PressureCounters;
@@ -41,6 +42,10 @@ public final class HostActor extends AbstractBehavior<HostCommand> {
     public record MmExited(long mm) implements HostCommand.Internal {
     }
 
+    /** Every pressure daemon answered an audit's pause (or the wait for them timed out). */
+    private record DaemonsPaused(HostCommand.Audit audit) implements HostCommand.Internal {
+    }
+
     /** How long a cross-mm query waits for every mm before answering with what it has. */
     static final Duration QUERY_TIMEOUT = Duration.ofSeconds(5);
 
@@ -48,6 +53,8 @@ public final class HostActor extends AbstractBehavior<HostCommand> {
     private final PressureCounters pressure = new PressureCounters();
     private final Map<Long, ActorRef<MmCommand>> processes = new LinkedHashMap<>();
     private final Map<Long, String> names = new LinkedHashMap<>();
+    /** Reclaim, migration and KSM, as far as the audit needs them: paused while it counts. */
+    private final List<ActorRef<AuditPause>> daemons = new ArrayList<>();
 
     public static Behavior<HostCommand> create(HostContext host) {
         return Behaviors.setup(ctx -> new HostActor(ctx, host));
@@ -58,13 +65,13 @@ public final class HostActor extends AbstractBehavior<HostCommand> {
         this.host = host;
         PressureSettings p = host.settings().pressure();
         if (p.reclaimEnabled()) {
-            context.spawn(Reclaimer.create(host, pressure), "reclaim");
+            daemons.add(context.spawn(Reclaimer.create(host, pressure), "reclaim").narrow());
         }
         if (p.migrationEnabled()) {
-            context.spawn(Migrator.create(host, pressure), "migration");
+            daemons.add(context.spawn(Migrator.create(host, pressure), "migration").narrow());
         }
         if (p.ksmEnabled()) {
-            context.spawn(KsmScanner.create(host, pressure), "ksm");
+            daemons.add(context.spawn(KsmScanner.create(host, pressure), "ksm").narrow());
         }
     }
 
@@ -79,6 +86,7 @@ public final class HostActor extends AbstractBehavior<HostCommand> {
                 .onMessage(HostCommand.Truncate.class, this::onTruncate)
                 .onMessage(HostCommand.GetHostStats.class, this::onStats)
                 .onMessage(HostCommand.Audit.class, this::onAudit)
+                .onMessage(DaemonsPaused.class, this::onDaemonsPaused)
                 .onMessage(HostCommand.GetPressureStats.class, g -> {
                     g.replyTo().tell(pressure.snapshot(host.swap().reads(), host.swap().usedSlots()));
                     return this;
@@ -180,11 +188,24 @@ public final class HostActor extends AbstractBehavior<HostCommand> {
         return this;
     }
 
+    /** The pressure daemons are paused first: the count is exact only while nothing evicts, migrates or merges. */
     private Behavior<HostCommand> onAudit(HostCommand.Audit a) {
+        ActorRef<HostCommand> self = getContext().getSelf();
+        getContext().spawnAnonymous(Gatherer.<AuditPause, AuditPause.Paused>create(daemons, AuditPause.Pause::new,
+                AuditPause.Paused.class, paused -> self.tell(new DaemonsPaused(a))));
+        return this;
+    }
+
+    private Behavior<HostCommand> onDaemonsPaused(DaemonsPaused d) {
         List<ActorRef<MmCommand>> targets = List.copyOf(processes.values());
+        List<ActorRef<AuditPause>> paused = List.copyOf(daemons);
         getContext().spawnAnonymous(Gatherer.<MmCommand, MmCommand.FrameAudit>create(targets,
                 MmCommand.GetFrameAudit::new, MmCommand.FrameAudit.class,
-                results -> a.replyTo().tell(FrameAuditor.audit(host, results))));
+                results -> {
+                    HostCommand.AuditReport report = FrameAuditor.audit(host, results);
+                    paused.forEach(daemon -> daemon.tell(AuditPause.Resume.INSTANCE));
+                    d.audit().replyTo().tell(report);
+                }));
         return this;
     }
 }

@@ -23,7 +23,7 @@ import java.util.Map;
  */
 public final class KsmScanner extends AbstractBehavior<KsmScanner.Command> {
 
-    public sealed interface Command {
+    public interface Command {
     }
 
     private enum Tick implements Command {
@@ -47,6 +47,7 @@ public final class KsmScanner extends AbstractBehavior<KsmScanner.Command> {
     private final Map<Long, Page> stable = new HashMap<>();
     private int hand;
     private boolean merging;
+    private final Pausing pausing = new Pausing("ksm");
 
     public static Behavior<Command> create(HostContext host, PressureCounters counters) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
@@ -66,12 +67,24 @@ public final class KsmScanner extends AbstractBehavior<KsmScanner.Command> {
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessageEquals(Tick.INSTANCE, this::onTick)
-                .onMessage(Step.class, this::onStep)
+                .onMessage(Step.class, s -> {
+                    onStep(s);
+                    pausing.settled(!merging);
+                    return this;
+                })
+                .onMessage(AuditPause.Pause.class, p -> {
+                    pausing.pause(p, !merging);
+                    return this;
+                })
+                .onMessageEquals(AuditPause.Resume.INSTANCE, () -> {
+                    pausing.resume();
+                    return this;
+                })
                 .build();
     }
 
     private Behavior<Command> onTick() {
-        if (merging) {
+        if (merging || pausing.paused()) {
             return this; // one merge at a time keeps the stable tree simple
         }
         int frames = memory.totalFrames();
@@ -115,11 +128,11 @@ public final class KsmScanner extends AbstractBehavior<KsmScanner.Command> {
                 (result, failure) -> new Step(ksm, dup, stage, result));
     }
 
-    private Behavior<Command> onStep(Step s) {
+    private void onStep(Step s) {
         boolean ok = s.result() != null && s.result().done();
         if (!ok) {
             merging = false;
-            return this;
+            return;
         }
         if (s.stage() == 1) {
             stable.put(checksum(s.ksm().pfn()), s.ksm());
@@ -128,7 +141,7 @@ public final class KsmScanner extends AbstractBehavior<KsmScanner.Command> {
             ActorRef<MmCommand> mm = host.processes().get(s.dup().mm());
             if (mm == null) {
                 merging = false;
-                return this;
+                return;
             }
             Page ksm = s.ksm();
             Page dup = s.dup();
@@ -140,7 +153,6 @@ public final class KsmScanner extends AbstractBehavior<KsmScanner.Command> {
             counters.ksmMerged.incrementAndGet();
             merging = false;
         }
-        return this;
     }
 
     private Page candidate(int pfn) {

@@ -20,7 +20,7 @@ import java.util.SplittableRandom;
  */
 public final class Migrator extends AbstractBehavior<Migrator.Command> {
 
-    public sealed interface Command {
+    public interface Command {
     }
 
     private enum Tick implements Command {
@@ -35,6 +35,7 @@ public final class Migrator extends AbstractBehavior<Migrator.Command> {
     private final PressureCounters counters;
     private final SplittableRandom random;
     private int inFlight;
+    private final Pausing pausing = new Pausing("migration");
 
     public static Behavior<Command> create(HostContext host, PressureCounters counters) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
@@ -56,10 +57,21 @@ public final class Migrator extends AbstractBehavior<Migrator.Command> {
         return newReceiveBuilder()
                 .onMessageEquals(Tick.INSTANCE, this::onTick)
                 .onMessage(Moved.class, this::onMoved)
+                .onMessage(AuditPause.Pause.class, p -> {
+                    pausing.pause(p, inFlight == 0);
+                    return this;
+                })
+                .onMessageEquals(AuditPause.Resume.INSTANCE, () -> {
+                    pausing.resume();
+                    return this;
+                })
                 .build();
     }
 
     private Behavior<Command> onTick() {
+        if (pausing.paused()) {
+            return this;
+        }
         int want = host.settings().pressure().migrationsPerInterval();
         // Sample a bounded number of frames: a near-empty host should not spin looking for candidates.
         for (int tries = 0; tries < want * 16 && inFlight < want; tries++) {
@@ -88,6 +100,7 @@ public final class Migrator extends AbstractBehavior<Migrator.Command> {
 
     private Behavior<Command> onMoved(Moved m) {
         inFlight--;
+        pausing.settled(inFlight == 0);
         if (m.result() != null && m.result().done()) {
             counters.migrations.incrementAndGet();
         } else {

@@ -30,7 +30,7 @@ import java.util.List;
  */
 public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
 
-    public sealed interface Command {
+    public interface Command {
     }
 
     private enum Tick implements Command {
@@ -77,6 +77,7 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
     private final long highFrames;
     private int hand;
     private int inFlight;
+    private final Pausing pausing = new Pausing("reclaim");
     private boolean reclaiming;
 
     public static Behavior<Command> create(HostContext host, PressureCounters counters) {
@@ -102,10 +103,21 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
                 .onMessageEquals(Tick.INSTANCE, this::onTick)
                 .onMessage(Aged.class, this::onAged)
                 .onMessage(Unmapped.class, this::onUnmapped)
+                .onMessage(AuditPause.Pause.class, p -> {
+                    pausing.pause(p, inFlight == 0);
+                    return this;
+                })
+                .onMessageEquals(AuditPause.Resume.INSTANCE, () -> {
+                    pausing.resume();
+                    return this;
+                })
                 .build();
     }
 
     private Behavior<Command> onTick() {
+        if (pausing.paused()) {
+            return this;
+        }
         long free = memory.freeFrames();
         if (!reclaiming && free < lowFrames) {
             reclaiming = true;
@@ -174,6 +186,12 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
         }
     }
 
+    /** One candidate is done with, evicted or not. */
+    private void finished() {
+        inFlight--;
+        pausing.settled(inFlight == 0);
+    }
+
     private Behavior<Command> onAged(Aged a) {
         Candidate c = a.candidate();
         if (a.result() != null && a.result().young()) {
@@ -191,7 +209,7 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
             if (memory.generation(c.pfn) == c.generation) {
                 memory.setFlag(c.pfn, PhysicalMemory.FLAG_REFERENCED);
             }
-            inFlight--;
+            finished();
             return this;
         }
         evict(c);
@@ -206,7 +224,7 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
         if (c.anon) {
             ActorRef<MmCommand> mm = c.mappings.length == 2 ? host.processes().get(c.mappings[0]) : null;
             if (mm == null) {
-                inFlight--;
+                finished();
                 return;
             }
             long va = c.mappings[1];
@@ -218,7 +236,7 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
         }
         // Page cache: hold the frame, unmap it from every mapper, then take it out of the cache if unused.
         if (!host.isolated().hold(c.pfn, c.generation)) {
-            inFlight--;
+            finished();
             return;
         }
         List<ActorRef<MmCommand>> mappers = new ArrayList<>();
@@ -247,7 +265,7 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
      */
     private void evictShared(Candidate c) {
         if (!host.isolated().hold(c.pfn, c.generation)) {
-            inFlight--;
+            finished();
             return;
         }
         c.slot = host.swap().reserve();
@@ -279,7 +297,7 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
         }
         host.swap().free(c.slot); // our reservation; each swap PTE holds its own reference
         host.isolated().release(c.pfn);
-        inFlight--;
+        finished();
     }
 
     private Behavior<Command> onUnmapped(Unmapped u) {
@@ -299,7 +317,7 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
                 counters.evicted.incrementAndGet();
                 counters.swappedOut.incrementAndGet();
             }
-            inFlight--;
+            finished();
             return this;
         }
         finishFile(c);
@@ -314,6 +332,6 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
             counters.fileEvicted.incrementAndGet();
         }
         host.isolated().release(c.pfn);
-        inFlight--;
+        finished();
     }
 }

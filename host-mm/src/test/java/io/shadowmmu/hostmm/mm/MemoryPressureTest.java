@@ -119,6 +119,27 @@ class MemoryPressureTest {
         assertThat(h.read(mm, fva)).as("the device's write survived reclaim").isEqualTo(4242);
     }
 
+    /**
+     * The audit pauses reclaim and waits for its evictions in flight: counted while a page leaves the cache, a frame
+     * shows a reference count that was right a moment earlier (a false I5). A file twice the host's memory is read
+     * round and round, so reclaim evicts all the time, and the host is audited between reads.
+     */
+    @Test
+    void anAuditDuringReclaimCountsAQuiescentHost() {
+        HostFixture h = new HostFixture(kit.testKit(), Map.of("host.memory", "1m", "reclaim.low-watermark", "0.2",
+                "reclaim.high-watermark", "0.6", "reclaim.scan-interval", "1ms"));
+        ActorRef<MmCommand> mm = h.spawn("reader");
+        MemFile file = h.createFile("big", 512 * 4096L);
+        long va = h.mmap(mm, 512 * 4096L, Protection.READ, VmaKind.FILE_SHARED, file);
+        for (int i = 0; i < 2048; i++) {
+            h.read(mm, va + (i % 512) * 4096L);
+            if (i % 32 == 31) {
+                assertThat(h.audit().problems()).as("audit after read %d", i).isEmpty();
+            }
+        }
+        assertThat(pressure(h).evicted()).as("reclaim ran throughout").isPositive();
+    }
+
     @Test
     void migrationMovesPagesThroughMigrateInvalidationsAndKeepsContents() {
         HostFixture h = new HostFixture(kit.testKit(), Map.of("host.memory", "4m", "migration.enabled", "on",
