@@ -72,12 +72,8 @@ public final class KsmScanner extends AbstractBehavior<KsmScanner.Command> {
                     pausing.settled(!merging);
                     return this;
                 })
-                .onMessage(AuditPause.Pause.class, p -> {
-                    pausing.pause(p, !merging);
-                    return this;
-                })
-                .onMessageEquals(AuditPause.Resume.INSTANCE, () -> {
-                    pausing.resume();
+                .onMessage(AuditPause.class, m -> {
+                    pausing.on(m, !merging);
                     return this;
                 })
                 .build();

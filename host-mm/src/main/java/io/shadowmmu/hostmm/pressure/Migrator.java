@@ -57,12 +57,8 @@ public final class Migrator extends AbstractBehavior<Migrator.Command> {
         return newReceiveBuilder()
                 .onMessageEquals(Tick.INSTANCE, this::onTick)
                 .onMessage(Moved.class, this::onMoved)
-                .onMessage(AuditPause.Pause.class, p -> {
-                    pausing.pause(p, inFlight == 0);
-                    return this;
-                })
-                .onMessageEquals(AuditPause.Resume.INSTANCE, () -> {
-                    pausing.resume();
+                .onMessage(AuditPause.class, m -> {
+                    pausing.on(m, inFlight == 0);
                     return this;
                 })
                 .build();

@@ -19,14 +19,13 @@ final class Pausing {
         return pauses > 0;
     }
 
-    void pause(AuditPause.Pause p, boolean idle) {
-        pauses++;
-        waiting.add(p.replyTo());
-        settled(idle);
-    }
-
-    void resume() {
-        if (pauses > 0) {
+    /** A pause or a resume; {@code idle} says whether the daemon has nothing in flight now. */
+    void on(AuditPause message, boolean idle) {
+        if (message instanceof AuditPause.Pause p) {
+            pauses++;
+            waiting.add(p.replyTo());
+            settled(idle);
+        } else if (pauses > 0) {
             pauses--;
         }
     }

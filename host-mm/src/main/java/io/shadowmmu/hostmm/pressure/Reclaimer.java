@@ -103,12 +103,8 @@ public final class Reclaimer extends AbstractBehavior<Reclaimer.Command> {
                 .onMessageEquals(Tick.INSTANCE, this::onTick)
                 .onMessage(Aged.class, this::onAged)
                 .onMessage(Unmapped.class, this::onUnmapped)
-                .onMessage(AuditPause.Pause.class, p -> {
-                    pausing.pause(p, inFlight == 0);
-                    return this;
-                })
-                .onMessageEquals(AuditPause.Resume.INSTANCE, () -> {
-                    pausing.resume();
+                .onMessage(AuditPause.class, m -> {
+                    pausing.on(m, inFlight == 0);
                     return this;
                 })
                 .build();
