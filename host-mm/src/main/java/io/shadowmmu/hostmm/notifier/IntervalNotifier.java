@@ -4,7 +4,9 @@ import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.pagetable.PageTableWalker;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 
 /**
@@ -68,13 +70,16 @@ public final class IntervalNotifier<W> {
     }
 
     private final Consumer<W> retry;
-    private final List<Range> inProgress = new ArrayList<>();
+    /**
+     * Invalidations started and not ended, by the notification's batch id: a start and its end carry the same id (an
+     * in-flight hand-over too), so a duplicated start or end (an injected fault) changes nothing.
+     */
+    private final Map<Long, List<Range>> inProgress = new LinkedHashMap<>();
     private final List<W> parked = new ArrayList<>();
     private long subscription = -1;
     private AccessGrant grant;
     private PageTableWalker pageTable;
     private long sequence;
-    private int activeStarts;
 
     /**
      * @param sequenceStart first value of the invalidate sequence (tests start it near the 64-bit wrap)
@@ -95,8 +100,7 @@ public final class IntervalNotifier<W> {
     public void registered(MmCommand.Registered registration) {
         adopt(registration);
         for (MmCommand.InFlight f : registration.inFlight()) {
-            activeStarts++;
-            inProgress.addAll(f.ranges());
+            inProgress.putIfAbsent(f.batch(), f.ranges());
         }
         retryParked();
     }
@@ -159,17 +163,25 @@ public final class IntervalNotifier<W> {
 
     /** As {@link #readRetry(long, long)} for a subscriber that tracks no address (any invalidation counts). */
     public boolean readRetry(long sampled) {
-        return sampled != sequence || activeStarts > 0 || subscription < 0;
+        return sampled != sequence || !inProgress.isEmpty() || subscription < 0;
     }
 
     /** An invalidation over {@code va} has started and not ended ({@code mmu_invalidate_retry_gfn}'s range test). */
     public boolean invalidating(long va) {
-        return activeStarts > 0 && Range.anyContains(inProgress, va);
+        if (inProgress.isEmpty()) {
+            return false;
+        }
+        for (List<Range> ranges : inProgress.values()) {
+            if (Range.anyContains(ranges, va)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** How many invalidations are started and not ended ({@code ms_range_active}, {@code mmu_invalidate_in_progress}). */
     public int activeInvalidations() {
-        return activeStarts;
+        return inProgress.size();
     }
 
     /** The sequence now (for subscribers that also bump on their own events, and for tests). */
@@ -237,12 +249,15 @@ public final class IntervalNotifier<W> {
         }
         if (n instanceof MmuNotification.InvalidateStart) {
             MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) n;
-            activeStarts++;
-            inProgress.addAll(s.ranges());
-            handler.invalidateStart(s);
+            inProgress.putIfAbsent(s.batch(), s.ranges());
+            handler.invalidateStart(s); // a duplicate is acknowledged again: the host ignores the second ack
         } else if (n instanceof MmuNotification.InvalidateEnd) {
             MmuNotification.InvalidateEnd e = (MmuNotification.InvalidateEnd) n;
-            end(e.ranges());
+            if (inProgress.remove(e.batch()) == null) {
+                return true; // a duplicate, or the end of a start we never saw (fenced meanwhile)
+            }
+            sequence++; // 64-bit, compared with == only
+            retryParked();
             handler.invalidateEnd(e);
         } else if (n instanceof MmuNotification.Release) {
             handler.release((MmuNotification.Release) n);
@@ -255,21 +270,6 @@ public final class IntervalNotifier<W> {
                     handler.young(q.range(), false)));
         }
         return true;
-    }
-
-    /** invalidate_range_end's bookkeeping: sequence++, in-progress--, then the parked waiters try again. */
-    private void end(List<Range> ranges) {
-        sequence++; // 64-bit, compared with == only
-        if (activeStarts > 0) {
-            activeStarts--; // a duplicated end (injected faults) must not go below zero
-        }
-        for (Range r : ranges) {
-            inProgress.remove(r);
-        }
-        if (activeStarts == 0) {
-            inProgress.clear();
-        }
-        retryParked();
     }
 
     private static void answerStale(MmuNotification n) {
@@ -293,7 +293,6 @@ public final class IntervalNotifier<W> {
         subscription = -1;
         grant = null;
         pageTable = null;
-        activeStarts = 0;
         inProgress.clear();
         sequence++;
     }

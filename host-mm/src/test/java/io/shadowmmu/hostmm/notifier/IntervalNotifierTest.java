@@ -114,19 +114,24 @@ class IntervalNotifierTest {
     }
 
     @Test
-    void theSequenceWrapsAndADuplicatedEndDoesNotUnbalanceTheCount() {
+    void theSequenceWrapsAndDuplicatedStartsAndEndsChangeNothing() {
         IntervalNotifier<String> nearWrap = new IntervalNotifier<>(Long.MAX_VALUE, null);
         nearWrap.registered(registration(1, List.of()));
         long sampled = nearWrap.readBegin();
         nearWrap.dispatch(start(1, 1, FIRST), handler);
         nearWrap.dispatch(start(1, 2, OTHER), handler);
+        nearWrap.dispatch(start(1, 2, OTHER), handler); // duplicated by a faulty link
+        assertThat(nearWrap.activeInvalidations()).isEqualTo(2);
         nearWrap.dispatch(end(1, 1, FIRST), handler);
+        nearWrap.dispatch(end(1, 1, FIRST), handler); // duplicated: batch 2 is still running
+        assertThat(nearWrap.invalidating(OTHER.start())).isTrue();
         assertThat(nearWrap.sequence()).isEqualTo(Long.MIN_VALUE);
         assertThat(nearWrap.readRetry(sampled, OTHER.start())).isTrue();
         assertThat(nearWrap.invalidating(OTHER.start())).isTrue(); // the other start has not ended
         nearWrap.dispatch(end(1, 2, OTHER), handler);
         nearWrap.dispatch(end(1, 2, OTHER), handler); // duplicated by a faulty link
         assertThat(nearWrap.activeInvalidations()).isZero();
+        assertThat(nearWrap.sequence()).isEqualTo(Long.MIN_VALUE + 1); // one step per batch, not per message
         nearWrap.dispatch(start(1, 3, FIRST), handler);
         assertThat(nearWrap.invalidating(FIRST.start())).isTrue();
     }
