@@ -1,4 +1,4 @@
-package io.shadowmmu.hostmm.mm;
+package io.shadowmmu.hostmm.notifier;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.javadsl.ActorContext;
@@ -6,11 +6,11 @@ import akka.actor.typed.javadsl.TimerScheduler;
 import io.shadowmmu.config.NotifierSettings;
 import io.shadowmmu.config.Variant;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
-import io.shadowmmu.hostmm.notifier.DeliveryStrategy;
-import io.shadowmmu.hostmm.notifier.InvalidationEvent;
-import io.shadowmmu.hostmm.notifier.MmuNotification;
-import io.shadowmmu.hostmm.notifier.NotifierReply;
-import io.shadowmmu.hostmm.notifier.Range;
+import io.shadowmmu.hostmm.mm.AddressSpace;
+import io.shadowmmu.hostmm.mm.Errno;
+import io.shadowmmu.hostmm.mm.MmCommand;
+import io.shadowmmu.hostmm.mm.MmCounters;
+import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.pagetable.PageTable;
 import io.shadowmmu.hostmm.pagetable.Pte;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
@@ -30,9 +30,9 @@ import java.util.function.Consumer;
  *
  * <p>The actor hears back through {@link Owner}: when a batch completes, parked faults retry and a barrier lifts.
  */
-final class MmNotifier {
+public final class MmNotifier {
     /** What the owning actor does when a batch completes. */
-    interface Owner {
+    public interface Owner {
         void batchCompleted(long batch);
     }
 
@@ -68,9 +68,9 @@ final class MmNotifier {
     /** The barrier batch holding the "mmap lock", or null. */
     private Batch barrier;
 
-    MmNotifier(ActorContext<MmCommand> context, TimerScheduler<MmCommand> timers, AddressSpace space,
-               PhysicalMemory memory, CoherenceEvents events, NotifierSettings settings, Variant variant,
-               Gather gather, Owner owner) {
+    public MmNotifier(ActorContext<MmCommand> context, TimerScheduler<MmCommand> timers, AddressSpace space,
+                      PhysicalMemory memory, CoherenceEvents events, NotifierSettings settings, Variant variant,
+                      Gather gather, Owner owner) {
         this.context = context;
         this.timers = timers;
         this.space = space;
@@ -89,21 +89,21 @@ final class MmNotifier {
 
     // ---- state the actor asks about ---------------------------------------------------------------------------
 
-    boolean hasSubscribers() {
+    public boolean hasSubscribers() {
         return !subscriptions.isEmpty();
     }
 
     /** True while a barrier invalidation holds every other mm operation back. */
-    boolean barrierActive() {
+    public boolean barrierActive() {
         return barrier != null;
     }
 
-    boolean idle() {
+    public boolean idle() {
         return batches.isEmpty();
     }
 
     /** The batch whose applied change covers {@code va} and is not complete, or null: a fault there must wait. */
-    Batch inFlightOver(long va) {
+    public Batch inFlightOver(long va) {
         if (batches.isEmpty()) {
             return null;
         }
@@ -116,7 +116,7 @@ final class MmNotifier {
     }
 
     /** A page migration still in flight, or null. */
-    Batch migrationInFlight() {
+    public Batch migrationInFlight() {
         for (Batch b : batches.values()) {
             if (b.event == InvalidationEvent.MIGRATE && !b.ended) {
                 return b;
@@ -128,7 +128,7 @@ final class MmNotifier {
     // ---- messages routed here by the actor ----------------------------------------------------------------------
 
     /** Handles the notifier's own internal messages; false when {@code msg} is not one of them. */
-    boolean onInternal(MmCommand.Internal msg) {
+    public boolean onInternal(MmCommand.Internal msg) {
         if (msg instanceof WrappedReply) {
             onReply(((WrappedReply) msg).reply());
         } else if (msg instanceof AckDeadline) {
@@ -148,14 +148,14 @@ final class MmNotifier {
         return true;
     }
 
-    void age(MmCommand.Age a) {
+    public void age(MmCommand.Age a) {
         young.ask(a);
     }
 
     // ---- changes ------------------------------------------------------------------------------------------------
 
     /** Runs a PTE change under the delivery strategy; {@code then} runs when every subscriber acked or was fenced. */
-    void changeThen(InvalidationEvent event, List<Range> intent, Consumer<Gather> apply, Runnable then) {
+    public void changeThen(InvalidationEvent event, List<Range> intent, Consumer<Gather> apply, Runnable then) {
         Batch b = change(event, intent, true, apply, null);
         if (b == null) {
             then.run();
@@ -169,7 +169,7 @@ final class MmNotifier {
      * in flight, or null when no subscriber had to hear about it and the change is complete. {@code beforeRelease}
      * (may be null) runs just before the gathered frames are released, whichever path releases them.
      */
-    Batch change(InvalidationEvent event, List<Range> intent, boolean blockable, Consumer<Gather> apply,
+    public Batch change(InvalidationEvent event, List<Range> intent, boolean blockable, Consumer<Gather> apply,
                  Runnable beforeRelease) {
         Batch b;
         if (variant == Variant.FREE_BEFORE_ACK) {
@@ -234,7 +234,7 @@ final class MmNotifier {
     }
 
     /** Tells every overlapping subscriber; null when none overlaps. */
-    Batch open(InvalidationEvent event, List<Range> ranges, boolean blockable, boolean isBarrier) {
+    public Batch open(InvalidationEvent event, List<Range> ranges, boolean blockable, boolean isBarrier) {
         Batch b = null;
         for (Subscription s : subscriptions.all()) {
             List<Range> mine = s.interest.clip(ranges);
@@ -286,7 +286,7 @@ final class MmNotifier {
      * {@code mmu_notifier_release}: every subscriber drops everything before the address space goes; {@code
      * teardown} runs once all did (at once when nobody is subscribed).
      */
-    void release(Runnable teardown) {
+    public void release(Runnable teardown) {
         if (subscriptions.isEmpty()) {
             teardown.run();
             return;
@@ -320,7 +320,7 @@ final class MmNotifier {
         release.ended = true; // release has no end message
     }
 
-    void releaseNow(Gather g) {
+    public void releaseNow(Gather g) {
         for (int i = 0; i < g.frameCount(); i++) {
             memory.put(g.pfn(i));
         }
@@ -555,7 +555,7 @@ final class MmNotifier {
     // ---- registration -------------------------------------------------------------------------------------------
 
     /** Registration is a mailbox position: the newcomer is handed every invalidation in flight over its interest. */
-    void register(MmCommand.Register r) {
+    public void register(MmCommand.Register r) {
         Duration deadline = r.ackDeadline() != null ? r.ackDeadline() : settings.ackDeadline();
         Subscription s = subscriptions.add(r.subscriber(), r.interest(), r.agent(), r.name(), deadline);
         List<MmCommand.InFlight> inFlight = new ArrayList<>();
@@ -572,7 +572,7 @@ final class MmNotifier {
         r.replyTo().tell(new MmCommand.Registered(space.id(), s.id, s.grant, inFlight, space.pageTable()));
     }
 
-    void unregister(MmCommand.Unregister u) {
+    public void unregister(MmCommand.Unregister u) {
         Subscription s = subscriptions.get(u.subscription());
         if (s == null) {
             u.replyTo().tell(new MmResult.Failed(Errno.EINVAL, "no subscription " + u.subscription()));
@@ -585,11 +585,11 @@ final class MmNotifier {
 
     // ---- inspection ---------------------------------------------------------------------------------------------
 
-    int subscriberCount() {
+    public int subscriberCount() {
         return subscriptions.size();
     }
 
-    long heldFrames() {
+    public long heldFrames() {
         long pending = 0;
         for (Batch b : batches.values()) {
             pending += b.heldFrames();
@@ -598,7 +598,7 @@ final class MmNotifier {
     }
 
     /** Every frame a batch in flight holds a reference to (the pending-free list). */
-    int[] heldPfns() {
+    public int[] heldPfns() {
         int total = 0;
         for (Batch b : batches.values()) {
             total += b.pfns.length;
