@@ -1,7 +1,10 @@
 package io.shadowmmu.hostmm.notifier;
 
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.ReceiveBuilder;
 import akka.actor.typed.javadsl.TimerScheduler;
 import io.shadowmmu.config.NotifierSettings;
 import io.shadowmmu.config.Variant;
@@ -36,8 +39,16 @@ public final class MmNotifier {
         void batchCompleted(long batch);
     }
 
-    /** A subscriber's reply, adapted into the mm's protocol. */
-    record WrappedReply(NotifierReply reply) implements MmCommand.Internal {
+    /** A subscriber acknowledged (part of) a batch, adapted into the mm's protocol. */
+    record AckReceived(NotifierReply.Ack ack) implements MmCommand.Internal {
+    }
+
+    /** A subscriber refused a non-blockable start. */
+    record NackReceived(NotifierReply.Nack nack) implements MmCommand.Internal {
+    }
+
+    /** A subscriber answered an aging query. */
+    record YoungReported(NotifierReply.YoungReport report) implements MmCommand.Internal {
     }
 
     /** The earliest ack deadline of a batch passed. */
@@ -82,7 +93,7 @@ public final class MmNotifier {
         this.variant = variant;
         this.gather = gather;
         this.owner = owner;
-        this.replyAdapter = context.messageAdapter(NotifierReply.class, WrappedReply::new);
+        this.replyAdapter = context.messageAdapter(NotifierReply.class, MmNotifier::adapt);
         this.subscriptions = new Subscriptions(context);
         this.young = new YoungQueries(space, subscriptions, timers, replyAdapter);
     }
@@ -127,25 +138,46 @@ public final class MmNotifier {
 
     // ---- messages routed here by the actor ----------------------------------------------------------------------
 
-    /** Handles the notifier's own internal messages; false when {@code msg} is not one of them. */
-    public boolean onInternal(MmCommand.Internal msg) {
-        if (msg instanceof WrappedReply) {
-            onReply(((WrappedReply) msg).reply());
-        } else if (msg instanceof AckDeadline) {
-            onAckDeadline(((AckDeadline) msg).batch());
-        } else if (msg instanceof FencePoll) {
-            Batch b = batches.get(((FencePoll) msg).batch());
-            if (b != null) {
-                tryFinish(b);
-            }
-        } else if (msg instanceof YoungQueries.Timeout) {
-            young.onTimeout((YoungQueries.Timeout) msg);
-        } else if (msg instanceof Subscriptions.SubscriberDied) {
-            onSubscriberDied(((Subscriptions.SubscriberDied) msg).ref());
-        } else {
-            return false;
+    /**
+     * Adds a typed handler for each of the notifier's own messages (replies, deadlines, fence polls, aging
+     * timeouts, subscriber deaths) to the mm's receive. Every handler answers {@link Behaviors#same()}: what the
+     * actor does next is the actor's business.
+     */
+    public ReceiveBuilder<MmCommand> addHandlers(ReceiveBuilder<MmCommand> builder) {
+        return builder
+                .onMessage(AckReceived.class, m -> handled(() -> onAck(m.ack())))
+                .onMessage(NackReceived.class, m -> handled(() -> onNack(m.nack())))
+                .onMessage(YoungReported.class, m -> handled(() -> young.onReport(m.report())))
+                .onMessage(AckDeadline.class, m -> handled(() -> onAckDeadline(m.batch())))
+                .onMessage(FencePoll.class, m -> handled(() -> onFencePoll(m.batch())))
+                .onMessage(YoungQueries.Timeout.class, m -> handled(() -> young.onTimeout(m)))
+                .onMessage(Subscriptions.SubscriberDied.class, m -> handled(() -> onSubscriberDied(m.ref())));
+    }
+
+    private static Behavior<MmCommand> handled(Runnable handler) {
+        handler.run();
+        return Behaviors.same();
+    }
+
+    /**
+     * The one place a reply's kind is told apart: the reply ref handed to subscribers takes every {@link
+     * NotifierReply}, and each kind becomes its own message so the receive can dispatch on type.
+     */
+    private static MmCommand adapt(NotifierReply reply) {
+        if (reply instanceof NotifierReply.Ack) {
+            return new AckReceived((NotifierReply.Ack) reply);
         }
-        return true;
+        if (reply instanceof NotifierReply.Nack) {
+            return new NackReceived((NotifierReply.Nack) reply);
+        }
+        return new YoungReported((NotifierReply.YoungReport) reply);
+    }
+
+    private void onFencePoll(long batchId) {
+        Batch b = batches.get(batchId);
+        if (b != null) {
+            tryFinish(b);
+        }
     }
 
     public void age(MmCommand.Age a) {
@@ -336,35 +368,43 @@ public final class MmNotifier {
         }
     }
 
-    private void onReply(NotifierReply reply) {
-        if (reply instanceof NotifierReply.YoungReport) {
-            young.onReport((NotifierReply.YoungReport) reply);
+    private void onAck(NotifierReply.Ack ack) {
+        Batch b = counted(ack.subscription(), ack.batch());
+        if (b == null) {
             return;
         }
-        long id = reply instanceof NotifierReply.Ack ? ((NotifierReply.Ack) reply).batch()
-                : ((NotifierReply.Nack) reply).batch();
+        counters.acked(b.startedNanos, System.nanoTime());
+        applyDirty(ack.dirty());
+        if (b.parts.get(ack.subscription()).awaiting == 0) {
+            events.invalidationAcked(space.id(), b.id, ack.subscription());
+        }
+        tryFinish(b);
+    }
+
+    private void onNack(NotifierReply.Nack nack) {
+        Batch b = counted(nack.subscription(), nack.batch());
+        if (b == null) {
+            return;
+        }
+        counters.nacks++;
+        b.parts.get(nack.subscription()).nacked = true;
+        b.nacked = true;
+        tryFinish(b);
+    }
+
+    /** The batch a reply to notification {@code id} counts for, or null when the reply is late or a duplicate. */
+    private Batch counted(long subscription, long id) {
         Batch b = batches.get(Batch.batchOf(id));
         if (b == null) {
             counters.ignoredReplies++;
-            return; // late reply from a fenced subscriber, or a duplicate: the batch is gone
+            return null; // late reply from a fenced subscriber, or a duplicate: the batch is gone
         }
-        Batch.Part part = b.parts.get(reply.subscription());
+        Batch.Part part = b.parts.get(subscription);
         if (part == null || !part.reply(Batch.messageOf(id))) {
             counters.ignoredReplies++;
-            return; // a duplicate (or a reply to a message never sent) must not end the batch early
+            return null; // a duplicate (or a reply to a message never sent) must not end the batch early
         }
-        if (reply instanceof NotifierReply.Ack) {
-            counters.acked(b.startedNanos, System.nanoTime());
-            applyDirty(((NotifierReply.Ack) reply).dirty());
-            if (part.awaiting == 0) {
-                events.invalidationAcked(space.id(), b.id, reply.subscription());
-            }
-        } else {
-            counters.nacks++;
-            part.nacked = true;
-            b.nacked = true;
-        }
-        tryFinish(b);
+        return b;
     }
 
     /**
