@@ -197,7 +197,8 @@ public final class MmNotifier {
     }
 
     /**
-     * Applies {@code apply} now (after-change strategies) or once all acked (barrier strategies). Returns the batch
+     * Applies {@code apply} when the strategy's {@link ChangeTiming} says: now (after-change and mark-first
+     * strategies) or once all acked (barrier strategies). Returns the batch
      * in flight, or null when no subscriber had to hear about it and the change is complete. {@code beforeRelease}
      * (may be null) runs just before the gathered frames are released, whichever path releases them.
      */
@@ -219,40 +220,8 @@ public final class MmNotifier {
             releaseNow(gather);
             return b;
         }
-        if (strategy.notifiesBeforeChange()) {
-            b = open(event, intent, blockable, true);
-            if (b != null) {
-                Batch barrierBatch = b;
-                b.change = () -> {
-                    gather.reset();
-                    apply.accept(gather);
-                    barrierBatch.hold(gather);
-                };
-            }
-        } else if (strategy.timing() == DeliveryStrategy.Timing.BEFORE_NO_WAIT) {
-            // Mark first (the starts go out before the change), change at once, hold the frames for the sync.
-            b = open(event, intent, blockable, false);
-            gather.reset();
-            apply.accept(gather);
-            if (b != null) {
-                b.hold(gather);
-                b.changeApplied = true;
-            }
-        } else {
-            gather.reset();
-            apply.accept(gather);
-            List<Range> changed = gather.ranges();
-            b = changed.isEmpty() ? null : open(event, List.copyOf(changed), blockable, false);
-            if (b != null) {
-                b.hold(gather);
-                b.changeApplied = true;
-            }
-        }
+        b = strategy.timing().run(this, gather, event, intent, blockable, apply);
         if (b == null) {
-            if (strategy.notifiesBeforeChange()) {
-                gather.reset();
-                apply.accept(gather);
-            }
             if (beforeRelease != null) {
                 beforeRelease.run();
             }
