@@ -14,8 +14,6 @@ import io.shadowmmu.hostmm.mm.Errno;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.MmCounters;
 import io.shadowmmu.hostmm.mm.MmResult;
-import io.shadowmmu.hostmm.pagetable.PageTable;
-import io.shadowmmu.hostmm.pagetable.Pte;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 
 import java.time.Duration;
@@ -75,6 +73,8 @@ public final class MmNotifier {
     private final Subscriptions subscriptions;
     private final YoungQueries young;
     private final Map<Long, Batch> batches = new LinkedHashMap<>();
+    private final DirtyTracker dirty;
+    private final Fencing fencing;
     private long nextBatch = 1;
     /** The barrier batch holding the "mmap lock", or null. */
     private Batch barrier;
@@ -96,6 +96,8 @@ public final class MmNotifier {
         this.replyAdapter = context.messageAdapter(NotifierReply.class, MmNotifier::adapt);
         this.subscriptions = new Subscriptions(context);
         this.young = new YoungQueries(space, subscriptions, timers, replyAdapter);
+        this.dirty = new DirtyTracker(space.pageTable(), memory, batches, variant);
+        this.fencing = new Fencing(this, context, timers, space.id(), counters, events, subscriptions, dirty, batches);
     }
 
     // ---- state the actor asks about ---------------------------------------------------------------------------
@@ -148,10 +150,10 @@ public final class MmNotifier {
                 .onMessage(AckReceived.class, m -> handled(() -> onAck(m.ack())))
                 .onMessage(NackReceived.class, m -> handled(() -> onNack(m.nack())))
                 .onMessage(YoungReported.class, m -> handled(() -> young.onReport(m.report())))
-                .onMessage(AckDeadline.class, m -> handled(() -> onAckDeadline(m.batch())))
+                .onMessage(AckDeadline.class, m -> handled(() -> fencing.onAckDeadline(m.batch())))
                 .onMessage(FencePoll.class, m -> handled(() -> onFencePoll(m.batch())))
                 .onMessage(YoungQueries.Timeout.class, m -> handled(() -> young.onTimeout(m)))
-                .onMessage(Subscriptions.SubscriberDied.class, m -> handled(() -> onSubscriberDied(m.ref())));
+                .onMessage(Subscriptions.SubscriberDied.class, m -> handled(() -> fencing.onSubscriberDied(m.ref())));
     }
 
     private static Behavior<MmCommand> handled(Runnable handler) {
@@ -254,7 +256,7 @@ public final class MmNotifier {
                         part.messages.get(m), event, blockable, replyAdapter));
                 counters.sent(s.id);
             }
-            trackDeadline(b, s);
+            fencing.trackDeadline(b, s);
         }
         if (b != null) {
             batches.put(b.id, b);
@@ -300,7 +302,7 @@ public final class MmNotifier {
             release.parts.put(s.id, part);
             s.ref.tell(new MmuNotification.Release(s.id, space.id(), release.id, replyAdapter));
             counters.sent(s.id);
-            trackDeadline(release, s);
+            fencing.trackDeadline(release, s);
         }
         events.invalidationStarted(space.id(), release.id, List.of(), InvalidationEvent.RELEASE);
         release.change = () -> {
@@ -327,15 +329,7 @@ public final class MmNotifier {
         }
     }
 
-    // ---- acks, deadlines, fences --------------------------------------------------------------------------------
-
-    private void trackDeadline(Batch b, Subscription s) {
-        long deadline = b.startedNanos + s.ackDeadlineNanos;
-        if (deadline < b.earliestDeadlineNanos) {
-            b.earliestDeadlineNanos = deadline;
-            timers.startSingleTimer(new AckDeadline(b.id), Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
-        }
-    }
+    // ---- acks (deadlines and fences are Fencing's) ------------------------------------------------------------
 
     private void onAck(NotifierReply.Ack ack) {
         Batch b = counted(ack.subscription(), ack.batch());
@@ -343,7 +337,7 @@ public final class MmNotifier {
             return;
         }
         counters.acked(b.startedNanos, System.nanoTime());
-        applyDirty(ack.dirty());
+        dirty.reported(ack.dirty());
         if (b.parts.get(ack.subscription()).awaiting == 0) {
             events.invalidationAcked(space.id(), b.id, ack.subscription());
         }
@@ -376,121 +370,8 @@ public final class MmNotifier {
         return b;
     }
 
-    /**
-     * A secondary wrote through its own mapping: the frame is dirty even if the host PTE never said so (I6). The
-     * frame it wrote is wherever the page's frame is now: still in the PTE, or held by this or any other batch in
-     * flight, because a later operation may have taken the page out of the PTE before this ack arrived (GATHER does
-     * not serialize operations). A frame marked here that the secondary did not write costs one needless writeback.
-     */
-    private void applyDirty(List<Range> dirty) {
-        if (dirty.isEmpty() || variant == Variant.LOST_DIRTY) {
-            return;
-        }
-        SortedRanges written = SortedRanges.of(dirty);
-        for (Batch held : batches.values()) {
-            markHeldFrames(held, written);
-        }
-        for (Range r : dirty) {
-            for (long va = r.start(); va < r.end(); va += PageTable.PAGE_SIZE) {
-                long pte = space.pageTable().get(va);
-                if (Pte.holdsFrame(pte)) {
-                    memory.setFlag(Pte.pfn(pte), PhysicalMemory.FLAG_DIRTY);
-                }
-            }
-        }
-    }
-
-    private void markHeldFrames(Batch b, SortedRanges written) {
-        for (int i = 0; i < b.vas.length; i++) {
-            if (written.contains(b.vas[i])) {
-                memory.setFlag(b.pfns[i], PhysicalMemory.FLAG_DIRTY);
-            }
-        }
-    }
-
-    private void onAckDeadline(long batchId) {
-        Batch b = batches.get(batchId);
-        if (b == null) {
-            return;
-        }
-        long now = System.nanoTime();
-        long nextDeadline = Long.MAX_VALUE;
-        for (Batch.Part part : List.copyOf(b.parts.values())) {
-            if (part.awaiting == 0) {
-                continue;
-            }
-            long deadline = b.startedNanos + part.sub.ackDeadlineNanos;
-            if (deadline <= now) {
-                fence(part.sub, "no ack for batch " + b.id + " within " + Duration.ofNanos(part.sub.ackDeadlineNanos)
-                        .toMillis() + " ms");
-            } else {
-                nextDeadline = Math.min(nextDeadline, deadline);
-            }
-        }
-        if (nextDeadline != Long.MAX_VALUE) {
-            timers.startSingleTimer(new AckDeadline(b.id), Duration.ofNanos(nextDeadline - now));
-        }
-    }
-
-    /**
-     * Gives up on a subscriber: revokes its access, tells it, forgets it. Every batch it owed an ack proceeds, but
-     * frees frames only once the revoked subscriber is out of its access section.
-     */
-    private void fence(Subscription s, String reason) {
-        s.grant.revoke();
-        counters.fences++;
-        events.agentRevoked(s.agent, "fenced: " + reason);
-        subscriptions.remove(s);
-        assumeWrittenBy(s);
-        s.ref.tell(new MmuNotification.Fenced(s.id, space.id(), reason));
-        counters.sent(s.id);
-        context.getLog().info("mm {}: fenced {}: {}", space.id(), s, reason);
-        for (Batch b : List.copyOf(batches.values())) {
-            Batch.Part part = b.parts.get(s.id);
-            if (part != null) {
-                boolean owed = part.awaiting > 0;
-                part.awaiting = 0;
-                b.fencedGrants.add(s.grant);
-                if (owed) {
-                    events.invalidationFenced(space.id(), b.id, s.id);
-                }
-                tryFinish(b);
-            }
-        }
-    }
-
-    private void onSubscriberDied(ActorRef<MmuNotification> ref) {
-        for (Subscription s : subscriptions.of(ref)) {
-            counters.deaths++;
-            events.agentRevoked(s.agent, "subscriber stopped");
-            subscriptions.remove(s);
-            assumeWrittenBy(s);
-            // A dead subscriber holds nothing: what it owed counts as acked.
-            settle(s);
-        }
-    }
-
-    /**
-     * A subscriber that leaves without acking (fenced, or dead) never reports what it wrote through its own writable
-     * mappings, so every frame it could have written becomes dirty: those the batches in flight hold in its interest,
-     * and those still mapped writable there. Reclaim then writes them back rather than dropping a write (I6); the
-     * price is a needless writeback of the pages it did not write, once per fence.
-     */
-    private void assumeWrittenBy(Subscription s) {
-        Range span = s.interest.isWholeMm() ? new Range(0, PageTable.VA_LIMIT) : s.interest.interval();
-        SortedRanges interest = SortedRanges.of(List.of(span));
-        for (Batch held : batches.values()) {
-            markHeldFrames(held, interest);
-        }
-        space.pageTable().forEachEntry(span.start(), span.end(), (va, pte) -> {
-            if (Pte.holdsFrame(pte) && Pte.isWritable(pte)) {
-                memory.setFlag(Pte.pfn(pte), PhysicalMemory.FLAG_DIRTY);
-            }
-        });
-    }
-
     /** Clears what {@code s} still owes every batch, finishing those that waited only for it. */
-    private void settle(Subscription s) {
+    void settle(Subscription s) {
         for (Batch b : List.copyOf(batches.values())) {
             Batch.Part part = b.parts.get(s.id);
             if (part != null && part.awaiting > 0) {
@@ -501,7 +382,7 @@ public final class MmNotifier {
     }
 
     /** Moves a batch forward once everybody replied: apply (barrier), end, then free after fenced grants drain. */
-    private void tryFinish(Batch b) {
+    void tryFinish(Batch b) {
         if (!b.allReplied() || !batches.containsKey(b.id)) {
             return;
         }
