@@ -1,9 +1,9 @@
 package io.shadowmmu.emulator.bench;
 
-import io.shadowmmu.hostmm.mm.SyncSubscriber;
 import io.shadowmmu.hostmm.mm.SynchronousMm;
 import io.shadowmmu.hostmm.notifier.InvalidationEvent;
 import io.shadowmmu.hostmm.notifier.Range;
+import io.shadowmmu.hostmm.notifier.SyncSubscriber;
 import io.shadowmmu.hostmm.pagetable.PageTable;
 
 import java.time.Duration;

@@ -2,6 +2,8 @@ package io.shadowmmu.hostmm.mm;
 
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.file.MemFile;
+import io.shadowmmu.hostmm.notifier.Gather;
+import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.pagetable.PageTable;
 import io.shadowmmu.hostmm.pagetable.Pte;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
@@ -9,8 +11,6 @@ import io.shadowmmu.hostmm.rmap.ReverseMap;
 import io.shadowmmu.hostmm.swap.SwapStore;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.hostmm.vma.Vma;
-
-import io.shadowmmu.hostmm.notifier.Range;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -24,7 +24,7 @@ import java.util.Set;
  * <p>Every PTE that holds a frame holds one reference to it. A change that drops such a PTE records the page in a
  * {@link Gather} and moves its reference there, so the frame outlives the notification.
  */
-final class AddressSpace {
+public final class AddressSpace {
     /** Sentinel results of {@link #fault}; the reason is in {@link #lastErrno()} / {@link #lastDetail()}. */
     static final int FAULT_FAILED = -1;
 
@@ -60,7 +60,7 @@ final class AddressSpace {
         return new AddressSpace(childId, childAgent, childName, memory, rmap, swap, new MmCounters());
     }
 
-    long id() {
+    public long id() {
         return id;
     }
 
@@ -72,7 +72,7 @@ final class AddressSpace {
         return name;
     }
 
-    PageTable pageTable() {
+    public PageTable pageTable() {
         return pageTable;
     }
 
@@ -92,7 +92,7 @@ final class AddressSpace {
         return lastDetail;
     }
 
-    MmCounters counters() {
+    public MmCounters counters() {
         return counters;
     }
 

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 /** Mutable counters of one mm, written only by its actor. */
-final class MmCounters {
+public final class MmCounters {
     long anonZeroFill;
     long filePageIn;
     long cowCopy;
@@ -27,25 +27,25 @@ final class MmCounters {
     long ksmBroken;
 
     long ptesCleared;
-    long invalidations;
-    long batches;
+    public long invalidations;
+    public long batches;
     long messages;
     long acks;
-    long nacks;
-    long fences;
-    long deaths;
-    long ignoredReplies;
+    public long nacks;
+    public long fences;
+    public long deaths;
+    public long ignoredReplies;
 
     final Map<Long, Long> messagesBySubscriber = new HashMap<>();
     /** Ack latency in microseconds, up to one hour, 2 significant digits. */
     final Histogram ackLatencyMicros = new Histogram(3_600_000_000L, 2);
 
-    void sent(long subscription) {
+    public void sent(long subscription) {
         messages++;
         messagesBySubscriber.merge(subscription, 1L, Long::sum);
     }
 
-    void acked(long startedNanos, long nowNanos) {
+    public void acked(long startedNanos, long nowNanos) {
         acks++;
         ackLatencyMicros.recordValue(Math.max(0, Math.min((nowNanos - startedNanos) / 1000, 3_600_000_000L)));
     }

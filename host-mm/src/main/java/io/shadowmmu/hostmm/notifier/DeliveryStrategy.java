@@ -7,30 +7,22 @@ import java.util.List;
 /**
  * How an mm tells its subscribers about one operation's PTE changes: when (before the change, as a barrier the mm
  * waits on, or after it, with the frames held until every ack), and how many messages the changed ranges become.
- * One class per design of the 2008 debate, so each can be measured on the same workload.
+ * One class per design of the 2008 debate, so each can be measured on the same workload. The timing is a
+ * {@link ChangeTiming} the engine delegates to; the message split is {@link #messages}.
  */
 public interface DeliveryStrategy {
 
     DeliveryStrategyKind kind();
 
-    /** When subscribers hear about a change relative to the PTE change itself. */
-    enum Timing {
-        /**
-         * Before the change, and the mm admits no other change until all acked ({@code invalidate_range_start}
-         * as a barrier).
-         */
-        BEFORE_AND_WAIT,
-        /** Before the change, without waiting: the subscriber marks the range; frames wait for the acks (sync). */
-        BEFORE_NO_WAIT,
-        /** After the change: the frames are gathered and held until all acked. */
-        AFTER
-    }
-
-    Timing timing();
+    /**
+     * When subscribers hear about a change relative to the PTE change itself, and so whether the mm waits (a
+     * barrier) or the frames do.
+     */
+    ChangeTiming timing();
 
     /** True for barrier strategies: the mm waits for every ack before it changes a PTE. */
     default boolean notifiesBeforeChange() {
-        return timing() == Timing.BEFORE_AND_WAIT;
+        return timing().barrier();
     }
 
     /**

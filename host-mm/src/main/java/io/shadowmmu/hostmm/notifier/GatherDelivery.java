@@ -21,8 +21,8 @@ public final class GatherDelivery implements DeliveryStrategy {
     }
 
     @Override
-    public Timing timing() {
-        return Timing.AFTER;
+    public ChangeTiming timing() {
+        return AfterChangeTiming.INSTANCE;
     }
 
     @Override

@@ -22,8 +22,8 @@ public final class PerPageDelivery implements DeliveryStrategy {
     }
 
     @Override
-    public Timing timing() {
-        return Timing.AFTER;
+    public ChangeTiming timing() {
+        return AfterChangeTiming.INSTANCE;
     }
 
     @Override

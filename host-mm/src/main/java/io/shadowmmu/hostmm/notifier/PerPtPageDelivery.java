@@ -23,8 +23,8 @@ public final class PerPtPageDelivery implements DeliveryStrategy {
     }
 
     @Override
-    public Timing timing() {
-        return Timing.AFTER;
+    public ChangeTiming timing() {
+        return AfterChangeTiming.INSTANCE;
     }
 
     @Override

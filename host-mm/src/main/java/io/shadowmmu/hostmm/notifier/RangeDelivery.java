@@ -20,8 +20,8 @@ public final class RangeDelivery implements DeliveryStrategy {
     }
 
     @Override
-    public Timing timing() {
-        return Timing.BEFORE_AND_WAIT;
+    public ChangeTiming timing() {
+        return BarrierTiming.INSTANCE;
     }
 
     @Override

@@ -21,8 +21,8 @@ public final class TwoPhaseDelivery implements DeliveryStrategy {
     }
 
     @Override
-    public Timing timing() {
-        return Timing.BEFORE_NO_WAIT;
+    public ChangeTiming timing() {
+        return MarkFirstTiming.INSTANCE;
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.shadowmmu.hostmm.notifier.Interest;
 import io.shadowmmu.hostmm.notifier.InvalidationEvent;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.Range;
+import io.shadowmmu.hostmm.notifier.SyncSubscriber;
 import io.shadowmmu.testkit.junit.ShadowTestKit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;

@@ -1,9 +1,10 @@
-package io.shadowmmu.hostmm.mm;
+package io.shadowmmu.hostmm.notifier;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.javadsl.TimerScheduler;
-import io.shadowmmu.hostmm.notifier.MmuNotification;
-import io.shadowmmu.hostmm.notifier.NotifierReply;
+import io.shadowmmu.hostmm.mm.AddressSpace;
+import io.shadowmmu.hostmm.mm.MmCommand;
+import io.shadowmmu.hostmm.mm.MmCounters;
 import io.shadowmmu.hostmm.pagetable.PageTable;
 import io.shadowmmu.hostmm.pagetable.Pte;
 

@@ -1,6 +1,5 @@
-package io.shadowmmu.hostmm.mm;
+package io.shadowmmu.hostmm.notifier;
 
-import io.shadowmmu.hostmm.notifier.Range;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -11,7 +10,7 @@ import java.util.List;
  * the frames whose references the operation released, which must outlive every secondary's acknowledgement.
  * Reused across operations by its mm, so the common path allocates nothing.
  */
-final class Gather {
+public final class Gather {
     private long[] vas = new long[64];
     private int[] pfns = new int[64];
     private int frames;
@@ -21,7 +20,7 @@ final class Gather {
     private long runEnd = -1;
     private long pages;
 
-    void reset() {
+    public void reset() {
         frames = 0;
         ranges.clear();
         runStart = -1;
@@ -30,7 +29,7 @@ final class Gather {
     }
 
     /** A PTE changed at {@code va}; consecutive pages coalesce into one range. */
-    void changed(long va) {
+    public void changed(long va) {
         pages++;
         if (va == runEnd) {
             runEnd += Range.PAGE_SIZE;
@@ -42,7 +41,7 @@ final class Gather {
     }
 
     /** The operation released its reference to {@code pfn} (mapped at {@code va}). */
-    void release(long va, int pfn) {
+    public void release(long va, int pfn) {
         if (frames == pfns.length) {
             vas = Arrays.copyOf(vas, frames * 2);
             pfns = Arrays.copyOf(pfns, frames * 2);
@@ -53,28 +52,28 @@ final class Gather {
     }
 
     /** Changed ranges, coalesced, in the order the operation visited them. */
-    List<Range> ranges() {
+    public List<Range> ranges() {
         flushRun();
         return ranges;
     }
 
-    long pagesChanged() {
+    public long pagesChanged() {
         return pages;
     }
 
-    int frameCount() {
+    public int frameCount() {
         return frames;
     }
 
-    boolean isEmpty() {
+    public boolean isEmpty() {
         return pages == 0 && frames == 0;
     }
 
-    int pfn(int i) {
+    public int pfn(int i) {
         return pfns[i];
     }
 
-    long va(int i) {
+    public long va(int i) {
         return vas[i];
     }
 

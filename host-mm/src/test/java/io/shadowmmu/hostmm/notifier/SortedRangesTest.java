@@ -1,4 +1,4 @@
-package io.shadowmmu.hostmm.mm;
+package io.shadowmmu.hostmm.notifier;
 
 import io.shadowmmu.hostmm.notifier.Range;
 import org.junit.jupiter.api.Test;

@@ -1,9 +1,8 @@
-package io.shadowmmu.hostmm.mm;
+package io.shadowmmu.hostmm.notifier;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.javadsl.ActorContext;
-import io.shadowmmu.hostmm.notifier.Interest;
-import io.shadowmmu.hostmm.notifier.MmuNotification;
+import io.shadowmmu.hostmm.mm.MmCommand;
 
 import java.time.Duration;
 import java.util.ArrayList;

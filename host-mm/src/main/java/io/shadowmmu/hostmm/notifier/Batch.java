@@ -1,8 +1,5 @@
-package io.shadowmmu.hostmm.mm;
+package io.shadowmmu.hostmm.notifier;
 
-import io.shadowmmu.hostmm.notifier.AccessGrant;
-import io.shadowmmu.hostmm.notifier.InvalidationEvent;
-import io.shadowmmu.hostmm.notifier.Range;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -13,7 +10,7 @@ import java.util.Map;
  * One invalidation in flight: who was told, who still owes an ack, and the frames whose references it holds until
  * the last ack or fence (a pending-free batch). Owned by its mm's actor.
  */
-final class Batch {
+public final class Batch {
     /** A subscriber's part in the batch. */
     static final class Part {
         final Subscription sub;
@@ -61,7 +58,7 @@ final class Batch {
         return (int) (notificationId >>> BATCH_BITS);
     }
 
-    final long id;
+    public final long id;
     final InvalidationEvent event;
     final List<Range> ranges;
     final boolean blockable;
@@ -72,16 +69,16 @@ final class Batch {
     /** Subscriptions registered while this batch was in flight: they get the End, not the Start. */
     final List<Subscription> lateJoiners = new ArrayList<>();
     final List<AccessGrant> fencedGrants = new ArrayList<>();
-    final List<Runnable> onComplete = new ArrayList<>();
+    public final List<Runnable> onComplete = new ArrayList<>();
     /** Work that needs the held frames one last time (swap write-back), run just before they are released. */
     final List<Runnable> beforeRelease = new ArrayList<>();
     /** For barrier batches: the change to apply once everybody acked. */
-    Runnable change;
+    public Runnable change;
     long[] vas = new long[0];
     int[] pfns = new int[0];
     boolean changeApplied;
     boolean ended;
-    boolean nacked;
+    public boolean nacked;
     long earliestDeadlineNanos = Long.MAX_VALUE;
 
     Batch(long id, InvalidationEvent event, List<Range> ranges, boolean blockable, boolean barrier, long nowNanos) {
@@ -93,7 +90,7 @@ final class Batch {
         this.startedNanos = nowNanos;
     }
 
-    void hold(Gather gather) {
+    public void hold(Gather gather) {
         vas = gather.copyVas();
         pfns = gather.copyPfns();
     }

@@ -1,6 +1,5 @@
-package io.shadowmmu.hostmm.mm;
+package io.shadowmmu.hostmm.notifier;
 
-import io.shadowmmu.hostmm.notifier.Range;
 
 import java.util.Arrays;
 import java.util.Comparator;

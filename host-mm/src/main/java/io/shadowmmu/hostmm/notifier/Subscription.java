@@ -1,9 +1,6 @@
-package io.shadowmmu.hostmm.mm;
+package io.shadowmmu.hostmm.notifier;
 
 import akka.actor.typed.ActorRef;
-import io.shadowmmu.hostmm.notifier.AccessGrant;
-import io.shadowmmu.hostmm.notifier.Interest;
-import io.shadowmmu.hostmm.notifier.MmuNotification;
 
 /** One registered secondary MMU ({@code struct mmu_notifier} / {@code mmu_interval_notifier}). */
 final class Subscription {

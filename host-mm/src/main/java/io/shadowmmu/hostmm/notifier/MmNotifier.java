@@ -1,18 +1,19 @@
-package io.shadowmmu.hostmm.mm;
+package io.shadowmmu.hostmm.notifier;
 
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.javadsl.Behaviors;
+import akka.actor.typed.javadsl.ReceiveBuilder;
 import akka.actor.typed.javadsl.TimerScheduler;
 import io.shadowmmu.config.NotifierSettings;
 import io.shadowmmu.config.Variant;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
-import io.shadowmmu.hostmm.notifier.DeliveryStrategy;
-import io.shadowmmu.hostmm.notifier.InvalidationEvent;
-import io.shadowmmu.hostmm.notifier.MmuNotification;
-import io.shadowmmu.hostmm.notifier.NotifierReply;
-import io.shadowmmu.hostmm.notifier.Range;
-import io.shadowmmu.hostmm.pagetable.PageTable;
-import io.shadowmmu.hostmm.pagetable.Pte;
+import io.shadowmmu.hostmm.mm.AddressSpace;
+import io.shadowmmu.hostmm.mm.Errno;
+import io.shadowmmu.hostmm.mm.MmCommand;
+import io.shadowmmu.hostmm.mm.MmCounters;
+import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 
 import java.time.Duration;
@@ -30,14 +31,22 @@ import java.util.function.Consumer;
  *
  * <p>The actor hears back through {@link Owner}: when a batch completes, parked faults retry and a barrier lifts.
  */
-final class MmNotifier {
+public final class MmNotifier {
     /** What the owning actor does when a batch completes. */
-    interface Owner {
+    public interface Owner {
         void batchCompleted(long batch);
     }
 
-    /** A subscriber's reply, adapted into the mm's protocol. */
-    record WrappedReply(NotifierReply reply) implements MmCommand.Internal {
+    /** A subscriber acknowledged (part of) a batch, adapted into the mm's protocol. */
+    record AckReceived(NotifierReply.Ack ack) implements MmCommand.Internal {
+    }
+
+    /** A subscriber refused a non-blockable start. */
+    record NackReceived(NotifierReply.Nack nack) implements MmCommand.Internal {
+    }
+
+    /** A subscriber answered an aging query. */
+    record YoungReported(NotifierReply.YoungReport report) implements MmCommand.Internal {
     }
 
     /** The earliest ack deadline of a batch passed. */
@@ -64,13 +73,15 @@ final class MmNotifier {
     private final Subscriptions subscriptions;
     private final YoungQueries young;
     private final Map<Long, Batch> batches = new LinkedHashMap<>();
+    private final DirtyTracker dirty;
+    private final Fencing fencing;
     private long nextBatch = 1;
     /** The barrier batch holding the "mmap lock", or null. */
     private Batch barrier;
 
-    MmNotifier(ActorContext<MmCommand> context, TimerScheduler<MmCommand> timers, AddressSpace space,
-               PhysicalMemory memory, CoherenceEvents events, NotifierSettings settings, Variant variant,
-               Gather gather, Owner owner) {
+    public MmNotifier(ActorContext<MmCommand> context, TimerScheduler<MmCommand> timers, AddressSpace space,
+                      PhysicalMemory memory, CoherenceEvents events, NotifierSettings settings, Variant variant,
+                      Gather gather, Owner owner) {
         this.context = context;
         this.timers = timers;
         this.space = space;
@@ -82,28 +93,30 @@ final class MmNotifier {
         this.variant = variant;
         this.gather = gather;
         this.owner = owner;
-        this.replyAdapter = context.messageAdapter(NotifierReply.class, WrappedReply::new);
+        this.replyAdapter = context.messageAdapter(NotifierReply.class, MmNotifier::adapt);
         this.subscriptions = new Subscriptions(context);
         this.young = new YoungQueries(space, subscriptions, timers, replyAdapter);
+        this.dirty = new DirtyTracker(space.pageTable(), memory, batches, variant);
+        this.fencing = new Fencing(this, context, timers, space.id(), counters, events, subscriptions, dirty, batches);
     }
 
     // ---- state the actor asks about ---------------------------------------------------------------------------
 
-    boolean hasSubscribers() {
+    public boolean hasSubscribers() {
         return !subscriptions.isEmpty();
     }
 
     /** True while a barrier invalidation holds every other mm operation back. */
-    boolean barrierActive() {
+    public boolean barrierActive() {
         return barrier != null;
     }
 
-    boolean idle() {
+    public boolean idle() {
         return batches.isEmpty();
     }
 
     /** The batch whose applied change covers {@code va} and is not complete, or null: a fault there must wait. */
-    Batch inFlightOver(long va) {
+    public Batch inFlightOver(long va) {
         if (batches.isEmpty()) {
             return null;
         }
@@ -116,7 +129,7 @@ final class MmNotifier {
     }
 
     /** A page migration still in flight, or null. */
-    Batch migrationInFlight() {
+    public Batch migrationInFlight() {
         for (Batch b : batches.values()) {
             if (b.event == InvalidationEvent.MIGRATE && !b.ended) {
                 return b;
@@ -127,35 +140,56 @@ final class MmNotifier {
 
     // ---- messages routed here by the actor ----------------------------------------------------------------------
 
-    /** Handles the notifier's own internal messages; false when {@code msg} is not one of them. */
-    boolean onInternal(MmCommand.Internal msg) {
-        if (msg instanceof WrappedReply) {
-            onReply(((WrappedReply) msg).reply());
-        } else if (msg instanceof AckDeadline) {
-            onAckDeadline(((AckDeadline) msg).batch());
-        } else if (msg instanceof FencePoll) {
-            Batch b = batches.get(((FencePoll) msg).batch());
-            if (b != null) {
-                tryFinish(b);
-            }
-        } else if (msg instanceof YoungQueries.Timeout) {
-            young.onTimeout((YoungQueries.Timeout) msg);
-        } else if (msg instanceof Subscriptions.SubscriberDied) {
-            onSubscriberDied(((Subscriptions.SubscriberDied) msg).ref());
-        } else {
-            return false;
-        }
-        return true;
+    /**
+     * Adds a typed handler for each of the notifier's own messages (replies, deadlines, fence polls, aging
+     * timeouts, subscriber deaths) to the mm's receive. Every handler answers {@link Behaviors#same()}: what the
+     * actor does next is the actor's business.
+     */
+    public ReceiveBuilder<MmCommand> addHandlers(ReceiveBuilder<MmCommand> builder) {
+        return builder
+                .onMessage(AckReceived.class, m -> handled(() -> onAck(m.ack())))
+                .onMessage(NackReceived.class, m -> handled(() -> onNack(m.nack())))
+                .onMessage(YoungReported.class, m -> handled(() -> young.onReport(m.report())))
+                .onMessage(AckDeadline.class, m -> handled(() -> fencing.onAckDeadline(m.batch())))
+                .onMessage(FencePoll.class, m -> handled(() -> onFencePoll(m.batch())))
+                .onMessage(YoungQueries.Timeout.class, m -> handled(() -> young.onTimeout(m)))
+                .onMessage(Subscriptions.SubscriberDied.class, m -> handled(() -> fencing.onSubscriberDied(m.ref())));
     }
 
-    void age(MmCommand.Age a) {
+    private static Behavior<MmCommand> handled(Runnable handler) {
+        handler.run();
+        return Behaviors.same();
+    }
+
+    /**
+     * The one place a reply's kind is told apart: the reply ref handed to subscribers takes every {@link
+     * NotifierReply}, and each kind becomes its own message so the receive can dispatch on type.
+     */
+    private static MmCommand adapt(NotifierReply reply) {
+        if (reply instanceof NotifierReply.Ack) {
+            return new AckReceived((NotifierReply.Ack) reply);
+        }
+        if (reply instanceof NotifierReply.Nack) {
+            return new NackReceived((NotifierReply.Nack) reply);
+        }
+        return new YoungReported((NotifierReply.YoungReport) reply);
+    }
+
+    private void onFencePoll(long batchId) {
+        Batch b = batches.get(batchId);
+        if (b != null) {
+            tryFinish(b);
+        }
+    }
+
+    public void age(MmCommand.Age a) {
         young.ask(a);
     }
 
     // ---- changes ------------------------------------------------------------------------------------------------
 
     /** Runs a PTE change under the delivery strategy; {@code then} runs when every subscriber acked or was fenced. */
-    void changeThen(InvalidationEvent event, List<Range> intent, Consumer<Gather> apply, Runnable then) {
+    public void changeThen(InvalidationEvent event, List<Range> intent, Consumer<Gather> apply, Runnable then) {
         Batch b = change(event, intent, true, apply, null);
         if (b == null) {
             then.run();
@@ -165,11 +199,12 @@ final class MmNotifier {
     }
 
     /**
-     * Applies {@code apply} now (after-change strategies) or once all acked (barrier strategies). Returns the batch
+     * Applies {@code apply} when the strategy's {@link ChangeTiming} says: now (after-change and mark-first
+     * strategies) or once all acked (barrier strategies). Returns the batch
      * in flight, or null when no subscriber had to hear about it and the change is complete. {@code beforeRelease}
      * (may be null) runs just before the gathered frames are released, whichever path releases them.
      */
-    Batch change(InvalidationEvent event, List<Range> intent, boolean blockable, Consumer<Gather> apply,
+    public Batch change(InvalidationEvent event, List<Range> intent, boolean blockable, Consumer<Gather> apply,
                  Runnable beforeRelease) {
         Batch b;
         if (variant == Variant.FREE_BEFORE_ACK) {
@@ -187,40 +222,8 @@ final class MmNotifier {
             releaseNow(gather);
             return b;
         }
-        if (strategy.notifiesBeforeChange()) {
-            b = open(event, intent, blockable, true);
-            if (b != null) {
-                Batch barrierBatch = b;
-                b.change = () -> {
-                    gather.reset();
-                    apply.accept(gather);
-                    barrierBatch.hold(gather);
-                };
-            }
-        } else if (strategy.timing() == DeliveryStrategy.Timing.BEFORE_NO_WAIT) {
-            // Mark first (the starts go out before the change), change at once, hold the frames for the sync.
-            b = open(event, intent, blockable, false);
-            gather.reset();
-            apply.accept(gather);
-            if (b != null) {
-                b.hold(gather);
-                b.changeApplied = true;
-            }
-        } else {
-            gather.reset();
-            apply.accept(gather);
-            List<Range> changed = gather.ranges();
-            b = changed.isEmpty() ? null : open(event, List.copyOf(changed), blockable, false);
-            if (b != null) {
-                b.hold(gather);
-                b.changeApplied = true;
-            }
-        }
+        b = strategy.timing().run(this, gather, event, intent, blockable, apply);
         if (b == null) {
-            if (strategy.notifiesBeforeChange()) {
-                gather.reset();
-                apply.accept(gather);
-            }
             if (beforeRelease != null) {
                 beforeRelease.run();
             }
@@ -234,7 +237,7 @@ final class MmNotifier {
     }
 
     /** Tells every overlapping subscriber; null when none overlaps. */
-    Batch open(InvalidationEvent event, List<Range> ranges, boolean blockable, boolean isBarrier) {
+    public Batch open(InvalidationEvent event, List<Range> ranges, boolean blockable, boolean isBarrier) {
         Batch b = null;
         for (Subscription s : subscriptions.all()) {
             List<Range> mine = s.interest.clip(ranges);
@@ -253,7 +256,7 @@ final class MmNotifier {
                         part.messages.get(m), event, blockable, replyAdapter));
                 counters.sent(s.id);
             }
-            trackDeadline(b, s);
+            fencing.trackDeadline(b, s);
         }
         if (b != null) {
             batches.put(b.id, b);
@@ -286,7 +289,7 @@ final class MmNotifier {
      * {@code mmu_notifier_release}: every subscriber drops everything before the address space goes; {@code
      * teardown} runs once all did (at once when nobody is subscribed).
      */
-    void release(Runnable teardown) {
+    public void release(Runnable teardown) {
         if (subscriptions.isEmpty()) {
             teardown.run();
             return;
@@ -299,7 +302,7 @@ final class MmNotifier {
             release.parts.put(s.id, part);
             s.ref.tell(new MmuNotification.Release(s.id, space.id(), release.id, replyAdapter));
             counters.sent(s.id);
-            trackDeadline(release, s);
+            fencing.trackDeadline(release, s);
         }
         events.invalidationStarted(space.id(), release.id, List.of(), InvalidationEvent.RELEASE);
         release.change = () -> {
@@ -320,168 +323,55 @@ final class MmNotifier {
         release.ended = true; // release has no end message
     }
 
-    void releaseNow(Gather g) {
+    public void releaseNow(Gather g) {
         for (int i = 0; i < g.frameCount(); i++) {
             memory.put(g.pfn(i));
         }
     }
 
-    // ---- acks, deadlines, fences --------------------------------------------------------------------------------
+    // ---- acks (deadlines and fences are Fencing's) ------------------------------------------------------------
 
-    private void trackDeadline(Batch b, Subscription s) {
-        long deadline = b.startedNanos + s.ackDeadlineNanos;
-        if (deadline < b.earliestDeadlineNanos) {
-            b.earliestDeadlineNanos = deadline;
-            timers.startSingleTimer(new AckDeadline(b.id), Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
-        }
-    }
-
-    private void onReply(NotifierReply reply) {
-        if (reply instanceof NotifierReply.YoungReport) {
-            young.onReport((NotifierReply.YoungReport) reply);
+    private void onAck(NotifierReply.Ack ack) {
+        Batch b = counted(ack.subscription(), ack.batch());
+        if (b == null) {
             return;
         }
-        long id = reply instanceof NotifierReply.Ack ? ((NotifierReply.Ack) reply).batch()
-                : ((NotifierReply.Nack) reply).batch();
-        Batch b = batches.get(Batch.batchOf(id));
-        if (b == null) {
-            counters.ignoredReplies++;
-            return; // late reply from a fenced subscriber, or a duplicate: the batch is gone
-        }
-        Batch.Part part = b.parts.get(reply.subscription());
-        if (part == null || !part.reply(Batch.messageOf(id))) {
-            counters.ignoredReplies++;
-            return; // a duplicate (or a reply to a message never sent) must not end the batch early
-        }
-        if (reply instanceof NotifierReply.Ack) {
-            counters.acked(b.startedNanos, System.nanoTime());
-            applyDirty(((NotifierReply.Ack) reply).dirty());
-            if (part.awaiting == 0) {
-                events.invalidationAcked(space.id(), b.id, reply.subscription());
-            }
-        } else {
-            counters.nacks++;
-            part.nacked = true;
-            b.nacked = true;
+        counters.acked(b.startedNanos, System.nanoTime());
+        dirty.reported(ack.dirty());
+        if (b.parts.get(ack.subscription()).awaiting == 0) {
+            events.invalidationAcked(space.id(), b.id, ack.subscription());
         }
         tryFinish(b);
     }
 
-    /**
-     * A secondary wrote through its own mapping: the frame is dirty even if the host PTE never said so (I6). The
-     * frame it wrote is wherever the page's frame is now: still in the PTE, or held by this or any other batch in
-     * flight, because a later operation may have taken the page out of the PTE before this ack arrived (GATHER does
-     * not serialize operations). A frame marked here that the secondary did not write costs one needless writeback.
-     */
-    private void applyDirty(List<Range> dirty) {
-        if (dirty.isEmpty() || variant == Variant.LOST_DIRTY) {
-            return;
-        }
-        SortedRanges written = SortedRanges.of(dirty);
-        for (Batch held : batches.values()) {
-            markHeldFrames(held, written);
-        }
-        for (Range r : dirty) {
-            for (long va = r.start(); va < r.end(); va += PageTable.PAGE_SIZE) {
-                long pte = space.pageTable().get(va);
-                if (Pte.holdsFrame(pte)) {
-                    memory.setFlag(Pte.pfn(pte), PhysicalMemory.FLAG_DIRTY);
-                }
-            }
-        }
-    }
-
-    private void markHeldFrames(Batch b, SortedRanges written) {
-        for (int i = 0; i < b.vas.length; i++) {
-            if (written.contains(b.vas[i])) {
-                memory.setFlag(b.pfns[i], PhysicalMemory.FLAG_DIRTY);
-            }
-        }
-    }
-
-    private void onAckDeadline(long batchId) {
-        Batch b = batches.get(batchId);
+    private void onNack(NotifierReply.Nack nack) {
+        Batch b = counted(nack.subscription(), nack.batch());
         if (b == null) {
             return;
         }
-        long now = System.nanoTime();
-        long nextDeadline = Long.MAX_VALUE;
-        for (Batch.Part part : List.copyOf(b.parts.values())) {
-            if (part.awaiting == 0) {
-                continue;
-            }
-            long deadline = b.startedNanos + part.sub.ackDeadlineNanos;
-            if (deadline <= now) {
-                fence(part.sub, "no ack for batch " + b.id + " within " + Duration.ofNanos(part.sub.ackDeadlineNanos)
-                        .toMillis() + " ms");
-            } else {
-                nextDeadline = Math.min(nextDeadline, deadline);
-            }
-        }
-        if (nextDeadline != Long.MAX_VALUE) {
-            timers.startSingleTimer(new AckDeadline(b.id), Duration.ofNanos(nextDeadline - now));
-        }
+        counters.nacks++;
+        b.parts.get(nack.subscription()).nacked = true;
+        b.nacked = true;
+        tryFinish(b);
     }
 
-    /**
-     * Gives up on a subscriber: revokes its access, tells it, forgets it. Every batch it owed an ack proceeds, but
-     * frees frames only once the revoked subscriber is out of its access section.
-     */
-    private void fence(Subscription s, String reason) {
-        s.grant.revoke();
-        counters.fences++;
-        events.agentRevoked(s.agent, "fenced: " + reason);
-        subscriptions.remove(s);
-        assumeWrittenBy(s);
-        s.ref.tell(new MmuNotification.Fenced(s.id, space.id(), reason));
-        counters.sent(s.id);
-        context.getLog().info("mm {}: fenced {}: {}", space.id(), s, reason);
-        for (Batch b : List.copyOf(batches.values())) {
-            Batch.Part part = b.parts.get(s.id);
-            if (part != null) {
-                boolean owed = part.awaiting > 0;
-                part.awaiting = 0;
-                b.fencedGrants.add(s.grant);
-                if (owed) {
-                    events.invalidationFenced(space.id(), b.id, s.id);
-                }
-                tryFinish(b);
-            }
+    /** The batch a reply to notification {@code id} counts for, or null when the reply is late or a duplicate. */
+    private Batch counted(long subscription, long id) {
+        Batch b = batches.get(Batch.batchOf(id));
+        if (b == null) {
+            counters.ignoredReplies++;
+            return null; // late reply from a fenced subscriber, or a duplicate: the batch is gone
         }
-    }
-
-    private void onSubscriberDied(ActorRef<MmuNotification> ref) {
-        for (Subscription s : subscriptions.of(ref)) {
-            counters.deaths++;
-            events.agentRevoked(s.agent, "subscriber stopped");
-            subscriptions.remove(s);
-            assumeWrittenBy(s);
-            // A dead subscriber holds nothing: what it owed counts as acked.
-            settle(s);
+        Batch.Part part = b.parts.get(subscription);
+        if (part == null || !part.reply(Batch.messageOf(id))) {
+            counters.ignoredReplies++;
+            return null; // a duplicate (or a reply to a message never sent) must not end the batch early
         }
-    }
-
-    /**
-     * A subscriber that leaves without acking (fenced, or dead) never reports what it wrote through its own writable
-     * mappings, so every frame it could have written becomes dirty: those the batches in flight hold in its interest,
-     * and those still mapped writable there. Reclaim then writes them back rather than dropping a write (I6); the
-     * price is a needless writeback of the pages it did not write, once per fence.
-     */
-    private void assumeWrittenBy(Subscription s) {
-        Range span = s.interest.isWholeMm() ? new Range(0, PageTable.VA_LIMIT) : s.interest.interval();
-        SortedRanges interest = SortedRanges.of(List.of(span));
-        for (Batch held : batches.values()) {
-            markHeldFrames(held, interest);
-        }
-        space.pageTable().forEachEntry(span.start(), span.end(), (va, pte) -> {
-            if (Pte.holdsFrame(pte) && Pte.isWritable(pte)) {
-                memory.setFlag(Pte.pfn(pte), PhysicalMemory.FLAG_DIRTY);
-            }
-        });
+        return b;
     }
 
     /** Clears what {@code s} still owes every batch, finishing those that waited only for it. */
-    private void settle(Subscription s) {
+    void settle(Subscription s) {
         for (Batch b : List.copyOf(batches.values())) {
             Batch.Part part = b.parts.get(s.id);
             if (part != null && part.awaiting > 0) {
@@ -492,7 +382,7 @@ final class MmNotifier {
     }
 
     /** Moves a batch forward once everybody replied: apply (barrier), end, then free after fenced grants drain. */
-    private void tryFinish(Batch b) {
+    void tryFinish(Batch b) {
         if (!b.allReplied() || !batches.containsKey(b.id)) {
             return;
         }
@@ -555,7 +445,7 @@ final class MmNotifier {
     // ---- registration -------------------------------------------------------------------------------------------
 
     /** Registration is a mailbox position: the newcomer is handed every invalidation in flight over its interest. */
-    void register(MmCommand.Register r) {
+    public void register(MmCommand.Register r) {
         Duration deadline = r.ackDeadline() != null ? r.ackDeadline() : settings.ackDeadline();
         Subscription s = subscriptions.add(r.subscriber(), r.interest(), r.agent(), r.name(), deadline);
         List<MmCommand.InFlight> inFlight = new ArrayList<>();
@@ -572,7 +462,7 @@ final class MmNotifier {
         r.replyTo().tell(new MmCommand.Registered(space.id(), s.id, s.grant, inFlight, space.pageTable()));
     }
 
-    void unregister(MmCommand.Unregister u) {
+    public void unregister(MmCommand.Unregister u) {
         Subscription s = subscriptions.get(u.subscription());
         if (s == null) {
             u.replyTo().tell(new MmResult.Failed(Errno.EINVAL, "no subscription " + u.subscription()));
@@ -585,11 +475,11 @@ final class MmNotifier {
 
     // ---- inspection ---------------------------------------------------------------------------------------------
 
-    int subscriberCount() {
+    public int subscriberCount() {
         return subscriptions.size();
     }
 
-    long heldFrames() {
+    public long heldFrames() {
         long pending = 0;
         for (Batch b : batches.values()) {
             pending += b.heldFrames();
@@ -598,7 +488,7 @@ final class MmNotifier {
     }
 
     /** Every frame a batch in flight holds a reference to (the pending-free list). */
-    int[] heldPfns() {
+    public int[] heldPfns() {
         int total = 0;
         for (Batch b : batches.values()) {
             total += b.pfns.length;
