@@ -1,6 +1,5 @@
 package io.shadowmmu.scenario;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.typed.ActorSystem;
 import akka.actor.typed.Behavior;
 import akka.actor.typed.Props;
@@ -26,7 +25,6 @@ public final class Scenario implements AutoCloseable {
     private final HostContext host;
     private final Assembly.Plan plan;
     private final CoherenceOracle oracle;
-    private final ActorTestKit kit;
     private final ActorSystem<?> system;
     private final AtomicLong accessesDone;
     private final CompletableFuture<ScenarioOutcome> outcome = new CompletableFuture<>();
@@ -34,14 +32,13 @@ public final class Scenario implements AutoCloseable {
     private boolean started;
     private boolean finished;
 
-    Scenario(String name, HostContext host, Assembly.Plan plan, CoherenceOracle oracle, ActorTestKit kit,
-             ActorSystem<?> system, AtomicLong accessesDone) {
+    Scenario(String name, HostContext host, Assembly.Plan plan, CoherenceOracle oracle, ActorSystem<?> system,
+             AtomicLong accessesDone) {
         this.accessesDone = accessesDone;
         this.name = name;
         this.host = host;
         this.plan = plan;
         this.oracle = oracle;
-        this.kit = kit;
         this.system = system;
     }
 
@@ -67,9 +64,7 @@ public final class Scenario implements AutoCloseable {
         started = true;
         Behavior<Assembly.Command> guardian = Assembly.create(host, plan, accessesDone, outcome);
         String actorName = name + "-" + INSTANCES.incrementAndGet();
-        if (kit != null) {
-            kit.spawn(guardian, actorName);
-        } else if (system != null) {
+        if (system != null) {
             system.systemActorOf(guardian, actorName, Props.empty());
         } else {
             embedded = ActorSystem.create(guardian, name, embeddedConfig(host.settings()));

@@ -1,6 +1,5 @@
 package io.shadowmmu.scenario;
 
-import akka.actor.testkit.typed.javadsl.ActorTestKit;
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.ActorSystem;
 import io.shadowmmu.config.Settings;
@@ -39,8 +38,8 @@ import java.util.function.ObjIntConsumer;
  * }
  * }</pre>
  *
- * The scenario runs on an embedded actor system of its own (1 ms scheduler tick), or on a test kit's or a given
- * system ({@link #on}).
+ * The scenario runs on an embedded actor system of its own (1 ms scheduler tick), or on a given system ({@link #on}),
+ * a test kit's for instance. Nothing here depends on a test library: the command line runs its VM scenarios with it.
  */
 public final class ScenarioBuilder {
     private final Settings base;
@@ -50,7 +49,6 @@ public final class ScenarioBuilder {
     private StressSpec stress;
     private boolean ownOracle;
     private CoherenceEvents events = CoherenceEvents.NONE;
-    private ActorTestKit kit;
     private ActorSystem<?> system;
     private String name = "scenario";
     private HostContext existingHost;
@@ -124,13 +122,7 @@ public final class ScenarioBuilder {
         return this;
     }
 
-    /** Run on this test kit's actor system (the scenario's guardian is a child of the kit's). */
-    public ScenarioBuilder on(ActorTestKit testKit) {
-        kit = testKit;
-        return this;
-    }
-
-    /** Run on this actor system (as a system actor). */
+    /** Run on this actor system (as a system actor); from a test, the test kit's ({@code testKit.system()}). */
     public ScenarioBuilder on(ActorSystem<?> actorSystem) {
         system = actorSystem;
         return this;
@@ -211,7 +203,7 @@ public final class ScenarioBuilder {
         GruSettings gru = devices.isEmpty() ? null : GruSettings.read(settings);
         Assembly.Plan plan = new Assembly.Plan(List.copyOf(vms), stress, List.copyOf(devices), gru,
                 GuestSettings.from(settings), settings.seed(), sharedHost, vmStats);
-        return new Scenario(name, host, plan, oracle, kit, system,
+        return new Scenario(name, host, plan, oracle, system,
                 accessCounter != null ? accessCounter : new AtomicLong());
     }
 }

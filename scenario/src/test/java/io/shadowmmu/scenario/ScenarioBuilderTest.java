@@ -29,7 +29,7 @@ class ScenarioBuilderTest {
                 .gruDevice("gru0", g -> g.processes(2).instructions(20_000).region("256k").stressed())
                 .stressor(st -> st.interval(Duration.ofMillis(2)).livePages(16))
                 .oracle()
-                .on(kit)
+                .on(kit.system())
                 .build()) {
             ScenarioOutcome o = s.run(Duration.ofMinutes(2));
 
