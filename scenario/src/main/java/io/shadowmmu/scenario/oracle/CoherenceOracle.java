@@ -13,6 +13,7 @@ import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -22,11 +23,15 @@ import java.util.concurrent.atomic.LongAdder;
  * The coherence oracle: receives every agent's events and checks the invariants of the design online.
  *
  * <ul>
+ *   <li>I2, for agents bound to an address space ({@link #mirrors}): a translation installed to a frame that address
+ *       space does not hold (no PTE of it maps the frame, and it did not just give the frame up under an invalidation
+ *       still running), or still held once the invalidation that took the frame from that address space has
+ *       completed while the frame lives on elsewhere.</li>
  *   <li>I3: a frame is freed while some agent still holds a live translation to that generation of it, or a
  *       translation is installed for a frame generation that is not allocated (a stale grant installed).</li>
  *   <li>I4: an invalidation that never completes ({@link #checkLiveness}).</li>
  *   <li>I5: an audit with leaked or mis-counted frames ({@link #audit}).</li>
- *   <li>I1, I2, I6 and anything an agent detects itself arrive through {@link #violation}.</li>
+ *   <li>I1 and anything an agent detects itself arrive through {@link #violation}.</li>
  * </ul>
  *
  * <p>Thread-safe and cheap enough to stay on: frame state is striped by pfn, an event appends to a fixed ring per
@@ -64,6 +69,10 @@ public final class CoherenceOracle implements CoherenceEvents {
     private record BatchKey(long mm, long batch) {
     }
 
+    /** A PTE of a bound agent's address space removed from a frame, until the invalidation covering it completes. */
+    private record Release(int pfn, int generation, long va) {
+    }
+
     private enum Kind {
         ALLOCATED, FREED, INSTALLED, REMOVED, REVOKED, DIRTIED, EVICTED, WRITTEN_BACK
     }
@@ -79,6 +88,8 @@ public final class CoherenceOracle implements CoherenceEvents {
         long dirtiedBy = -1;
         int dirtiedGeneration;
         final List<Translation> live = new ArrayList<>(2);
+        /** Address spaces that gave this generation up and whose invalidation is still running (I2); or null. */
+        List<Long> releasedBy;
         final long[] nanos;
         final long[] agents;
         final long[] vas;
@@ -119,6 +130,12 @@ public final class CoherenceOracle implements CoherenceEvents {
     private final ConcurrentHashMap<Long, ConcurrentHashMap<Slot, Translation>> byAgent = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Long, String> names = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<BatchKey, OpenInvalidation> openInvalidations = new ConcurrentHashMap<>();
+    /** I2: the address space (mm id) each bound agent translates for. */
+    private final ConcurrentHashMap<Long, Long> mirrors = new ConcurrentHashMap<>();
+    /** Address spaces a bound agent mirrors: only their PTE removals are remembered. */
+    private final Set<Long> mirrored = ConcurrentHashMap.newKeySet();
+    /** By mirrored mm: frames it gave up whose invalidation has not completed. */
+    private final ConcurrentHashMap<Long, List<Release>> releases = new ConcurrentHashMap<>();
     private final AtomicLongArray counts = new AtomicLongArray(Invariant.values().length);
     private final List<Violation> kept = new ArrayList<>();
     // Every event bumps this from many threads: a striped adder keeps it off one contended cache line.
@@ -146,6 +163,17 @@ public final class CoherenceOracle implements CoherenceEvents {
         names.put(agent, name);
     }
 
+    /**
+     * I2: {@code agent} is a secondary MMU of address space {@code mm} (an mm id): every translation it installs from
+     * now on must be of a frame that mm holds, and none may outlive the mm's hold on its frame. The host's own PTEs
+     * (reported under an agent that is never bound, with the mm id as space) say which frames an mm holds. Call it
+     * before the agent's first install; an agent that is never bound is not checked for I2.
+     */
+    public void mirrors(long agent, long mm) {
+        mirrors.put(agent, mm);
+        mirrored.add(mm);
+    }
+
     // ---- frames ---------------------------------------------------------------------------------------------------
 
     @Override
@@ -156,6 +184,7 @@ public final class CoherenceOracle implements CoherenceEvents {
             f.allocated = true;
             f.generation = generation;
             f.owner = owner;
+            f.releasedBy = null;
             f.remember(Kind.ALLOCATED, owner, -1, generation);
         }
     }
@@ -247,6 +276,8 @@ public final class CoherenceOracle implements CoherenceEvents {
         }
         List<String> story = null;
         String problem = null;
+        Invariant broken = Invariant.I3;
+        Long mm = mirrors.get(agent);
         synchronized (lock(pfn)) {
             Frame f = frame(pfn);
             f.remember(Kind.INSTALLED, agent, va, generation);
@@ -255,13 +286,19 @@ public final class CoherenceOracle implements CoherenceEvents {
                         + " generation " + generation + ", but that frame is " + (f.allocated
                         ? "now generation " + f.generation : "free");
                 story = story(f);
+            } else if (mm != null && !held(f, mm, generation)) {
+                broken = Invariant.I2;
+                problem = name(agent) + " (a secondary of mm " + mm + ") installed a translation of 0x"
+                        + Long.toHexString(va) + " to frame " + pfn + " generation " + generation + ", which mm " + mm
+                        + " does not hold (frame owner " + f.owner + ")";
+                story = story(f);
             } else {
                 f.live.add(t);
             }
         }
         if (problem != null) {
             forgetFromAgent(t); // reported once; its removal later is harmless
-            report(Invariant.I3, agent, problem, story);
+            report(broken, agent, problem, story);
         } else if (byAgent.get(agent) != held) {
             // A revocation (a fence, from the mm's thread) ran while this install was under way and took the map
             // before the translation reached its frame: the translation is revoked with the rest.
@@ -273,12 +310,28 @@ public final class CoherenceOracle implements CoherenceEvents {
     public void translationRemoved(long agent, int cache, long space, long va, int pfn, int generation) {
         events.increment();
         Translation t = new Translation(agent, cache, space, va, pfn, generation);
+        // A host PTE of a mirrored mm going away: the mm holds the frame until the invalidation covering it completes.
+        boolean release = mirrored.contains(space) && !mirrors.containsKey(agent);
         synchronized (lock(pfn)) {
             Frame f = frame(pfn);
             f.remember(Kind.REMOVED, agent, va, generation);
             f.live.remove(t); // absent when it was revoked or already reported
+            if (release && f.allocated && f.generation == generation) {
+                if (f.releasedBy == null) {
+                    f.releasedBy = new ArrayList<>(1);
+                }
+                f.releasedBy.add(space);
+            } else {
+                release = false;
+            }
         }
         forgetFromAgent(t);
+        if (release) {
+            List<Release> list = releases.computeIfAbsent(space, k -> new ArrayList<>());
+            synchronized (list) {
+                list.add(new Release(pfn, generation, va));
+            }
+        }
     }
 
     @Override
@@ -316,7 +369,96 @@ public final class CoherenceOracle implements CoherenceEvents {
     @Override
     public void invalidationCompleted(long mm, long batch, long elapsedNanos) {
         events.increment();
-        openInvalidations.remove(new BatchKey(mm, batch));
+        OpenInvalidation open = openInvalidations.remove(new BatchKey(mm, batch));
+        if (open != null && mirrored.contains(mm)) {
+            if (open.event == InvalidationEvent.RELEASE) {
+                // The mm exited: what it gave up is checked now, and nothing it drops from here on is remembered.
+                mirrored.remove(mm);
+                closeReleases(mm, null);
+                releases.remove(mm);
+            } else {
+                closeReleases(mm, open.ranges);
+            }
+        }
+    }
+
+    /**
+     * I2: the invalidation over {@code ranges} (null: all of them) completed, so every secondary of {@code mm} has
+     * dropped what it translated there, or was fenced. A frame the mm gave up under it and no longer holds must have
+     * no translation of the mm's secondaries left.
+     */
+    private void closeReleases(long mm, List<Range> ranges) {
+        List<Release> list = releases.get(mm);
+        if (list == null) {
+            return;
+        }
+        List<Release> closing = new ArrayList<>();
+        synchronized (list) {
+            for (Iterator<Release> it = list.iterator(); it.hasNext(); ) {
+                Release r = it.next();
+                if (ranges == null || Range.anyContains(ranges, r.va())) {
+                    closing.add(r);
+                    it.remove();
+                }
+            }
+        }
+        for (Release r : closing) {
+            List<Translation> kept = null;
+            List<String> story = null;
+            synchronized (lock(r.pfn())) {
+                Frame f = frame(r.pfn());
+                if (!f.allocated || f.generation != r.generation()) {
+                    continue; // freed since: I3 judged what was left on it
+                }
+                if (f.releasedBy != null) {
+                    f.releasedBy.remove(Long.valueOf(mm));
+                }
+                if (held(f, mm, r.generation())) {
+                    continue;
+                }
+                for (Iterator<Translation> it = f.live.iterator(); it.hasNext(); ) {
+                    Translation t = it.next();
+                    Long of = mirrors.get(t.agent());
+                    if (of != null && of == mm && t.generation() == r.generation()) {
+                        if (kept == null) {
+                            kept = new ArrayList<>(1);
+                        }
+                        kept.add(t);
+                        it.remove(); // reported once
+                    }
+                }
+                if (kept != null) {
+                    story = story(f);
+                }
+            }
+            if (kept != null) {
+                for (Translation t : kept) {
+                    forgetFromAgent(t);
+                    report(Invariant.I2, t.agent(), name(t.agent()) + " still translates 0x"
+                            + Long.toHexString(t.va()) + " to frame " + r.pfn() + " (generation " + r.generation()
+                            + ") after mm " + mm + " gave that frame up and the invalidation of 0x"
+                            + Long.toHexString(r.va()) + " completed", story);
+                }
+            }
+        }
+    }
+
+    /**
+     * Whether address space {@code mm} holds this generation of the frame: one of its own PTEs maps it (a live
+     * translation in space {@code mm} by an agent that is no secondary), or it gave the frame up under an invalidation
+     * that is still running. Caller holds the frame's lock.
+     */
+    private boolean held(Frame f, long mm, int generation) {
+        if (f.releasedBy != null && f.releasedBy.contains(mm)) {
+            return true;
+        }
+        for (int i = 0; i < f.live.size(); i++) {
+            Translation t = f.live.get(i);
+            if (t.space() == mm && t.generation() == generation && !mirrors.containsKey(t.agent())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void noteReply(long mm, long batch, String what) {

@@ -4,6 +4,7 @@ import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.events.Invariant;
 import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
+import io.shadowmmu.scenario.oracle.CoherenceOracle;
 
 import java.util.HashMap;
 import java.util.Iterator;
@@ -12,8 +13,9 @@ import java.util.Map;
 
 /**
  * The translations of a simple secondary MMU (page to frame and generation), the building block of a test
- * subscriber: every install and removal is told to the oracle, and a read through a translation whose frame was
- * freed and reused is reported as I3 in check mode. Owned by one actor, which keeps the notifier contract (sequence
+ * subscriber: every install and removal is told to the oracle (which binds the agent to mm {@code mmId} for I2
+ * when it is the host's sink), and a read through a translation whose frame was freed and reused is reported as I3
+ * in check mode. Owned by one actor, which keeps the notifier contract (sequence
  * check before {@link #install}, drop before ack) and enters its access grant around {@link #read}.
  */
 public final class TranslationCache {
@@ -35,6 +37,9 @@ public final class TranslationCache {
         this.agent = agent;
         this.mmId = mmId;
         this.name = name;
+        if (events instanceof CoherenceOracle oracle) {
+            oracle.mirrors(agent, mmId); // I2: every install must be of a frame mm mmId holds
+        }
     }
 
     public boolean holds(long page) {
