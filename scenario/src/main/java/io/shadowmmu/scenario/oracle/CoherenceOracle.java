@@ -26,7 +26,7 @@ import java.util.concurrent.atomic.LongAdder;
  *   <li>I2, for agents bound to an address space ({@link #mirrors}): a translation installed to a frame that address
  *       space does not hold (no PTE of it maps the frame, and it did not just give the frame up under an invalidation
  *       still running), or still held once the invalidation that took the frame from that address space has
- *       completed while the frame lives on elsewhere.</li>
+ *       completed while another address space's PTE maps the frame.</li>
  *   <li>I3: a frame is freed while some agent still holds a live translation to that generation of it, or a
  *       translation is installed for a frame generation that is not allocated (a stale grant installed).</li>
  *   <li>I4: an invalidation that never completes ({@link #checkLiveness}).</li>
@@ -165,7 +165,8 @@ public final class CoherenceOracle implements CoherenceEvents {
 
     /**
      * I2: {@code agent} is a secondary MMU of address space {@code mm} (an mm id): every translation it installs from
-     * now on must be of a frame that mm holds, and none may outlive the mm's hold on its frame. The host's own PTEs
+     * now on must be of a frame that mm holds, and none may outlive the mm's hold on a frame that another address
+     * space maps. The host's own PTEs
      * (reported under an agent that is never bound, with the mm id as space) say which frames an mm holds. Call it
      * before the agent's first install; an agent that is never bound is not checked for I2.
      */
@@ -413,7 +414,9 @@ public final class CoherenceOracle implements CoherenceEvents {
                 if (f.releasedBy != null) {
                     f.releasedBy.remove(Long.valueOf(mm));
                 }
-                if (held(f, mm, r.generation())) {
+                if (held(f, mm, r.generation()) || !heldElsewhere(f, mm, r.generation())) {
+                    // Still the mm's, or nobody's: a frame on its way to being freed (swap cache, migration) is
+                    // judged by I3 when it is freed under the translation.
                     continue;
                 }
                 for (Iterator<Translation> it = f.live.iterator(); it.hasNext(); ) {
@@ -441,6 +444,17 @@ public final class CoherenceOracle implements CoherenceEvents {
                 }
             }
         }
+    }
+
+    /** Whether another address space's PTE maps this generation of the frame: it lives on outside {@code mm}. */
+    private boolean heldElsewhere(Frame f, long mm, int generation) {
+        for (int i = 0; i < f.live.size(); i++) {
+            Translation t = f.live.get(i);
+            if (t.space() != mm && t.generation() == generation && !mirrors.containsKey(t.agent())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

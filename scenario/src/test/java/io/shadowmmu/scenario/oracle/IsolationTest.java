@@ -97,6 +97,19 @@ class IsolationTest {
     }
 
     @Test
+    void aTranslationKeptOnAFrameNobodyMapsAnyMoreIsLeftToI3() {
+        // Paged out or migrated: the frame is on its way to being freed, and the free under the translation is I3.
+        CoherenceOracle o = oracle();
+        o.translationInstalled(SEC, 0, MM_A, 0x1000, 5, 1, false);
+        o.invalidationStarted(MM_A, 2, List.of(PAGE), InvalidationEvent.UNMAP);
+        o.translationRemoved(HOST_A, 0, MM_A, 0x1000, 5, 1);
+        o.invalidationCompleted(MM_A, 2, 1000);
+        assertThat(o.count(Invariant.I2)).isZero();
+        o.frameFreed(5, 1);
+        assertThat(o.count(Invariant.I3)).isEqualTo(1);
+    }
+
+    @Test
     void anUnboundAgentIsNotCheckedForIsolation() {
         CoherenceOracle o = oracle();
         o.translationInstalled(4, 0, MM_A, 0x1000, 6, 1, false);
