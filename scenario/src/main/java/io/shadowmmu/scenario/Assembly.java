@@ -27,6 +27,7 @@ import io.shadowmmu.hostmm.pressure.PressureCounters;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.hostmm.vma.VmaKind;
 import io.shadowmmu.kvm.KvmStats;
+import io.shadowmmu.scenario.oracle.CoherenceOracle;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -53,7 +54,8 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
      * @param vmStats    told each VM's latest counters, or null
      */
     record Plan(List<VmSpec> vms, StressSpec stress, List<GruSpec> devices, GruSettings gru, GuestSettings guest,
-                long seed, ActorRef<HostCommand> sharedHost, ObjIntConsumer<VmStats> vmStats) {
+                long seed, ActorRef<HostCommand> sharedHost, ObjIntConsumer<VmStats> vmStats,
+                List<SecondarySpec> secondaries) {
     }
 
     private record VmmSpawned(int vm, HostCommand.ProcessSpawned process) implements Command {
@@ -72,6 +74,15 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
     }
 
     private record RegionMapped(int device, int index, MmResult result) implements Command {
+    }
+
+    private record SecondarySpawned(int index, HostCommand.ProcessSpawned process) implements Command {
+    }
+
+    private record SecondaryMapped(int index, MmResult result) implements Command {
+    }
+
+    private record SecondaryFinished(SecondaryDone done) implements Command {
     }
 
     private record VmFinished(int vm, VmStats stats) implements Command {
@@ -135,6 +146,9 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
     private final List<MmStats> vmmStats = new ArrayList<>();
     private final List<GruStats> deviceStats = new ArrayList<>();
     private final List<GruProcess.Result> gruResults = new ArrayList<>();
+    private final HostCommand.ProcessSpawned[] secondaryProcesses;
+    private final Range[] secondaryRegions;
+    private final List<SecondaryDone> secondaryResults = new ArrayList<>();
     private GruStressor.Counts gruStress = new GruStressor.Counts(0, 0, 0, 0, 0);
     private int gruStressReports;
     private boolean gruStopAsked;
@@ -171,6 +185,8 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
         this.polled = new long[n];
         this.users = new HostCommand.ProcessSpawned[plan.devices().size()][];
         this.regions = new Range[plan.devices().size()][];
+        this.secondaryProcesses = new HostCommand.ProcessSpawned[plan.secondaries().size()];
+        this.secondaryRegions = new Range[plan.secondaries().size()];
         this.hostActor = plan.sharedHost() != null ? plan.sharedHost() : context.spawn(HostActor.create(host), "host");
         for (int i = 0; i < n; i++) {
             int vm = i;
@@ -194,6 +210,13 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
                         (s, f) -> new UserSpawned(device, index, s));
             }
         }
+        for (int s = 0; s < plan.secondaries().size(); s++) {
+            int index = s;
+            waitingToStart++;
+            context.ask(HostCommand.ProcessSpawned.class, hostActor, TIMEOUT,
+                    r -> new HostCommand.SpawnProcess(plan.secondaries().get(index).name + "-process", r),
+                    (p, f) -> new SecondarySpawned(index, p));
+        }
         if (waitingToStart == 0 && n == 0) {
             getContext().getSelf().tell(new VmFinished(-1, null)); // nothing to run: straight to the audit
         }
@@ -209,6 +232,15 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
                 .onMessage(UserSpawned.class, this::onUserSpawned)
                 .onMessage(RegionMapped.class, this::onRegionMapped)
                 .onMessage(VmFinished.class, this::onVmFinished)
+                .onMessage(SecondarySpawned.class, this::onSecondarySpawned)
+                .onMessage(SecondaryMapped.class, this::onSecondaryMapped)
+                .onMessage(SecondaryFinished.class, s -> {
+                    if (s.done().failure() != null) {
+                        return fail("secondary " + s.done().name() + " failed: " + s.done().failure());
+                    }
+                    secondaryResults.add(s.done());
+                    return maybeCollect();
+                })
                 .onMessage(GruFinished.class, g -> {
                     gruResults.add(g.result());
                     return maybeCollect();
@@ -255,7 +287,7 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
                 .onMessage(Pressure.class, p -> {
                     deviceStats.sort((x, y) -> x.name().compareTo(y.name()));
                     outcome.complete(new ScenarioOutcome(finished, kvms, stressDone, vmmStats, deviceStats,
-                            gruResults, gruStress, audit, p.snapshot(), null, runNanos));
+                            gruResults, gruStress, audit, p.snapshot(), null, runNanos, secondaryResults));
                     return Behaviors.stopped();
                 })
                 .build();
@@ -344,6 +376,50 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
         return startWhenReady();
     }
 
+    private Behavior<Command> onSecondarySpawned(SecondarySpawned s) {
+        if (s.process() == null) {
+            return fail("the process of secondary " + plan.secondaries().get(s.index()).name + " could not be spawned");
+        }
+        secondaryProcesses[s.index()] = s.process();
+        long length = plan.secondaries().get(s.index()).regionBytes;
+        getContext().ask(MmResult.class, s.process().process(), TIMEOUT,
+                r -> MmCommand.Mmap.anonymous(length, Protection.READ_WRITE, r),
+                (r, f) -> new SecondaryMapped(s.index(), r));
+        return this;
+    }
+
+    private Behavior<Command> onSecondaryMapped(SecondaryMapped m) {
+        SecondarySpec spec = plan.secondaries().get(m.index());
+        if (m.result() == null || !m.result().ok()) {
+            return fail("the region of secondary " + spec.name + " could not be mapped: " + m.result());
+        }
+        long start = ((MmResult.Done) m.result()).value();
+        secondaryRegions[m.index()] = new Range(start, start + spec.regionBytes);
+        return startWhenReady();
+    }
+
+    /** Spawns every caller's secondary on its process and region, with its stressor if asked. */
+    private void startSecondaries() {
+        ActorRef<SecondaryDone> done = getContext().messageAdapter(SecondaryDone.class, SecondaryFinished::new);
+        for (int s = 0; s < plan.secondaries().size(); s++) {
+            SecondarySpec spec = plan.secondaries().get(s);
+            HostCommand.ProcessSpawned p = secondaryProcesses[s];
+            long agent = AgentIds.next();
+            host.events().agentNamed(agent, spec.name);
+            if (host.events() instanceof CoherenceOracle oracle) {
+                oracle.mirrors(agent, p.mm()); // I2: its translations must be of this process's frames
+            }
+            SecondaryContext ctx = new SecondaryContext(spec.name, agent, p.process(), p.mm(), secondaryRegions[s],
+                    host.memory(), host.events(), plan.seed() * 1_000_033L + s, done);
+            getContext().spawn(spec.factory.apply(ctx), spec.name);
+            if (spec.stress) {
+                gruStressors.add(getContext().spawn(GruStressor.create(
+                        List.of(new GruStressor.Target(p.process(), secondaryRegions[s])), plan.gru().stressPages(),
+                        plan.seed() ^ (0x5EC0DL + s)), spec.name + "-stressor"));
+            }
+        }
+    }
+
     /** Everything is set up: the VMs run, the GRU processes start, the stressors begin. */
     private Behavior<Command> startWhenReady() {
         if (--waitingToStart > 0) {
@@ -381,6 +457,7 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
                         plan.seed() ^ (0x5EEDL + d)), g.name + "-stressor"));
             }
         }
+        startSecondaries();
         return this;
     }
 
@@ -428,7 +505,8 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
     }
 
     private Behavior<Command> maybeCollect() {
-        if (collecting || finished.size() < vms.size() || gruResults.size() < gruProcesses) {
+        if (collecting || finished.size() < vms.size() || gruResults.size() < gruProcesses
+                || secondaryResults.size() < plan.secondaries().size()) {
             return this;
         }
         if (runNanos == 0 && runStarted != 0) {
@@ -469,6 +547,9 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
                 all.add(p.process());
             }
         }
+        for (HostCommand.ProcessSpawned p : secondaryProcesses) {
+            all.add(p.process());
+        }
         pending = all.size();
         if (pending == 0) {
             return plan.sharedHost() == null ? audit() : done();
@@ -486,7 +567,7 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
     private Behavior<Command> done() {
         deviceStats.sort((x, y) -> x.name().compareTo(y.name()));
         outcome.complete(new ScenarioOutcome(finished, kvms, stressDone, vmmStats, deviceStats, gruResults,
-                gruStress, null, null, null, runNanos));
+                gruStress, null, null, null, runNanos, secondaryResults));
         return Behaviors.stopped();
     }
 
@@ -498,7 +579,7 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
 
     private Behavior<Command> fail(String why) {
         outcome.complete(new ScenarioOutcome(finished, kvms, stressDone, vmmStats, deviceStats, gruResults,
-                gruStress, null, null, why, runNanos));
+                gruStress, null, null, why, runNanos, secondaryResults));
         return Behaviors.stopped();
     }
 }

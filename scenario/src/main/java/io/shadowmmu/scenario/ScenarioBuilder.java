@@ -46,6 +46,7 @@ public final class ScenarioBuilder {
     private final Map<String, String> overrides = new LinkedHashMap<>();
     private final List<VmSpec> vms = new ArrayList<>();
     private final List<GruSpec> devices = new ArrayList<>();
+    private final List<SecondarySpec> secondaries = new ArrayList<>();
     private StressSpec stress;
     private boolean ownOracle;
     private CoherenceEvents events = CoherenceEvents.NONE;
@@ -98,6 +99,21 @@ public final class ScenarioBuilder {
         GruSpec g = new GruSpec(deviceName);
         spec.accept(g);
         devices.add(g);
+        return this;
+    }
+
+    /**
+     * A secondary MMU of the caller's own ({@link SecondarySpec}): the run gives it a host process with a region
+     * mapped, spawns {@code spec.actor(...)} on it, and waits for it to say it is done.
+     *
+     * <pre>{@code
+     * .secondary("mine", s -> s.region("256k").stressed().actor(ctx -> MySecondary.create(ctx, 50_000)))
+     * }</pre>
+     */
+    public ScenarioBuilder secondary(String secondaryName, Consumer<SecondarySpec> spec) {
+        SecondarySpec s = new SecondarySpec(secondaryName);
+        spec.accept(s);
+        secondaries.add(s);
         return this;
     }
 
@@ -196,13 +212,21 @@ public final class ScenarioBuilder {
                         + " instruction per process");
             }
         }
+        for (SecondarySpec s : secondaries) {
+            if (!names.add(s.name)) {
+                throw new IllegalArgumentException("two parts are named " + s.name);
+            }
+            if (s.factory == null || s.regionBytes <= 0) {
+                throw new IllegalArgumentException("secondary " + s.name + " needs an actor and a region");
+            }
+        }
         CoherenceOracle oracle = ownOracle && existingHost == null && settings.oracle().enabled()
                 ? new CoherenceOracle(settings.oracle()) : null;
         HostContext host = existingHost != null ? existingHost
                 : HostContext.create(settings, oracle != null ? oracle : events);
-        GruSettings gru = devices.isEmpty() ? null : GruSettings.read(settings);
+        GruSettings gru = devices.isEmpty() && secondaries.isEmpty() ? null : GruSettings.read(settings);
         Assembly.Plan plan = new Assembly.Plan(List.copyOf(vms), stress, List.copyOf(devices), gru,
-                GuestSettings.from(settings), settings.seed(), sharedHost, vmStats);
+                GuestSettings.from(settings), settings.seed(), sharedHost, vmStats, List.copyOf(secondaries));
         return new Scenario(name, host, plan, oracle, system,
                 accessCounter != null ? accessCounter : new AtomicLong());
     }

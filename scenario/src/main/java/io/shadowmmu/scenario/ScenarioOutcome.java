@@ -17,13 +17,16 @@ import java.util.List;
  * could not be set up or did not finish, {@code failure} says why and the lists hold what was gathered.
  *
  * @param vms          VM counters, in the order the VMs finished
- * @param gruStress    what the GRU stressors did, summed (zeros without one)
- * @param runNanos     from the moment everything was set up until the last VM and GRU process finished (0 if never)
+ * @param gruStress    what the GRU stressors did, and those on callers' secondaries' regions, summed
+ * @param runNanos     from the moment everything was set up until the last VM, GRU process and caller's secondary
+ *                     finished (0 if never)
+ * @param secondaries  what each caller's secondary reported ({@link ScenarioBuilder#secondary}), in finishing order
  */
 public record ScenarioOutcome(List<VmStats> vms, List<KvmStats> kvms, List<VmHostStressor.Done> stressors,
                               List<MmStats> vmms, List<GruStats> devices, List<GruProcess.Result> gruProcesses,
                               GruStressor.Counts gruStress, HostCommand.AuditReport audit,
-                              PressureCounters.Snapshot pressure, String failure, long runNanos) {
+                              PressureCounters.Snapshot pressure, String failure, long runNanos,
+                              List<SecondaryDone> secondaries) {
 
     /** Guest accesses over every VM. */
     public long guestAccesses() {
