@@ -16,7 +16,7 @@ import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.vma.Protection;
-import io.shadowmmu.testkit.oracle.CoherenceOracle;
+import io.shadowmmu.scenario.oracle.CoherenceOracle;
 
 import java.time.Duration;
 import java.util.List;

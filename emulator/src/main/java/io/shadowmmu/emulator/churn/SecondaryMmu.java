@@ -17,7 +17,7 @@ import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
 import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
-import io.shadowmmu.testkit.secondary.TranslationCache;
+import io.shadowmmu.scenario.secondary.TranslationCache;
 
 import java.time.Duration;
 import java.util.HashSet;

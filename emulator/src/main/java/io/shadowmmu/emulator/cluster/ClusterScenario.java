@@ -19,7 +19,7 @@ import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.vma.Protection;
-import io.shadowmmu.testkit.oracle.Violation;
+import io.shadowmmu.scenario.oracle.Violation;
 import org.HdrHistogram.Histogram;
 
 import java.time.Duration;

@@ -4,8 +4,8 @@ import io.shadowmmu.config.Settings;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.events.Invariant;
 import io.shadowmmu.hostmm.host.HostCommand;
-import io.shadowmmu.testkit.oracle.CoherenceOracle;
-import io.shadowmmu.testkit.oracle.Violation;
+import io.shadowmmu.scenario.oracle.CoherenceOracle;
+import io.shadowmmu.scenario.oracle.Violation;
 
 import java.time.Duration;
 import java.util.ArrayList;

@@ -13,6 +13,6 @@ public final class EmbeddedSystem {
      * milliseconds, and Akka's default 10 ms tick would round every one of them up.
      */
     public static Config config(Settings settings) {
-        return io.shadowmmu.testkit.scenario.Scenario.embeddedConfig(settings);
+        return io.shadowmmu.scenario.Scenario.embeddedConfig(settings);
     }
 }

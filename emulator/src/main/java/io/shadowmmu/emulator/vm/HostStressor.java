@@ -5,7 +5,7 @@ import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.Behaviors;
 import io.shadowmmu.guest.vm.GuestVm;
 import io.shadowmmu.hostmm.mm.MmCommand;
-import io.shadowmmu.testkit.scenario.VmHostStressor;
+import io.shadowmmu.scenario.VmHostStressor;
 
 /**
  * The host side of a VM scenario: the testkit's {@link VmHostStressor} (ballooned pages discarded, remapped and
@@ -37,7 +37,7 @@ final class HostStressor {
         return Behaviors.setup(ctx -> {
             ActorRef<VmHostStressor.Done> done = ctx.messageAdapter(VmHostStressor.Done.class, Done::of);
             ActorRef<VmHostStressor.Command> stressor = ctx.spawn(VmHostStressor.create(index, vm, vmm, hvaBase,
-                    params.guestMemoryBytes(), params.stressSpec(new io.shadowmmu.testkit.scenario.StressSpec()),
+                    params.guestMemoryBytes(), params.stressSpec(new io.shadowmmu.scenario.StressSpec()),
                     seed, done), "stressor");
             return Behaviors.receive(Object.class)
                     .onMessageEquals(Stop.INSTANCE, () -> {

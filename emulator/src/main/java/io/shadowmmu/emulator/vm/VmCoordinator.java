@@ -12,9 +12,9 @@ import io.shadowmmu.hostmm.host.HostContext;
 import io.shadowmmu.hostmm.mm.MmStats;
 import io.shadowmmu.hostmm.pressure.PressureCounters;
 import io.shadowmmu.kvm.KvmStats;
-import io.shadowmmu.testkit.scenario.ScenarioBuilder;
-import io.shadowmmu.testkit.scenario.ScenarioOutcome;
-import io.shadowmmu.testkit.scenario.VmHostStressor;
+import io.shadowmmu.scenario.ScenarioBuilder;
+import io.shadowmmu.scenario.ScenarioOutcome;
+import io.shadowmmu.scenario.VmHostStressor;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -19,7 +19,7 @@ record VmParams(int vms, int processesPerVm, WorkloadKind workload, double write
                 Duration faultReplyJitter, long guestMemoryBytes, GuestRam guestRam) {
 
     /** The stressor next to each VM, as these settings describe it. */
-    io.shadowmmu.testkit.scenario.StressSpec stressSpec(io.shadowmmu.testkit.scenario.StressSpec s) {
+    io.shadowmmu.scenario.StressSpec stressSpec(io.shadowmmu.scenario.StressSpec s) {
         return s.interval(stressInterval).balloonPages(balloonPages).forkEvery(forkEvery).livePages(livePages);
     }
 

@@ -7,8 +7,8 @@ import io.shadowmmu.emulator.scenario.ScenarioRun;
 import io.shadowmmu.guest.vcpu.VcpuStats;
 import io.shadowmmu.guest.vm.VmStats;
 import io.shadowmmu.kvm.KvmStats;
-import io.shadowmmu.testkit.scenario.Scenario;
-import io.shadowmmu.testkit.scenario.ScenarioBuilder;
+import io.shadowmmu.scenario.Scenario;
+import io.shadowmmu.scenario.ScenarioBuilder;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

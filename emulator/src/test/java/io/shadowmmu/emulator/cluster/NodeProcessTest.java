@@ -12,7 +12,7 @@ import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.vma.Protection;
-import io.shadowmmu.testkit.oracle.CoherenceOracle;
+import io.shadowmmu.scenario.oracle.CoherenceOracle;
 import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;

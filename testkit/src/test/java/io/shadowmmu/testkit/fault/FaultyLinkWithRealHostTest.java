@@ -15,7 +15,7 @@ import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.hostmm.vma.VmaKind;
 import io.shadowmmu.testkit.junit.ShadowTestKit;
-import io.shadowmmu.testkit.oracle.CoherenceOracle;
+import io.shadowmmu.scenario.oracle.CoherenceOracle;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 

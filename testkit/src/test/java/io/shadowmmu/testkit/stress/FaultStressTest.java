@@ -15,7 +15,7 @@ import io.shadowmmu.testkit.fault.CrashPlan;
 import io.shadowmmu.testkit.fault.Crashing;
 import io.shadowmmu.testkit.fault.FaultPlan;
 import io.shadowmmu.testkit.junit.ShadowTestKit;
-import io.shadowmmu.testkit.oracle.CoherenceOracle;
+import io.shadowmmu.scenario.oracle.CoherenceOracle;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
