@@ -11,15 +11,12 @@ import io.shadowmmu.hostmm.events.AgentIds;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.mm.Errno;
 import io.shadowmmu.hostmm.mm.MmCommand;
-import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.notifier.Interest;
 import io.shadowmmu.hostmm.notifier.IntervalNotifier;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
 import io.shadowmmu.hostmm.notifier.Range;
-import io.shadowmmu.hostmm.pagetable.PageTableWalker;
-import io.shadowmmu.hostmm.pagetable.Pte;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 
 import java.time.Duration;
@@ -66,11 +63,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     private record PtPageIn(Fault fault, PageReply reply) implements KvmCommand.Internal {
     }
 
-    private record HostWrote(GuestWrite write, MmResult result) implements KvmCommand.Internal {
-    }
-
     private static final Duration HOST_TIMEOUT = Duration.ofSeconds(60);
-    private static final long PAGE = Memslot.PAGE;
     /** A fault the host keeps refusing with EAGAIN becomes a guest fault after this many attempts. */
     private static final long MAX_HOST_RETRIES = 1000;
 
@@ -88,8 +81,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     private final RemoteFlush flush;
     private final Zaps zaps;
     private final PagingMmu mmu;
-    /** Bumped by every trapped guest page-table store: a shadow walk sampled before it may be stale. */
-    private long ptSequence;
+    private final GuestWrites guestWrites;
 
     private long faults;
     private long retries;
@@ -98,7 +90,6 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     private long invalidationsHitLive;
     private long guestPageFaults;
     private long guestFaults;
-    private long ptWritesTrapped;
     private long fences;
 
     public static Behavior<KvmCommand> create(Config config) {
@@ -117,6 +108,8 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         this.zaps = new Zaps(config.events(), agent, memory, flush);
         this.mmu = view.tdp() ? new TdpMmu(view, zaps)
                 : new ShadowMmu(view, new GuestWalk(slots, memory), zaps, flush);
+        this.guestWrites = new GuestWrites(context, config.mm(), HOST_TIMEOUT, slots, memory, notifier::pageTable, mmu,
+                flush);
         this.notifications = context.messageAdapter(MmuNotification.class, Notified::new);
         this.registrations = context.messageAdapter(MmCommand.Registered.class, Registered::new);
         config.events().agentNamed(agent, "kvm " + config.name());
@@ -134,7 +127,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
                 .onMessage(Paged.class, this::onPaged)
                 .onMessage(PtPageIn.class, this::onPtPageIn)
                 .onMessage(KvmCommand.WriteGuest.class, this::onWriteGuest)
-                .onMessage(HostWrote.class, this::onHostWrote)
+                .onMessage(GuestWrites.HostWrote.class, this::onHostWrote)
                 .onMessage(Notified.class, this::onNotified)
                 .onMessage(Registered.class, this::onRegistered)
                 .onMessage(KvmCommand.EnableDirtyLog.class, this::onEnableDirtyLog)
@@ -194,7 +187,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             return;
         }
         long sampled = notifier.readBegin(); // mmu_invalidate_seq, read before asking the host
-        long ptSampled = ptSequence;
+        long ptSampled = guestWrites.ptSequence();
         getContext().ask(PageReply.class, config.mm(), HOST_TIMEOUT,
                 replyTo -> new MmCommand.GetUserPage(f.hva, f.write, replyTo),
                 (reply, failure) -> new Paged(f, sampled, ptSampled, reply != null ? reply
@@ -213,7 +206,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         }
         // mmu_invalidate_retry_gfn: the answer predates an invalidation (or a guest page-table write), so it may
         // name a frame that is already revoked. Never install it; fault again.
-        boolean stale = notifier.readRetry(p.sampled(), f.hva) || p.ptSampled() != ptSequence;
+        boolean stale = notifier.readRetry(p.sampled(), f.hva) || p.ptSampled() != guestWrites.ptSequence();
         if ((stale && config.variant() != Variant.NO_FAULT_RETRY) || !notifier.registered()) {
             retry(f);
             return this;
@@ -269,76 +262,6 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
                     replyTo -> new MmCommand.GetUserPage(hva, false, replyTo),
                     (reply, failure) -> new PtPageIn(f, reply != null ? reply
                             : new PageReply.Denied(hva, Errno.EAGAIN, "host did not answer")));
-        }
-    }
-
-    // ---- guest kernel writes ------------------------------------------------------------------------------------
-
-    private Behavior<KvmCommand> onWriteGuest(KvmCommand.WriteGuest w) {
-        writeNext(new GuestWrite(w));
-        return this;
-    }
-
-    /** Stores words directly while the host maps them writable; asks the host to do the rest. */
-    private void writeNext(GuestWrite w) {
-        long[] gpas = w.request.gpas();
-        PageTableWalker hostTable = notifier.pageTable();
-        while (w.next < gpas.length) {
-            long gpa = gpas[w.next];
-            long value = w.request.values()[w.next];
-            Memslot slot = slots.ofGfn(gpa >>> 12);
-            if (slot == null || (gpa & 7) != 0) {
-                w.error = "guest write to gpa 0x" + Long.toHexString(gpa) + " outside guest memory or unaligned";
-                break;
-            }
-            long hva = slot.hvaOf(gpa >>> 12) + (gpa & (PAGE - 1));
-            long pageHva = hva & ~(PAGE - 1);
-            long pte = hostTable == null ? Pte.NONE : hostTable.get(pageHva);
-            if (Pte.isPresent(pte) && Pte.isWritable(pte)
-                    && hostTable.setHardwareBits(pageHva, pte, Pte.ACCESSED | Pte.DIRTY)) {
-                memory.write(Pte.pfn(pte), (int) ((gpa & (PAGE - 1)) >>> 3), value);
-                trapIfShadowed(w, gpa);
-                w.next++;
-                continue;
-            }
-            // Not writable in the host right now: let the host fault it in (or break COW) and write it.
-            getContext().ask(MmResult.class, config.mm(), HOST_TIMEOUT,
-                    replyTo -> new MmCommand.Access(hva, true, value, replyTo),
-                    (result, failure) -> new HostWrote(w, result != null ? result
-                            : new MmResult.Failed(Errno.EAGAIN, "host did not answer")));
-            return;
-        }
-        finishWrite(w);
-    }
-
-    private Behavior<KvmCommand> onHostWrote(HostWrote h) {
-        GuestWrite w = h.write();
-        if (!h.result().ok()) {
-            w.error = "guest write failed in the host: " + h.result();
-            finishWrite(w);
-            return this;
-        }
-        trapIfShadowed(w, w.request.gpas()[w.next]);
-        w.next++;
-        writeNext(w);
-        return this;
-    }
-
-    /** Shadow mode: a store to a guest page table KVM shadows makes earlier walks stale. */
-    private void trapIfShadowed(GuestWrite w, long gpa) {
-        if (mmu.trapGuestStore(gpa)) {
-            ptSequence++;
-            w.trapped++;
-            ptWritesTrapped++;
-        }
-    }
-
-    private void finishWrite(GuestWrite w) {
-        KvmCommand.GuestWritten done = w.result();
-        if (w.trapped > 0) {
-            flush.request(() -> w.request.replyTo().tell(done));
-        } else {
-            w.request.replyTo().tell(done);
         }
     }
 
@@ -422,6 +345,18 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         }
     }
 
+    // ---- guest kernel writes ------------------------------------------------------------------------------------
+
+    private Behavior<KvmCommand> onWriteGuest(KvmCommand.WriteGuest w) {
+        guestWrites.start(w);
+        return this;
+    }
+
+    private Behavior<KvmCommand> onHostWrote(GuestWrites.HostWrote h) {
+        guestWrites.hostWrote(h);
+        return this;
+    }
+
     // ---- remote TLB flush membership -----------------------------------------------------------------------------
 
     private Behavior<KvmCommand> onConnect(KvmCommand.ConnectVcpu c) {
@@ -471,7 +406,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
 
     private Behavior<KvmCommand> onGetStats(KvmCommand.GetStats g) {
         g.replyTo().tell(new KvmStats(faults, retries, installs, invalidations, invalidationsHitLive, zaps.count(),
-                flush.rounds(), flush.coalesced(), guestPageFaults, guestFaults, ptWritesTrapped, fences));
+                flush.rounds(), flush.coalesced(), guestPageFaults, guestFaults, guestWrites.trapped(), fences));
         return this;
     }
 
