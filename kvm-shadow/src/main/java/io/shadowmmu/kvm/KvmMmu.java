@@ -69,7 +69,6 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
 
     private final Config config;
     private final KvmView view;
-    private final PhysicalMemory memory;
     private final long agent;
     private final Memslots slots;
     private final ActorRef<MmuNotification> notifications;
@@ -100,7 +99,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         super(context);
         this.config = config;
         this.view = config.view();
-        this.memory = config.memory();
+        PhysicalMemory memory = config.memory();
         this.agent = view.agent() >= 0 ? view.agent() : AgentIds.next();
         this.slots = new Memslots(config.memslots());
         this.notifier = new IntervalNotifier<>(config.sequenceStart(), this::handle);
