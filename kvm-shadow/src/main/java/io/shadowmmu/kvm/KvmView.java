@@ -7,8 +7,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What a vCPU's hardware sees of KVM: the TDP table (gpa to host frame) or the shadow tables (guest virtual to host
- * frame, one per guest CR3), read without any message, and the grant under which it may use them. KvmMmu is the only
- * writer; every read here is a volatile read of one packed {@link Spte}.
+ * frame, one per guest CR3), read without any message, and the grant under which it may use them. KvmMmu (through
+ * its TdpMmu or ShadowMmu) is the only writer; every read here is a volatile read of one packed {@link Spte}.
  */
 public final class KvmView {
     private final boolean tdp;

@@ -193,4 +193,22 @@ class KvmMmuRaceTest {
         assertThat(stats.receiveMessage().fences()).isEqualTo(1);
         assertThat(vm.view.grant()).isNotNull();
     }
+
+    @Test
+    void aFaultWhileFencedWaitsForTheNewRegistrationAndTheOldSubscriptionHoldsNothing() {
+        Vm vm = new Vm(0);
+        vm.notifications.tell(new MmuNotification.Fenced(7, 1, "deadline"));
+        MmCommand.Register again = vm.host.expectMessageClass(MmCommand.Register.class);
+        TestProbe<KvmCommand.FaultReply> reply = kit.createTestProbe();
+        vm.kvm.tell(new KvmCommand.TdpFault(0, 2 << 12, false, reply.getRef()));
+        vm.host.expectNoMessage(Duration.ofMillis(100)); // parked: no host page may be asked for unregistered
+        again.replyTo().tell(new MmCommand.Registered(1, 8, new AccessGrant(), List.of(), new PageTable()));
+        MmCommand.GetUserPage g = vm.expectGup();
+        g.replyTo().tell(new PageReply.Granted(g.va(), 22, 1, false));
+        assertThat(reply.receiveMessage()).isEqualTo(new KvmCommand.Resolved(0));
+        // A start for the fenced subscription is answered as done and zaps nothing of the new one.
+        vm.start(5, 2);
+        assertThat(vm.acks.receiveMessage()).isEqualTo(NotifierReply.Ack.clean(7, 5));
+        assertThat(Spte.pfn(vm.view.lookup(0, 2 << 12))).isEqualTo(22);
+    }
 }
