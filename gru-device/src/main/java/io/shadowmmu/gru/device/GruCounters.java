@@ -17,10 +17,11 @@ final class GruCounters {
     long churns;
     long registrations;
     long registrationsInFlight;
+    long acksDeferred;
 
-    GruStats snapshot(String name, int contexts, long handleWaits) {
+    GruStats snapshot(String name, int contexts, long handleWaits, int handleQueueMost) {
         return new GruStats(name, contexts, opened, hits, misses, dropins, dropinFailures, dropinWaits,
                 dropinDiscards, flushes, entriesFlushed, handleWaits, contextLoads, contextSteals, violations, churns,
-                registrations, registrationsInFlight);
+                registrations, registrationsInFlight, acksDeferred, handleQueueMost);
     }
 }

@@ -6,6 +6,7 @@ import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
+import io.shadowmmu.config.Variant;
 import io.shadowmmu.gru.GruSettings;
 import io.shadowmmu.gru.tlb.DeviceTlb;
 import io.shadowmmu.gru.tlb.FlushHandles;
@@ -14,6 +15,7 @@ import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.events.Invariant;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.notifier.Interest;
+import io.shadowmmu.hostmm.notifier.IntervalNotifier;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
 import io.shadowmmu.hostmm.notifier.Range;
@@ -31,7 +33,9 @@ import java.util.Map;
  * ASID, and a pool of TLB flush handles. It executes user instruction batches: a TLB hit reads or writes RAM directly;
  * a miss is resolved by an atomic drop-in that walks the host page table without a message to the mm, or fails back
  * to the user, who takes a host fault and retries. It is an atomic notifier subscriber: every InvalidateStart is
- * flushed and acknowledged inside its handler.
+ * flushed and acknowledged inside its handler while a flush handle is free for each of its ranges; otherwise the
+ * ranges wait for handles (they already count as in progress, so nothing drops in over them) and the ack goes out
+ * once the last of their flushes ran. The subscription bookkeeping of each mm is one {@link IntervalNotifier}.
  */
 public final class GruDevice extends AbstractBehavior<GruCommand> {
     private static final java.lang.invoke.VarHandle WORDS =
@@ -47,6 +51,34 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
     private record Registered(MmCommand.Registered registration) implements GruCommand.Internal {
     }
 
+    /** The flush command on a handle completed (the hardware's TFH status went idle). */
+    private record FlushCompleted(int handle) implements GruCommand.Internal {
+    }
+
+    /** One range flush of one invalidation start, issued on a flush handle. */
+    private record FlushJob(BoundMm bound, Range range, StartFlushes owner) {
+    }
+
+    /** Answers every notification for an mm with no binding as done (a notifier that never registers). */
+    private static final IntervalNotifier.Handler UNBOUND = new IntervalNotifier.Handler() {
+        @Override
+        public void invalidateStart(MmuNotification.InvalidateStart start) {
+        }
+
+        @Override
+        public void release(MmuNotification.Release release) {
+        }
+
+        @Override
+        public boolean young(Range range, boolean clear) {
+            return false;
+        }
+
+        @Override
+        public void fenced(MmuNotification.Fenced fenced) {
+        }
+    };
+
     private static final int WAIT = -2;
     private static final int FAIL = -1;
     private static final int DROPIN_ATTEMPTS = 4;
@@ -57,7 +89,12 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
     private final CoherenceEvents events;
     private final boolean check;
     private final DeviceTlb tlb;
-    private final FlushHandles handles;
+    private final Variant variant;
+    /** Broken on purpose, for tests only: range flushes report completion but leave the entries in the TLB. */
+    private final boolean loseRangeFlushes;
+    private final FlushHandles<FlushJob> handles;
+    private final FlushCompleted[] completions;
+    private final IntervalNotifier<Pending> unbound = new IntervalNotifier<>(0, null);
     private final GruCounters counters = new GruCounters();
     private final GruContext[] hardware;
     private final Map<Integer, GruContext> contexts = new HashMap<>();
@@ -80,18 +117,36 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
     private BoundMm churnDue;
 
     public static Behavior<GruCommand> create(String name, GruSettings settings, PhysicalMemory memory) {
-        return Behaviors.setup(ctx -> new GruDevice(ctx, name, settings, memory));
+        return create(name, settings, memory, Variant.NONE);
     }
 
-    private GruDevice(ActorContext<GruCommand> context, String name, GruSettings settings, PhysicalMemory memory) {
+    /** @param variant {@code REGISTER_UNQUIESCED} makes registrations ignore the invalidations handed over */
+    public static Behavior<GruCommand> create(String name, GruSettings settings, PhysicalMemory memory,
+                                              Variant variant) {
+        return Behaviors.setup(ctx -> new GruDevice(ctx, name, settings, memory, variant, false));
+    }
+
+    /** A device that loses its range flushes: tests show the oracle catches the stale reads that follow. */
+    static Behavior<GruCommand> losingRangeFlushes(String name, GruSettings settings, PhysicalMemory memory) {
+        return Behaviors.setup(ctx -> new GruDevice(ctx, name, settings, memory, Variant.NONE, true));
+    }
+
+    private GruDevice(ActorContext<GruCommand> context, String name, GruSettings settings, PhysicalMemory memory,
+                      Variant variant, boolean loseRangeFlushes) {
         super(context);
+        this.variant = variant;
+        this.loseRangeFlushes = loseRangeFlushes;
         this.name = name;
         this.settings = settings;
         this.memory = memory;
         this.events = memory.events();
         this.check = memory.checkMode();
         this.tlb = new DeviceTlb(settings.tlbEntries(), settings.tlbWays());
-        this.handles = new FlushHandles(settings.flushHandles());
+        this.handles = new FlushHandles<>(settings.flushHandles(), this::issue);
+        this.completions = new FlushCompleted[settings.flushHandles()];
+        for (int h = 0; h < completions.length; h++) {
+            completions[h] = new FlushCompleted(h);
+        }
         this.hardware = new GruContext[settings.contextsPerDevice()];
         this.notifications = context.messageAdapter(MmuNotification.class, Notified::new);
         this.registrations = context.messageAdapter(MmCommand.Registered.class, Registered::new);
@@ -102,11 +157,15 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         return newReceiveBuilder()
                 .onMessage(GruCommand.Execute.class, this::onExecute)
                 .onMessage(Notified.class, n -> onNotification(n.notification()))
+                .onMessage(FlushCompleted.class, f -> {
+                    handles.completed(f.handle()); // the oldest waiting flush, if any, is issued on it
+                    return this;
+                })
                 .onMessage(GruCommand.OpenContext.class, this::onOpen)
                 .onMessage(Registered.class, this::onRegistered)
                 .onMessage(GruCommand.CloseContext.class, this::onClose)
                 .onMessage(GruCommand.GetStats.class, g -> {
-                    g.replyTo().tell(counters.snapshot(name, contexts.size(), handles.waits()));
+                    g.replyTo().tell(counters.snapshot(name, contexts.size(), handles.waits(), handles.mostWaiting()));
                     return this;
                 })
                 .build();
@@ -117,9 +176,7 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
     private Behavior<GruCommand> onOpen(GruCommand.OpenContext o) {
         BoundMm b = byMm.get(o.mmId());
         if (b == null) {
-            b = new BoundMm(o.mm(), o.mmId(), AgentIds.next(), nextAsid++);
-            byMm.put(o.mmId(), b);
-            byAsid.put(b.asid, b);
+            b = bind(o.mm(), o.mmId(), AgentIds.next());
             events.agentNamed(b.agent, name + "/mm" + o.mmId());
             register(b);
         }
@@ -129,6 +186,15 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         counters.opened++;
         o.replyTo().tell(new GruCommand.ContextOpened(c.id, b.asid, ""));
         return this;
+    }
+
+    /** A new binding of {@code mm} with a fresh ASID, its notifier and its handler. */
+    private BoundMm bind(ActorRef<MmCommand> mm, long mmId, long agent) {
+        BoundMm b = new BoundMm(mm, mmId, agent, nextAsid++, this::retry);
+        b.handler = new MmHandler(b);
+        byMm.put(mmId, b);
+        byAsid.put(b.asid, b);
+        return b;
     }
 
     private void register(BoundMm b) {
@@ -150,18 +216,15 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         if (b == null || b.registered()) {
             return this; // released or closed meanwhile; the mm will find us gone or fence us
         }
-        b.subscription = reg.subscription();
-        b.grant = reg.grant();
-        b.walker = reg.pageTable();
         counters.registrations++;
         if (!reg.inFlight().isEmpty()) {
             counters.registrationsInFlight++; // joined inside an invalidation: its drop-ins wait for the end
         }
-        for (MmCommand.InFlight f : reg.inFlight()) {
-            b.rangeActive++; // its end will come like any other
-            b.activeRanges.addAll(f.ranges());
+        if (variant == Variant.REGISTER_UNQUIESCED) {
+            b.notifier.registeredUnquiesced(reg);
+        } else {
+            b.notifier.registered(reg); // in-flight invalidations count as started; parked batches run again
         }
-        resume(b);
         return this;
     }
 
@@ -174,8 +237,9 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         BoundMm b = ctx.bound;
         if (--b.contexts == 0) {
             forget(b);
-            if (b.subscription >= 0) {
-                b.mm.tell(new MmCommand.Unregister(b.subscription, getContext().getSystem().ignoreRef()));
+            if (b.registered()) {
+                b.mm.tell(new MmCommand.Unregister(b.notifier.subscription(), getContext().getSystem().ignoreRef()));
+                b.notifier.unregistered();
             } else {
                 // Its registration is still on the way (or, after a fence, again): unregister it when it comes.
                 orphaned.computeIfAbsent(b.mmId, k -> new ArrayDeque<>()).add(b.mm);
@@ -187,10 +251,9 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
     private void forget(BoundMm b) {
         byMm.remove(b.mmId);
         byAsid.remove(b.asid);
-        for (Pending p : b.waiting) {
+        for (Pending p : b.notifier.takeParked()) {
             gone(p);
         }
-        b.waiting.clear();
     }
 
     /** Gives {@code c} a hardware context, stealing the least recently used one when none is free. */
@@ -224,13 +287,10 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         c.hardware = -1;
         BoundMm b = c.bound;
         if (--b.loaded == 0) {
-            handles.acquire();
+            // Part of the context unload, not a TFH command: no flush handle. Our writes were already recorded as
+            // PTE dirty bits at drop-in: nothing more to hand back here.
             counters.flushes++;
-            dirtyPages.clear();
-            counters.entriesFlushed += tlb.flushAsid(b.asid, removal);
-            handles.completeAll();
-            // Our writes were already recorded as PTE dirty bits at drop-in: nothing more to hand back here.
-            dirtyPages.clear();
+            dropAll(b);
         }
     }
 
@@ -279,18 +339,19 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         }
         dropAll(old);
         byAsid.remove(old.asid);
-        old.mm.tell(new MmCommand.Unregister(old.subscription, getContext().getSystem().ignoreRef()));
-        BoundMm fresh = new BoundMm(old.mm, old.mmId, old.agent, nextAsid++);
+        old.mm.tell(new MmCommand.Unregister(old.notifier.subscription(), getContext().getSystem().ignoreRef()));
+        List<Pending> parked = old.notifier.takeParked();
+        old.notifier.unregistered();
+        BoundMm fresh = bind(old.mm, old.mmId, old.agent);
         fresh.contexts = old.contexts;
-        fresh.waiting.addAll(old.waiting);
-        old.waiting.clear();
+        for (Pending p : parked) {
+            fresh.notifier.park(p);
+        }
         for (GruContext c : contexts.values()) {
             if (c.bound == old) {
                 c.bound = fresh;
             }
         }
-        byMm.put(fresh.mmId, fresh);
-        byAsid.put(fresh.asid, fresh);
         register(fresh);
     }
 
@@ -303,23 +364,24 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         GruContext c = p.context();
         BoundMm b = c.bound;
         if (!b.registered()) {
-            b.waiting.add(p);
+            b.notifier.park(p); // runs again once registered
             return;
         }
         if (c.hardware < 0) {
             load(c);
         }
         c.lastUse = ++useClock;
-        if (!b.grant.enter()) {
+        io.shadowmmu.hostmm.notifier.AccessGrant grant = b.notifier.grant();
+        if (!grant.enter()) {
             // Revoked by the host: use no translation; the Fenced message follows and we register again.
             dropAll(b);
-            b.waiting.add(p);
+            b.notifier.park(p);
             return;
         }
         try {
             run(p, b);
         } finally {
-            b.grant.exit();
+            grant.exit();
         }
     }
 
@@ -329,6 +391,7 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         byte[] ops = ins.ops();
         long[] vas = ins.vas();
         long[] values = ins.values();
+        long[] results = ins.results();
         int asid = b.asid;
         long sum = 0;
         for (int i = p.from(); i < ins.count(); i++) {
@@ -353,7 +416,7 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
                 counters.misses++;
                 slot = dropIn(b, va, write);
                 if (slot == WAIT) {
-                    b.waiting.add(new Pending(p.context(), ins, i, p.replyTo()));
+                    b.notifier.park(new Pending(p.context(), ins, i, p.replyTo()));
                     return;
                 }
                 if (slot == FAIL) {
@@ -366,14 +429,21 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
             int pfn = tlb.pfn(slot);
             int word = (int) ((va & (PhysicalMemory.PAGE_SIZE - 1)) >>> 3);
             byte op = ops[i];
-            if (op == Instructions.LOAD) {
-                sum += memory.read(pfn, word);
-            } else if (op == Instructions.STORE) {
+            if (op == Instructions.STORE) {
                 memory.write(pfn, word, values[i]);
                 tlb.markDirty(slot);
+                continue;
+            }
+            long got;
+            if (op == Instructions.LOAD) {
+                got = memory.read(pfn, word);
             } else {
-                sum += amoAdd(pfn, word, values[i]);
+                got = amoAdd(pfn, word, values[i]);
                 tlb.markDirty(slot);
+            }
+            sum += got;
+            if (results != null) {
+                results[i] = got;
             }
         }
         p.replyTo().tell(new GruCommand.BatchResult(p.context().id, GruCommand.BatchResult.Status.DONE,
@@ -402,33 +472,35 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
      */
     private int dropIn(BoundMm b, long va, boolean write) {
         long page = va & ~(PhysicalMemory.PAGE_SIZE - 1);
-        if (b.activeOver(page)) {
+        IntervalNotifier<Pending> notifier = b.notifier;
+        if (notifier.invalidating(page)) {
             counters.dropinWaits++; // ms_range_active: wait for the end, do not spin
             if (settings.churns() && b.sawStart && ++churnWaits % settings.contextChurn() == 0) {
                 churnDue = b; // after this message: the batch is parked by then
             }
             return WAIT;
         }
-        long sampled = b.sequence;
+        long sampled = notifier.readBegin();
+        io.shadowmmu.hostmm.pagetable.PageTableWalker walker = notifier.pageTable();
         for (int attempt = 0; attempt < DROPIN_ATTEMPTS; attempt++) {
-            long pte = b.walker.get(page);
+            long pte = walker.get(page);
             if (!Pte.isPresent(pte) || (write && !Pte.isWritable(pte))) {
                 return FAIL;
             }
             // Hardware sets accessed (and dirty for a store) like an MMU; a changed entry means walk again.
             long bits = Pte.ACCESSED | (write ? Pte.DIRTY : 0);
             if ((pte & bits) != bits) {
-                if (!b.walker.setHardwareBits(page, pte, bits)) {
+                if (!walker.setHardwareBits(page, pte, bits)) {
                     continue;
                 }
                 pte |= bits;
             }
             int pfn = Pte.pfn(pte);
             int generation = memory.generation(pfn);
-            if (b.walker.get(page) != pte) {
+            if (walker.get(page) != pte) {
                 continue; // seqlock: the entry changed while we read the frame's generation
             }
-            if (b.sequence != sampled || b.activeOver(page)) {
+            if (notifier.readRetry(sampled, page)) {
                 // Stands in for the hardware discarding a drop-in that raced a flush.
                 counters.dropinDiscards++;
                 return WAIT;
@@ -443,137 +515,148 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         return FAIL;
     }
 
-    /** Batches parked on this mm run again (registration done, or an invalidation ended). */
-    private void resume(BoundMm b) {
-        if (b.waiting.isEmpty()) {
-            return;
-        }
-        List<Pending> again = new ArrayList<>(b.waiting);
-        b.waiting.clear();
-        for (Pending p : again) {
-            if (contexts.get(p.context().id) == p.context()) {
-                execute(p);
-            } else {
-                gone(p);
-            }
+    /** A parked batch runs again (registration done, or an invalidation ended), unless its context is gone. */
+    private void retry(Pending p) {
+        if (contexts.get(p.context().id) == p.context()) {
+            execute(p);
+        } else {
+            gone(p);
         }
     }
 
     // ---- the notifier ---------------------------------------------------------------------------------------------
 
     private Behavior<GruCommand> onNotification(MmuNotification n) {
-        if (n instanceof MmuNotification.InvalidateStart) {
-            onStart((MmuNotification.InvalidateStart) n);
-        } else if (n instanceof MmuNotification.InvalidateEnd) {
-            onEnd((MmuNotification.InvalidateEnd) n);
-        } else if (n instanceof MmuNotification.Release) {
-            onRelease((MmuNotification.Release) n);
-        } else if (n instanceof MmuNotification.Fenced) {
-            onFenced((MmuNotification.Fenced) n);
-        } else if (n instanceof MmuNotification.ClearYoung) {
-            MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
-            boolean young = young(q.mm(), q.subscription(), q.range(), true);
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young));
-        } else if (n instanceof MmuNotification.TestYoung) {
-            MmuNotification.TestYoung q = (MmuNotification.TestYoung) n;
-            boolean young = young(q.mm(), q.subscription(), q.range(), false);
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young));
+        BoundMm b = byMm.get(mmOf(n));
+        if (b == null) {
+            unbound.dispatch(n, UNBOUND); // closed or released: answered as done
+        } else {
+            b.notifier.dispatch(n, b.handler); // another subscription's messages are answered as done there
         }
         return this;
     }
 
-    private BoundMm current(long mm, long subscription) {
-        BoundMm b = byMm.get(mm);
-        return b != null && b.subscription == subscription ? b : null;
+    /** Which mm a notification is about (every variant names it; the interface does not). */
+    private static long mmOf(MmuNotification n) {
+        if (n instanceof MmuNotification.InvalidateStart) {
+            return ((MmuNotification.InvalidateStart) n).mm();
+        }
+        if (n instanceof MmuNotification.InvalidateEnd) {
+            return ((MmuNotification.InvalidateEnd) n).mm();
+        }
+        if (n instanceof MmuNotification.Release) {
+            return ((MmuNotification.Release) n).mm();
+        }
+        if (n instanceof MmuNotification.Fenced) {
+            return ((MmuNotification.Fenced) n).mm();
+        }
+        if (n instanceof MmuNotification.ClearYoung) {
+            return ((MmuNotification.ClearYoung) n).mm();
+        }
+        return ((MmuNotification.TestYoung) n).mm();
     }
 
-    /** gru_invalidate_range_start: count the range active, flush it for the ASID, ack inside the handler. */
-    private void onStart(MmuNotification.InvalidateStart s) {
-        BoundMm b = current(s.mm(), s.subscription());
-        if (b == null) {
+    /** The device's part of the notifier protocol for one binding; {@link IntervalNotifier} did the bookkeeping. */
+    private final class MmHandler implements IntervalNotifier.Handler {
+        private final BoundMm b;
+
+        MmHandler(BoundMm b) {
+            this.b = b;
+        }
+
+        @Override
+        public void invalidateStart(MmuNotification.InvalidateStart s) {
+            onStart(b, s);
+        }
+
+        @Override
+        public void invalidateEnd(MmuNotification.InvalidateEnd e) {
+            churnIfDue(); // a batch resumed by the end may have met another invalidation in flight
+        }
+
+        @Override
+        public void release(MmuNotification.Release r) {
+            onRelease(b, r);
+        }
+
+        @Override
+        public boolean young(Range range, boolean clear) {
+            return GruDevice.this.young(b, range, clear);
+        }
+
+        @Override
+        public void fenced(MmuNotification.Fenced f) {
+            onFenced(b, f);
+        }
+    }
+
+    /**
+     * gru_invalidate_range_start: the ranges already count as active ({@code ms_range_active}); flush each for the
+     * ASID on a flush handle, and ack once every flush ran: inside this handler when handles are free.
+     */
+    private void onStart(BoundMm b, MmuNotification.InvalidateStart s) {
+        b.sawStart = true;
+        if (b.loaded == 0 || s.ranges().isEmpty()) {
+            // lazy: no loaded context means the ASID holds no translation on this device
             s.replyTo().tell(NotifierReply.Ack.clean(s.subscription(), s.batch()));
             return;
         }
-        b.rangeActive++;
-        b.activeRanges.addAll(s.ranges());
-        b.sawStart = true;
-        dirtyPages.clear();
-        if (b.loaded > 0) {
-            for (Range r : s.ranges()) {
-                flush(b, r);
-            }
-            handles.completeAll();
+        StartFlushes flushes = new StartFlushes(s, s.ranges().size());
+        for (Range r : s.ranges()) {
+            handles.submit(new FlushJob(b, r, flushes));
         }
-        // else lazy: no loaded context means the ASID holds no translation on this device
-        s.replyTo().tell(new NotifierReply.Ack(s.subscription(), s.batch(), dirtyRanges()));
+        if (!flushes.done()) {
+            counters.acksDeferred++; // the ack goes out when the waiting flushes ran
+        }
     }
 
-    /** One flush command for one range on a flush handle; above the cap, the whole ASID. */
-    private void flush(BoundMm b, Range r) {
-        handles.acquire();
+    /**
+     * Issues one flush command on {@code handle}: the range's entries leave the TLB (above the cap, the whole
+     * ASID's), and the handle stays busy until the device sees the command complete, one message later.
+     */
+    private void issue(int handle, FlushJob job) {
         counters.flushes++;
-        long pages = r.pages();
-        if (pages > settings.rangeFlushMaxPages()) {
-            counters.entriesFlushed += tlb.flushAsid(b.asid, removal);
-        } else {
-            counters.entriesFlushed += tlb.flushRange(b.asid, r.start() >>> PhysicalMemory.PAGE_SHIFT,
-                    (r.end() + PhysicalMemory.PAGE_SIZE - 1) >>> PhysicalMemory.PAGE_SHIFT, removal);
+        dirtyPages.clear();
+        BoundMm b = job.bound();
+        Range r = job.range();
+        if (!loseRangeFlushes) {
+            if (r.pages() > settings.rangeFlushMaxPages()) {
+                counters.entriesFlushed += tlb.flushAsid(b.asid, removal);
+            } else {
+                counters.entriesFlushed += tlb.flushRange(b.asid, r.start() >>> PhysicalMemory.PAGE_SHIFT,
+                        (r.end() + PhysicalMemory.PAGE_SIZE - 1) >>> PhysicalMemory.PAGE_SHIFT, removal);
+            }
         }
-    }
-
-    private void onEnd(MmuNotification.InvalidateEnd e) {
-        BoundMm b = current(e.mm(), e.subscription());
-        if (b == null) {
-            return;
+        boolean last = job.owner().ran(dirtyPages);
+        dirtyPages.clear();
+        getContext().getSelf().tell(completions[handle]);
+        if (last) {
+            MmuNotification.InvalidateStart s = job.owner().start;
+            s.replyTo().tell(new NotifierReply.Ack(s.subscription(), s.batch(), job.owner().dirtyRanges()));
         }
-        b.sequence++;
-        if (b.rangeActive > 0) {
-            b.rangeActive--;
-        }
-        for (Range r : e.ranges()) {
-            b.activeRanges.remove(r);
-        }
-        if (b.rangeActive == 0) {
-            b.activeRanges.clear();
-        }
-        resume(b);
-        churnIfDue(); // a resumed batch may have met another invalidation in flight
     }
 
     /** The mm exits: its contexts are freed with their translations. */
-    private void onRelease(MmuNotification.Release r) {
-        BoundMm b = current(r.mm(), r.subscription());
-        if (b != null) {
-            dropAll(b);
-            for (GruContext c : new ArrayList<>(contexts.values())) {
-                if (c.bound == b) {
-                    contexts.remove(c.id);
-                    if (c.hardware >= 0) {
-                        hardware[c.hardware] = null;
-                        c.hardware = -1;
-                    }
+    private void onRelease(BoundMm b, MmuNotification.Release r) {
+        dropAll(b);
+        for (GruContext c : new ArrayList<>(contexts.values())) {
+            if (c.bound == b) {
+                contexts.remove(c.id);
+                if (c.hardware >= 0) {
+                    hardware[c.hardware] = null;
+                    c.hardware = -1;
                 }
             }
-            b.loaded = 0;
-            b.contexts = 0;
-            forget(b);
         }
+        b.loaded = 0;
+        b.contexts = 0;
+        forget(b);
         r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
     }
 
     /** The host gave up on us for this mm: drop everything, register again, re-fault. */
-    private void onFenced(MmuNotification.Fenced f) {
-        BoundMm b = byMm.get(f.mm());
-        if (b == null || (f.subscription() >= 0 && f.subscription() != b.subscription)) {
-            return;
-        }
+    private void onFenced(BoundMm b, MmuNotification.Fenced f) {
         dropAll(b);
-        b.sequence++;
-        b.rangeActive = 0;
-        b.activeRanges.clear();
-        b.subscription = -1;
-        b.grant = null;
-        b.walker = null;
         if (f.subscription() < 0) {
             // The mm exited before we registered: its contexts are gone.
             for (GruContext c : new ArrayList<>(contexts.values())) {
@@ -601,9 +684,8 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
      * live TLB entry counts as young. Clearing flushes those entries: the next access drops in again and sets the
      * PTE's accessed bit. Entries are writable only over PTEs already dirty, so no dirty state is lost.
      */
-    private boolean young(long mm, long subscription, Range range, boolean clear) {
-        BoundMm b = current(mm, subscription);
-        if (b == null || b.loaded == 0) {
+    private boolean young(BoundMm b, Range range, boolean clear) {
+        if (b.loaded == 0) {
             return false;
         }
         long from = range.start() >>> PhysicalMemory.PAGE_SHIFT;
@@ -635,29 +717,5 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         if (dirty) {
             dirtyPages.add(va);
         }
-    }
-
-    /** Pages stored to through the flushed entries, as coalesced ranges for the ack (I6). */
-    private List<Range> dirtyRanges() {
-        if (dirtyPages.isEmpty()) {
-            return List.of();
-        }
-        dirtyPages.sort(null);
-        List<Range> out = new ArrayList<>();
-        long start = dirtyPages.get(0);
-        long end = start + PhysicalMemory.PAGE_SIZE;
-        for (int i = 1; i < dirtyPages.size(); i++) {
-            long p = dirtyPages.get(i);
-            if (p == end) {
-                end += PhysicalMemory.PAGE_SIZE;
-            } else if (p > end) {
-                out.add(new Range(start, end));
-                start = p;
-                end = p + PhysicalMemory.PAGE_SIZE;
-            }
-        }
-        out.add(new Range(start, end));
-        dirtyPages.clear();
-        return out;
     }
 }

@@ -152,7 +152,8 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
         this.regions = new Range[gru.processes()];
         this.hostActor = ownsHost ? context.spawn(HostActor.create(host), "host") : sharedHost;
         for (int d = 0; d < gru.devices(); d++) {
-            devices.add(context.spawn(GruDevice.create("gru" + d, gru, host.memory()), "gru" + d));
+            devices.add(context.spawn(GruDevice.create("gru" + d, gru, host.memory(),
+                    host.settings().variant()), "gru" + d));
         }
         ActorRef<HostCommand.ProcessSpawned> spawnedRef = context.messageAdapter(HostCommand.ProcessSpawned.class,
                 Spawned::new);

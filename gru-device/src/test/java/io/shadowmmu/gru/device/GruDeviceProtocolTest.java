@@ -5,6 +5,7 @@ import akka.actor.typed.ActorRef;
 import io.shadowmmu.config.ContentMode;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.gru.GruSettings;
+import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.notifier.AccessGrant;
 import io.shadowmmu.hostmm.notifier.InvalidationEvent;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -44,8 +46,12 @@ class GruDeviceProtocolTest {
         final int context;
 
         Rig(Map<String, String> gru) {
+            this(gru, GruHost.Violations.NONE_RECORDING);
+        }
+
+        Rig(Map<String, String> gru, CoherenceEvents events) {
             GruSettings settings = GruSettings.read(Settings.withOverrides(gru));
-            memory = new PhysicalMemory(64, ContentMode.FULL, true, GruHost.Violations.NONE_RECORDING);
+            memory = new PhysicalMemory(64, ContentMode.FULL, true, events);
             device = kit.spawn(GruDevice.create("gru0", settings, memory));
             TestProbe<GruCommand.ContextOpened> opened = kit.createTestProbe();
             device.tell(new GruCommand.OpenContext(mm.getRef(), 7, opened.getRef()));
@@ -183,6 +189,76 @@ class GruDeviceProtocolTest {
         assertThat(s.flushes()).isEqualTo(5);
         assertThat(s.handleWaits()).isEqualTo(3);
         assertThat(s.entriesFlushed()).isEqualTo(5);
+    }
+
+    @Test
+    void aStartWhoseFlushesWaitForAHandleIsAckedOnlyAfterEveryFlushRan() {
+        List<Long> removed = new CopyOnWriteArrayList<>();
+        Rig rig = new Rig(Map.of("gru.flush-handles", "1"), new CoherenceEvents() {
+            @Override
+            public void translationRemoved(long agent, int cache, long space, long va, int pfn, int generation) {
+                removed.add(va);
+            }
+        });
+        rig.registered(List.of());
+        long[] vas = {VA, VA + 0x1_0000L, VA + 0x2_0000L};
+        for (long va : vas) {
+            rig.map(va, true);
+        }
+        TestProbe<GruCommand.BatchResult> results = kit.createTestProbe();
+        rig.execute(new Instructions(new byte[3], vas, new long[3], 3), results);
+        assertThat(results.receiveMessage().status()).isEqualTo(GruCommand.BatchResult.Status.DONE);
+
+        // Three ranges on one handle: the first flush runs in the handler, the others each wait for the previous
+        // command to complete, and the ack waits for the last of them.
+        TestProbe<NotifierReply> acks = kit.createTestProbe();
+        rig.tell(rig.start(1, acks.getRef(), Range.ofPages(vas[0], 1), Range.ofPages(vas[1], 1),
+                Range.ofPages(vas[2], 1)));
+        acks.expectMessageClass(NotifierReply.Ack.class);
+        // The device recorded each removal before it sent the ack: every flush ran before the ack.
+        assertThat(removed).containsExactlyInAnyOrder(vas[0], vas[1], vas[2]);
+        GruStats s = rig.stats();
+        assertThat(s.flushes()).isEqualTo(3);
+        assertThat(s.handleWaits()).isEqualTo(2);
+        assertThat(s.handleQueueMost()).isEqualTo(2);
+        assertThat(s.acksDeferred()).isEqualTo(1);
+
+        // The handle is free again: a one-range start is flushed and acked inside its handler, before the stats
+        // asked right after it.
+        rig.tell(new MmuNotification.InvalidateEnd(1, 7, 1, List.of(Range.ofPages(vas[0], 1),
+                Range.ofPages(vas[1], 1), Range.ofPages(vas[2], 1))));
+        rig.execute(Instructions.one(Instructions.LOAD, VA, 0), results);
+        assertThat(results.receiveMessage().status()).isEqualTo(GruCommand.BatchResult.Status.DONE);
+        TestProbe<Object> both = kit.createTestProbe();
+        rig.tell(rig.start(2, both.getRef().narrow(), Range.ofPages(VA, 1)));
+        rig.device.tell(new GruCommand.GetStats(both.getRef().narrow()));
+        assertThat(both.receiveMessage()).isInstanceOf(NotifierReply.Ack.class);
+        GruStats after = (GruStats) both.receiveMessage();
+        assertThat(after.acksDeferred()).isEqualTo(1);
+        assertThat(after.handleWaits()).isEqualTo(2);
+    }
+
+    @Test
+    void aRangeWaitingForAHandleRefusesDropInsUntilItsEnd() {
+        Rig rig = new Rig(Map.of("gru.flush-handles", "1"));
+        rig.registered(List.of());
+        long other = VA + 0x1_0000L;
+        rig.map(VA, true);
+        rig.map(other, true);
+        TestProbe<GruCommand.BatchResult> results = kit.createTestProbe();
+        rig.execute(Instructions.one(Instructions.LOAD, VA, 0), results);
+        assertThat(results.receiveMessage().status()).isEqualTo(GruCommand.BatchResult.Status.DONE);
+
+        // The second range's flush waits for the handle; the range is active all the same.
+        TestProbe<NotifierReply> acks = kit.createTestProbe();
+        rig.tell(rig.start(1, acks.getRef(), Range.ofPages(VA, 1), Range.ofPages(other, 1)));
+        rig.execute(Instructions.one(Instructions.LOAD, other, 0), results);
+        acks.expectMessageClass(NotifierReply.Ack.class);
+        results.expectNoMessage(Duration.ofMillis(100));
+        assertThat(rig.stats().dropins()).isEqualTo(1);
+        rig.tell(new MmuNotification.InvalidateEnd(1, 7, 1, List.of(Range.ofPages(VA, 1),
+                Range.ofPages(other, 1))));
+        assertThat(results.receiveMessage().status()).isEqualTo(GruCommand.BatchResult.Status.DONE);
     }
 
     @Test
