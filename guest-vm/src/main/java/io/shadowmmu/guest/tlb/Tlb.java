@@ -1,8 +1,18 @@
 package io.shadowmmu.guest.tlb;
 
+import java.util.Arrays;
+
 /**
  * A vCPU's private translation cache: virtual page number to host frame, with the frame's generation, its
- * writability and the frame's word array cached for the hit path. Set associative with true LRU replacement.
+ * writability and the frame's word array cached for the hit path. Set associative with true LRU replacement, and
+ * fronted by a direct-mapped first level (a micro-TLB) that answers most hits with one array read.
+ *
+ * <p>The first level holds a subset of the TLB's entries: each of its slots names a TLB slot together with the page
+ * and whether it may be written. It is inclusive: whatever drops or replaces a TLB entry (flush, invalidate,
+ * eviction, refill) drops its first-level slot too, so it never answers for a translation the TLB no longer has.
+ * {@link #revalidate} drops the first-level slots whose frame changed generation; a caller that revalidates at the
+ * start of each run of accesses (check mode, once per vCPU slice) knows every first-level hit of that run was
+ * checked, and checks only the hits that come from the TLB proper.
  *
  * <p>Single-threaded (owned by one vCPU actor) and made only of primitive arrays: a hit allocates nothing, sends
  * nothing and takes no lock. Like a hardware TLB it is not coherent by itself: whoever changes a translation must
@@ -15,7 +25,24 @@ public final class Tlb {
         void dropped(long vpn, int pfn, int generation);
     }
 
+    /** A frame's current generation (in the emulator, {@code PhysicalMemory::generation}). */
+    @FunctionalInterface
+    public interface Generations {
+        int current(int pfn);
+    }
+
     public static final DropListener NO_LISTENER = (vpn, pfn, generation) -> { };
+
+    /**
+     * A first-level slot packs {@code ((vpn + 1) << 1 | writable) << SLOT_BITS | tlbSlot} into one long, so a hit is
+     * one read and one compare; 0 is empty. TLB slots fit (at most 2^16 entries, see {@link TlbGeometry}).
+     */
+    private static final int SLOT_BITS = 16;
+    private static final long SLOT_MASK = (1L << SLOT_BITS) - 1;
+    /** Pages whose packed tag would not fit 63 bits never enter the first level (guest pages are far below). */
+    private static final long MAX_L0_TAG = 1L << (62 - SLOT_BITS);
+    /** First-level slots: twice the entries, so pages that share a set rarely share a slot; never above this. */
+    private static final int MAX_L0 = 1024;
 
     private final TlbGeometry geometry;
     private final int ways;
@@ -27,11 +54,15 @@ public final class Tlb {
     private final boolean[] writable;
     private final long[][] frame;
     private final long[] lastUse;
+    private final long[] l0;
+    private final int l0Mask;
+    private boolean l0Empty = true;
+    /** LRU stamp, bumped by every hit and every fill; so hits = clock - fills without a counter of their own. */
     private long clock;
+    private long fills;
     private int valid;
     private DropListener listener = NO_LISTENER;
 
-    private long hits;
     private long misses;
     private long flushes;
     private long flushedEntries;
@@ -48,6 +79,10 @@ public final class Tlb {
         writable = new boolean[n];
         frame = new long[n][];
         lastUse = new long[n];
+        int atLeastN = n == 1 ? 1 : Integer.highestOneBit(n - 1) << 1;
+        int l0Size = Math.min(MAX_L0, 2 * atLeastN);
+        l0 = new long[l0Size];
+        l0Mask = l0Size - 1;
     }
 
     public void setDropListener(DropListener l) {
@@ -58,7 +93,25 @@ public final class Tlb {
         return geometry;
     }
 
-    /** Looks {@code vpn} up; the slot of the entry (a hit, counted) or -1 (a miss, counted). */
+    /**
+     * The hit path: the slot of {@code vpn} if the first level has it (writable, when {@code write}), counted as a
+     * hit and made most recently used; else -1, counting nothing (go on with {@link #lookup}).
+     */
+    public int hit(long vpn, boolean write) {
+        long e = l0[(int) vpn & l0Mask];
+        // A read accepts either writability: or-ing the low bit in makes a read-only slot compare equal too.
+        if ((e >>> SLOT_BITS | (write ? 0 : 1)) != ((vpn + 1) << 1 | 1)) {
+            return -1;
+        }
+        int slot = (int) (e & SLOT_MASK);
+        lastUse[slot] = ++clock;
+        return slot;
+    }
+
+    /**
+     * Looks {@code vpn} up in the TLB proper; the slot of the entry (a hit, counted, and entered in the first
+     * level) or -1 (a miss, counted).
+     */
     public int lookup(long vpn) {
         long t = vpn + 1;
         int base = ((int) vpn & setMask) * ways;
@@ -72,16 +125,12 @@ public final class Tlb {
             misses++;
             return -1;
         }
-        // Already the most recent entry: LRU order is unchanged, so skip the store.
-        long now = clock;
-        if (lastUse[slot] != now) {
-            lastUse[slot] = clock = now + 1;
-        }
-        hits++;
+        lastUse[slot] = ++clock;
+        l0Put(slot);
         return slot;
     }
 
-    /** Like {@link #lookup} but counts nothing and leaves LRU order alone. */
+    /** Like {@link #lookup} but counts nothing and leaves LRU order and the first level alone. */
     public int probe(long vpn) {
         long t = vpn + 1;
         int base = ((int) vpn & setMask) * ways;
@@ -116,7 +165,8 @@ public final class Tlb {
 
     /**
      * Fills a translation, replacing an existing entry for the same page, else an empty way, else the least
-     * recently used way of the set (reported to the drop listener and counted as an eviction).
+     * recently used way of the set (reported to the drop listener and counted as an eviction). The new entry is
+     * entered in the first level.
      *
      * @return the slot used
      */
@@ -142,10 +192,13 @@ public final class Tlb {
                 oldest = lastUse[i];
             }
         }
-        if (tag[victim] != 0 && tag[victim] != t) {
-            evictions++;
-            listener.dropped(tag[victim] - 1, pfn[victim], generation[victim]);
-            valid--;
+        if (tag[victim] != 0) {
+            l0Drop(victim);
+            if (tag[victim] != t) {
+                evictions++;
+                listener.dropped(tag[victim] - 1, pfn[victim], generation[victim]);
+                valid--;
+            }
         }
         tag[victim] = t;
         pfn[victim] = framePfn;
@@ -153,8 +206,29 @@ public final class Tlb {
         writable[victim] = canWrite;
         frame[victim] = words;
         lastUse[victim] = ++clock;
+        fills++;
         valid++;
+        l0Put(victim);
         return victim;
+    }
+
+    /**
+     * Drops from the first level every slot whose frame is no longer of the generation its entry was made for. The
+     * entries stay in the TLB: their next use goes through {@link #lookup}, where the caller's check sees them.
+     */
+    public void revalidate(Generations current) {
+        if (l0Empty) {
+            return;
+        }
+        for (int i = 0; i < l0.length; i++) {
+            long e = l0[i];
+            if (e != 0) {
+                int slot = (int) (e & SLOT_MASK);
+                if (current.current(pfn[slot]) != generation[slot]) {
+                    l0[i] = 0;
+                }
+            }
+        }
     }
 
     /** Drops one slot (e.g. a hit whose frame turned out stale in check mode). Not counted as a flush. */
@@ -168,6 +242,10 @@ public final class Tlb {
     /** Drops every entry. */
     public void flushAll() {
         flushes++;
+        if (!l0Empty) {
+            Arrays.fill(l0, 0);
+            l0Empty = true;
+        }
         if (valid == 0) {
             return;
         }
@@ -224,12 +302,32 @@ public final class Tlb {
     }
 
     public TlbStats stats() {
-        return new TlbStats(hits, misses, flushes, flushedEntries, evictions);
+        return new TlbStats(clock - fills, misses, flushes, flushedEntries, evictions);
     }
 
     private void clear(int slot) {
+        l0Drop(slot);
         tag[slot] = 0;
         frame[slot] = null;
         valid--;
+    }
+
+    /** Enters a valid slot in the first level, displacing whatever shared its first-level slot. */
+    private void l0Put(int slot) {
+        long t = tag[slot];
+        if (t >= MAX_L0_TAG) {
+            return;
+        }
+        l0[(int) (t - 1) & l0Mask] = (t << 1 | (writable[slot] ? 1 : 0)) << SLOT_BITS | slot;
+        l0Empty = false;
+    }
+
+    /** Removes a valid slot from the first level, if it is there. */
+    private void l0Drop(int slot) {
+        int i = (int) (tag[slot] - 1) & l0Mask;
+        long e = l0[i];
+        if (e != 0 && (e & SLOT_MASK) == slot) {
+            l0[i] = 0;
+        }
     }
 }

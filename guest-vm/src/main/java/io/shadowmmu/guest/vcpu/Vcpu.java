@@ -126,6 +126,8 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
 
     private static final int OK = 0;
     private static final int BLOCKED = -1;
+    /** {@link #translate}: the access is given up, without blocking. */
+    private static final int REFUSED = -2;
 
     /** A process pinned to this vCPU with its position in its workload. */
     private static final class Proc {
@@ -177,6 +179,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     private final PhysicalMemory memory;
     private final CoherenceEvents events;
     private final boolean checkFrames;
+    private final Tlb.Generations generations;
     private final boolean golden;
     /** Data TLB. */
     private final Tlb tlb;
@@ -224,6 +227,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         this.memory = cfg.memory();
         this.events = cfg.events();
         this.checkFrames = memory.checkMode();
+        this.generations = memory::generation;
         // A word-level golden copy needs word-level contents.
         this.golden = cfg.goldenCheck() && isFullMode(memory);
         this.tlb = new Tlb(cfg.tlb());
@@ -407,6 +411,12 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         }
         try {
             slices++;
+            if (checkFrames) {
+                // Once per slice instead of once per access: a first-level entry whose frame was freed and reused
+                // leaves the first level, so its next hit takes the checked path and is reported there.
+                tlb.revalidate(generations);
+                itlb.revalidate(generations);
+            }
             runSlice(p);
         } finally {
             grant.exit();
@@ -466,46 +476,32 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         boolean write = kind == AccessBatch.STORE || kind == AccessBatch.MODIFY;
         Tlb tlb = kind == AccessBatch.IFETCH ? this.itlb : this.tlb;
         long vpn = va >>> GuestLayout.PAGE_SHIFT;
-        // An access replayed after an exit was already counted as a miss: look it up without counting again.
-        int slot = replay ? tlb.probe(vpn) : tlb.lookup(vpn);
+        // The TLB's first level was revalidated when the slice began (check mode), so its hits need no check. An
+        // access replayed after an exit was already counted as a miss: it takes the checked path, uncounted.
+        int slot = replay ? -1 : tlb.hit(vpn, write);
+        if (slot < 0) {
+            slot = translate(p, va, vpn, write, tlb);
+            if (slot < 0) {
+                return slot == BLOCKED ? BLOCKED : OK;
+            }
+        }
         replay = false;
-        if (slot < 0 || (write && !tlb.writable(slot))) {
-            slot = fill(p, va, write, tlb);
-            if (slot < 0) {
-                return BLOCKED;
-            }
-        }
-        int pfn = tlb.pfn(slot);
-        if (checkFrames && memory.generation(pfn) != tlb.generation(slot)) {
-            staleFrame(p, va, slot, tlb);
-            slot = fill(p, va, write, tlb);
-            if (slot < 0) {
-                return BLOCKED;
-            }
-            pfn = tlb.pfn(slot);
-            if (memory.generation(pfn) != tlb.generation(slot)) {
-                // KVM's own entry is stale too: refuse the access rather than touch a reused frame.
-                staleFrame(p, va, slot, tlb);
-                guestFaults++;
-                return OK;
-            }
-        }
         retrying = false;
         int word = (int) ((va & (GuestLayout.PAGE_SIZE - 1)) >>> 3);
         long[] frame = tlb.frame(slot);
         accesses++;
         if (kind == AccessBatch.IFETCH) {
             fetches++;
-            sink ^= frame != null ? frame[word] : memory.read(pfn, word);
+            sink ^= frame != null ? frame[word] : memory.read(tlb.pfn(slot), word);
             return OK;
         }
         if (kind != AccessBatch.STORE) {
-            long actual = frame != null ? frame[word] : memory.read(pfn, word);
+            long actual = frame != null ? frame[word] : memory.read(tlb.pfn(slot), word);
             if (golden && p.golden.knows(va)) {
                 i1Checks++;
                 long expected = p.golden.expected(va);
                 if (actual != expected) {
-                    staleRead(p, va, expected, actual, pfn, tlb.generation(slot));
+                    staleRead(p, va, expected, actual, tlb.pfn(slot), tlb.generation(slot));
                 }
             }
         }
@@ -515,13 +511,43 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
             if (frame != null) {
                 frame[word] = value;
             } else {
-                memory.write(pfn, word, value);
+                memory.write(tlb.pfn(slot), word, value);
             }
             if (golden) {
                 p.golden.wrote(va, value);
             }
         }
         return OK;
+    }
+
+    /**
+     * A first-level miss: the TLB proper, the walk on a miss, and in check mode the generation check of the entry
+     * used. Returns the slot to use, BLOCKED (an exit or a guest page fault was sent), or REFUSED (the access was
+     * given up: the frame KVM handed out is stale too).
+     */
+    private int translate(Proc p, long va, long vpn, boolean write, Tlb tlb) {
+        int slot = replay ? tlb.probe(vpn) : tlb.lookup(vpn);
+        replay = false;
+        if (slot < 0 || (write && !tlb.writable(slot))) {
+            slot = fill(p, va, write, tlb);
+            if (slot < 0) {
+                return BLOCKED;
+            }
+        }
+        if (checkFrames && memory.generation(tlb.pfn(slot)) != tlb.generation(slot)) {
+            staleFrame(p, va, slot, tlb);
+            slot = fill(p, va, write, tlb);
+            if (slot < 0) {
+                return BLOCKED;
+            }
+            if (memory.generation(tlb.pfn(slot)) != tlb.generation(slot)) {
+                // KVM's own entry is stale too: refuse the access rather than touch a reused frame.
+                staleFrame(p, va, slot, tlb);
+                guestFaults++;
+                return REFUSED;
+            }
+        }
+        return slot;
     }
 
     /**

@@ -107,4 +107,84 @@ class TlbTest {
         assertThat(tlb.probe(5)).isEqualTo(-1);
         assertThat(tlb.probe(500)).isNotNegative();
     }
+
+    @Test
+    void theFirstLevelAnswersHitsCountedLikeLookups() {
+        Tlb tlb = new Tlb(new TlbGeometry(8, 2));
+        assertThat(tlb.hit(5, false)).isEqualTo(-1);
+        int slot = tlb.insert(5, 77, 3, false, new long[512]);
+        assertThat(tlb.hit(5, false)).isEqualTo(slot);
+        // Read-only: a write must go to the TLB proper (and on to a fill); nothing counted by the first level.
+        assertThat(tlb.hit(5, true)).isEqualTo(-1);
+        // Page 21 shares page 5's first-level slot (16 slots for 8 entries), but not its tag.
+        assertThat(tlb.hit(21, false)).isEqualTo(-1);
+        assertThat(tlb.stats()).isEqualTo(new TlbStats(1, 0, 0, 0, 0));
+        tlb.insert(5, 78, 4, true, null);
+        assertThat(tlb.hit(5, true)).isEqualTo(slot);
+        assertThat(tlb.pfn(slot)).isEqualTo(78);
+        assertThat(tlb.stats().hits()).isEqualTo(2);
+    }
+
+    @Test
+    void everyWayOfDroppingAnEntryDropsItFromTheFirstLevel() {
+        Tlb tlb = new Tlb(new TlbGeometry(8, 2));
+        for (long v = 0; v < 4; v++) {
+            tlb.insert(v, (int) v, 1, true, null);
+        }
+        tlb.flushRange(1, 2, 33);
+        assertThat(tlb.hit(1, false)).isEqualTo(-1);
+        tlb.invalidate(tlb.probe(2));
+        assertThat(tlb.hit(2, false)).isEqualTo(-1);
+        tlb.flushAll();
+        assertThat(tlb.hit(0, false)).isEqualTo(-1);
+        assertThat(tlb.hit(3, false)).isEqualTo(-1);
+        // Eviction: set 0 has two ways; a third page evicts the least recently used, which must not hit.
+        tlb.insert(0, 0, 1, true, null);
+        tlb.insert(4, 4, 1, true, null);
+        tlb.hit(0, false);
+        tlb.insert(8, 8, 1, true, null);
+        assertThat(tlb.hit(4, false)).isEqualTo(-1);
+        assertThat(tlb.probe(4)).isEqualTo(-1);
+        assertThat(tlb.hit(0, false)).isNotNegative();
+        assertThat(tlb.hit(8, false)).isNotNegative();
+    }
+
+    @Test
+    void firstLevelHitsKeepTrueLruOrder() {
+        // As fullyAssociativeEvictsTheLeastRecentlyUsed, with the touches answered by the first level.
+        Tlb tlb = new Tlb(TlbGeometry.fullyAssociative(4));
+        List<Long> dropped = new ArrayList<>();
+        tlb.setDropListener((vpn, pfn, gen) -> dropped.add(vpn));
+        // Pages 0, 1001, 2002, 3003 take distinct first-level slots (8 of them for 4 entries).
+        for (long v = 0; v < 4; v++) {
+            tlb.insert(v * 1001, (int) v, 1, false, null);
+        }
+        assertThat(tlb.hit(0, false)).isNotNegative();
+        assertThat(tlb.hit(2002, false)).isNotNegative();
+        tlb.insert(9000, 9, 1, false, null);
+        assertThat(dropped).containsExactly(1001L);
+    }
+
+    @Test
+    void revalidationDropsOnlyEntriesWhoseFrameChangedGeneration() {
+        Tlb tlb = new Tlb(new TlbGeometry(16, 4));
+        int[] generations = {1, 1, 1};
+        for (int v = 0; v < 3; v++) {
+            tlb.insert(v, v, 1, true, null);
+        }
+        generations[1] = 2;  // frame 1 freed and reused
+        tlb.revalidate(pfn -> generations[pfn]);
+        assertThat(tlb.hit(0, false)).isNotNegative();
+        assertThat(tlb.hit(2, false)).isNotNegative();
+        assertThat(tlb.hit(1, false)).as("must take the checked path").isEqualTo(-1);
+        // Still in the TLB proper, where the caller's check sees the stale generation.
+        int slot = tlb.lookup(1);
+        assertThat(tlb.generation(slot)).isNotEqualTo(generations[tlb.pfn(slot)]);
+    }
+
+    @Test
+    void geometryIsCappedAtWhatTheFirstLevelCanName() {
+        assertThat(new TlbGeometry(TlbGeometry.MAX_ENTRIES, 4).entries()).isEqualTo(65536);
+        assertThatThrownBy(() -> new TlbGeometry(2 * TlbGeometry.MAX_ENTRIES, 4)).hasMessageContaining("at most");
+    }
 }
