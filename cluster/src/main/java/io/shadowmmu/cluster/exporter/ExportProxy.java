@@ -107,7 +107,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     private final long agent = AgentIds.next();
     private final String name;
     private final Map<Long, HandedOut> handedOut = new HashMap<>();
-    private final InvalidationQueue queue = new InvalidationQueue();
+    private final InvalidationQueue queue;
     /** InvalidateStarts seen: a fault answer obtained across one covering its page may be stale, so it is re-asked. */
     private long epoch;
     /** The starts seen while some fault was being asked (cleared when none is). */
@@ -134,6 +134,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         this.events = memory.events();
         this.counters = counters;
         this.settings = settings;
+        this.queue = new InvalidationQueue(settings.invalidationsInFlight());
         this.name = "importer " + importer.path() + " of segment " + segment.id();
         events.agentNamed(agent, name);
         // Liveness of the importer's node: the cluster's failure detector, then the split-brain resolver's downing,
@@ -348,14 +349,15 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         return out;
     }
 
-    /** One Invalidate in flight per importer (the queue decides); null: nothing to send now. */
+    /** At most the window's Invalidates in flight per importer (the queue decides); null: nothing to send now. */
     private void send(InvalidationQueue.Message m) {
         if (m == null) {
             return;
         }
         counters.invalidationsSent.incrementAndGet();
         counters.coalesced.addAndGet(m.owed().size() - 1);
-        counters.maxInFlight.accumulateAndGet(1, Math::max);
+        // Measured, not assumed: messages on the wire to this importer now that this one left.
+        counters.maxInFlight.accumulateAndGet(queue.inFlight(), Math::max);
         importer.tell(new ToImporter.Invalidate(attachment, m.id(), m.spans()));
     }
 

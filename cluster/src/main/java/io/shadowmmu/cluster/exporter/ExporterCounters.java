@@ -28,7 +28,10 @@ public final class ExporterCounters {
     public final AtomicLong fencedByDeadline = new AtomicLong();
     public final AtomicLong fencedByNodeLoss = new AtomicLong();
     public final AtomicLong detached = new AtomicLong();
-    /** Most Invalidate messages ever in flight to one importer at once: 1 by construction. */
+    /**
+     * Most Invalidate messages ever in flight to one importer at once, counted from sends and acks (the setting
+     * {@code cluster.invalidations-in-flight} bounds it; 1 by default).
+     */
     public final AtomicLong maxInFlight = new AtomicLong();
     private final Histogram ackLatencyMicros = new Histogram(60_000_000L, 3);
 
