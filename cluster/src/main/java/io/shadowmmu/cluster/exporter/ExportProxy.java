@@ -9,6 +9,8 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import io.shadowmmu.cluster.ClusterSettings;
 import io.shadowmmu.cluster.protocol.AccessResult;
+import io.shadowmmu.cluster.protocol.PageCopy;
+import io.shadowmmu.cluster.protocol.PageWrite;
 import io.shadowmmu.cluster.protocol.Span;
 import io.shadowmmu.cluster.protocol.ToImporter;
 import io.shadowmmu.cluster.protocol.ToProxy;
@@ -71,6 +73,14 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         }
     }
 
+    /** The mm answered one page of a range fetch; {@code epoch} as for {@link Paged}. */
+    private record PagedForCopy(long fetch, long page, long epoch, PageReply reply) implements ToProxy {
+        @Override
+        public long attachment() {
+            return -1;
+        }
+    }
+
     /** The fenced end has refused late arrivals long enough: it stops now. */
     private enum TombstoneExpired implements ToProxy {
         INSTANCE;
@@ -108,6 +118,8 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     private final String name;
     private final Map<Long, HandedOut> handedOut = new HashMap<>();
     private final InvalidationQueue queue;
+    private final Map<Long, RangeFetch> fetches = new HashMap<>();
+    private long nextFetch;
     /** InvalidateStarts seen: a fault answer obtained across one covering its page may be stale, so it is re-asked. */
     private long epoch;
     /** The starts seen while some fault was being asked (cleared when none is). */
@@ -154,6 +166,9 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
                 .onMessage(Notified.class, n -> onNotification(n.notification()))
                 .onMessage(ToProxy.Fault.class, this::onFault)
                 .onMessage(Paged.class, this::onPaged)
+                .onMessage(ToProxy.FetchRange.class, this::onFetchRange)
+                .onMessage(PagedForCopy.class, this::onPagedForCopy)
+                .onMessage(ToProxy.WriteBack.class, this::onWriteBack)
                 .onMessage(ToProxy.Access.class, this::onAccess)
                 .onMessage(ToProxy.InvalidateAck.class, this::onAck)
                 .onMessage(ToProxy.Detach.class, d -> {
@@ -229,11 +244,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         }
         PageReply.Granted g = (PageReply.Granted) p.reply();
         long page = p.fault().page();
-        HandedOut old = handedOut.put(page, new HandedOut(g.pfn(), g.generation(), queue.sent()));
-        if (old != null && (old.pfn() != g.pfn() || old.generation() != g.generation())) {
-            events.translationRemoved(agent, 0, segment.mmId(), page, old.pfn(), old.generation());
-        }
-        events.translationInstalled(agent, 0, segment.mmId(), page, g.pfn(), g.generation(), g.writable());
+        handOut(page, g);
         ToImporter.FaultGranted reply = new ToImporter.FaultGranted(attachment, page, g.pfn(), g.generation(),
                 g.writable(), p.fault().sequence());
         counters.faultsAnswered.incrementAndGet();
@@ -244,6 +255,141 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
             getContext().scheduleOnce(settings.faultReplyDelay(), importer, reply);
         }
         return this;
+    }
+
+    // ---- range faults and write-back (copying importers) ----------------------------------------------------------
+
+    private Behavior<ToProxy> onFetchRange(ToProxy.FetchRange f) {
+        if (f.attachment() != attachment || grant == null) {
+            return this;
+        }
+        long last = f.firstPage() + (f.pages() - 1L) * PhysicalMemory.PAGE_SIZE;
+        String refused = f.pages() < 1 || !segment.containsPage(f.firstPage()) || !segment.containsPage(last)
+                ? "pages 0x" + Long.toHexString(f.firstPage()) + " + " + f.pages() + " are outside segment "
+                + segment.id()
+                : f.write() && !segment.writable() ? "segment " + segment.id() + " is exported read-only" : null;
+        RangeFetch fetch = new RangeFetch(nextFetch++, f);
+        if (refused != null) {
+            for (int i = 0; i < Math.max(1, f.pages()); i++) {
+                fetch.denied(f.firstPage() + i * PhysicalMemory.PAGE_SIZE, refused);
+            }
+            importer.tell(fetch.reply());
+            return this;
+        }
+        counters.faults.incrementAndGet();
+        fetches.put(fetch.id, fetch);
+        for (int i = 0; i < f.pages(); i++) {
+            askForCopy(fetch, f.firstPage() + i * PhysicalMemory.PAGE_SIZE);
+        }
+        return this;
+    }
+
+    private void askForCopy(RangeFetch fetch, long page) {
+        long asked = epoch;
+        asking++;
+        getContext().ask(PageReply.class, segment.mm(), FAULT_TIMEOUT,
+                replyTo -> new MmCommand.GetUserPage(page, fetch.request.write(), replyTo),
+                (reply, failure) -> new PagedForCopy(fetch.id, page, asked, reply));
+    }
+
+    private Behavior<ToProxy> onPagedForCopy(PagedForCopy p) {
+        boolean raced = racedAStart(p.epoch(), p.page());
+        asking--;
+        if (asking == 0) {
+            recentStarts.clear();
+        }
+        RangeFetch fetch = fetches.get(p.fetch());
+        if (fetch == null || grant == null || grant.isRevoked()) {
+            return this;
+        }
+        boolean last;
+        if (!(p.reply() instanceof PageReply.Granted)) {
+            last = fetch.denied(p.page(), p.reply() instanceof PageReply.Denied
+                    ? ((PageReply.Denied) p.reply()).errno() + " " + ((PageReply.Denied) p.reply()).detail()
+                    : "the exporting process did not answer");
+        } else {
+            PageReply.Granted g = (PageReply.Granted) p.reply();
+            long[] contents = raced ? null : copyOf(g);
+            if (contents == null) {
+                // Raced an invalidation, or the frame changed since the answer: ask again (as for faults).
+                counters.faultRetries.incrementAndGet();
+                askForCopy(fetch, p.page());
+                return this;
+            }
+            handOut(p.page(), g);
+            counters.pagesCopied.incrementAndGet();
+            last = fetch.copied(new PageCopy(p.page(), g.pfn(), g.generation(), g.writable(), contents));
+        }
+        if (last) {
+            fetches.remove(fetch.id);
+            counters.faultsAnswered.incrementAndGet();
+            if (settings.faultReplyDelay().isZero()) {
+                importer.tell(fetch.reply());
+            } else {
+                getContext().scheduleOnce(settings.faultReplyDelay(), importer, fetch.reply());
+            }
+        }
+        return this;
+    }
+
+    /** The granted frame's contents, read under the attachment's grant; null if the frame is no longer that one. */
+    private long[] copyOf(PageReply.Granted g) {
+        if (!grant.enter()) {
+            return null;
+        }
+        try {
+            int pfn = g.pfn();
+            if (memory.refcount(pfn) == 0 || memory.generation(pfn) != g.generation()) {
+                return null;
+            }
+            return memory.snapshot(pfn);
+        } finally {
+            grant.exit();
+        }
+    }
+
+    /**
+     * What a copying importer wrote, into the frames it copied. They are still the mm's: the ack releasing them comes
+     * after this message. A frame that is free or reused is a use after free (I3), reported here where the frame is.
+     */
+    private Behavior<ToProxy> onWriteBack(ToProxy.WriteBack w) {
+        if (w.attachment() != attachment || grant == null || !grant.enter()) {
+            counters.refusedWriteBacks.addAndGet(w.pages().size());
+            return this;
+        }
+        try {
+            for (PageWrite p : w.pages()) {
+                int pfn = p.pfn();
+                if (pfn < 0 || pfn >= memory.totalFrames() || memory.refcount(pfn) == 0
+                        || memory.generation(pfn) != p.generation()) {
+                    counters.staleAccesses.incrementAndGet();
+                    events.violation(Invariant.I3, agent, name + " wrote back 0x" + Long.toHexString(p.page())
+                            + " to frame " + pfn + " generation " + p.generation() + ", which is no longer it");
+                    continue;
+                }
+                if (p.words() == null) {
+                    memory.restore(pfn, p.values());
+                } else {
+                    for (int i = 0; i < p.words().length; i++) {
+                        memory.write(pfn, p.words()[i], p.values()[i]);
+                    }
+                }
+                memory.setFlag(pfn, PhysicalMemory.FLAG_DIRTY); // a remote write dirties the page (I6)
+                counters.writtenBack.incrementAndGet();
+            }
+        } finally {
+            grant.exit();
+        }
+        return this;
+    }
+
+    /** The oracle of this node hears the importer may now hold {@code page} in frame {@code g.pfn()}. */
+    private void handOut(long page, PageReply.Granted g) {
+        HandedOut old = handedOut.put(page, new HandedOut(g.pfn(), g.generation(), queue.sent()));
+        if (old != null && (old.pfn() != g.pfn() || old.generation() != g.generation())) {
+            events.translationRemoved(agent, 0, segment.mmId(), page, old.pfn(), old.generation());
+        }
+        events.translationInstalled(agent, 0, segment.mmId(), page, g.pfn(), g.generation(), g.writable());
     }
 
     // ---- data accesses -------------------------------------------------------------------------------------------
@@ -439,6 +585,10 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
                 })
                 .onMessage(ToProxy.Fault.class, f -> {
                     importer.tell(new ToImporter.FaultDenied(f.attachment(), f.page(), "attachment is fenced"));
+                    return Behaviors.same();
+                })
+                .onMessage(ToProxy.WriteBack.class, w -> {
+                    counters.refusedWriteBacks.addAndGet(w.pages().size()); // lost with the attachment
                     return Behaviors.same();
                 })
                 .onMessageEquals(TombstoneExpired.INSTANCE, Behaviors::stopped)

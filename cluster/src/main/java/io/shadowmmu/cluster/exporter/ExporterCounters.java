@@ -16,6 +16,12 @@ public final class ExporterCounters {
     /** Fault answers sent (or, with a fault-reply delay, put on their way) to importers. */
     public final AtomicLong faultsAnswered = new AtomicLong();
     public final AtomicLong accesses = new AtomicLong();
+    /** Pages copied to importers that map by ranges. */
+    public final AtomicLong pagesCopied = new AtomicLong();
+    /** Copied pages whose changes came back and landed in their frame. */
+    public final AtomicLong writtenBack = new AtomicLong();
+    /** Written-back pages that arrived after the attachment was fenced: lost with it. */
+    public final AtomicLong refusedWriteBacks = new AtomicLong();
     public final AtomicLong staleAccesses = new AtomicLong();
     public final AtomicLong refusedAccesses = new AtomicLong();
     /** InvalidateStart/Release messages the mms sent to attachments (local batches). */

@@ -8,19 +8,26 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import io.shadowmmu.cluster.protocol.AccessResult;
+import io.shadowmmu.cluster.protocol.PageCopy;
+import io.shadowmmu.cluster.protocol.PageWrite;
 import io.shadowmmu.cluster.protocol.Span;
 import io.shadowmmu.cluster.protocol.ToExporter;
 import io.shadowmmu.cluster.protocol.ToImporter;
 import io.shadowmmu.cluster.protocol.ToProxy;
 import io.shadowmmu.config.Variant;
+import io.shadowmmu.hostmm.events.AgentIds;
+import io.shadowmmu.hostmm.host.HostCommand;
+import io.shadowmmu.hostmm.file.MemFile;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * One attachment of a segment exported by another node (XPMEM attach): the importer table (page -> remote frame
@@ -35,6 +42,13 @@ import java.util.Map;
  * <p>Fenced (no ack in time, the exporter's node gone, the process exited): drop everything and attach again after
  * a growing back-off. A refused attach (no such segment, or its process exited) is final. Accesses while detached
  * are refused, not queued.
+ *
+ * <p>Copying ({@link #copying}): the segment is mapped by ranges. A miss fetches the run of missing pages around it
+ * (up to a block) in one {@link ToProxy.FetchRange}; the copies live in frames of this node (a local file's page
+ * cache, see {@link LocalCopies}), and a hit reads or writes them with no message at all. An invalidation drops the
+ * copies it names and sends back what they wrote ({@link ToProxy.WriteBack}) just before the ack, so the data lands
+ * in the exporter's frames before the mm may free or move them. A fence drops the copies unwritten: the writes made
+ * since the last invalidation are lost with the attachment (the exporter assumes its frames were written).
  */
 public final class Importer extends AbstractBehavior<ToImporter> {
 
@@ -55,9 +69,12 @@ public final class Importer extends AbstractBehavior<ToImporter> {
      * @param attached whether an attachment is live now
      * @param staleReplies fault answers thrown away because an invalidation overtook them
      * @param staleInstalled fault answers installed although stale (only under STALE_INFLIGHT_FAULT)
+     * @param entries translations held (copies, when copying)
+     * @param writtenBack copies sent back with changes (copying only)
      */
     public record Stats(boolean attached, long attaches, long hits, long faults, long staleReplies,
-                        long staleInstalled, long invalidations, long fences, long refused, int entries) {
+                        long staleInstalled, long invalidations, long fences, long refused, int entries,
+                        long writtenBack) {
     }
 
     private enum Reattach implements ToImporter {
@@ -68,6 +85,18 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     }
 
     private record Entry(int pfn, int generation, boolean writable) {
+    }
+
+    private record FileReady(MemFile file, ToImporter.Attached attached) implements ToImporter {
+    }
+
+    /** What copying needs: this node's host (for the local file) and memory, and how many pages a miss fetches. */
+    public record Copying(ActorRef<HostCommand> host, PhysicalMemory memory, int blockPages) {
+        public Copying {
+            if (blockPages < 1) {
+                throw new IllegalArgumentException("blockPages = " + blockPages + ": at least one page");
+            }
+        }
     }
 
     private static final Duration ATTACH_RETRY = Duration.ofSeconds(5);
@@ -81,6 +110,11 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     private final Map<Long, Entry> table = new HashMap<>();
     /** Accesses waiting for a fault on their page. */
     private final Map<Long, List<Access>> waiting = new HashMap<>();
+    /** Copying only: pages a FetchRange in flight will bring. */
+    private final Set<Long> fetching = new HashSet<>();
+    private final Copying copying;
+    private LocalCopies copies;
+    private boolean creatingFile;
     private long attachment = -1;
     private ActorRef<ToProxy> proxy;
     private long start;
@@ -114,12 +148,25 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         if (slowEvery < 1) {
             throw new IllegalArgumentException("slowEvery = " + slowEvery + ": must be at least 1");
         }
-        return Behaviors.setup(ctx -> new Importer(ctx, exporter, segment, ackDelay, slowEvery, backoff, variant));
+        return Behaviors.setup(ctx -> new Importer(ctx, exporter, segment, ackDelay, slowEvery, backoff, variant,
+                null));
+    }
+
+    /** An importer that maps the segment by ranges into local copies (see the class comment). */
+    public static Behavior<ToImporter> copying(ActorRef<ToExporter> exporter, long segment, Copying copying,
+                                               Duration ackDelay, int slowEvery, Duration backoff,
+                                               Variant variant) {
+        if (slowEvery < 1) {
+            throw new IllegalArgumentException("slowEvery = " + slowEvery + ": must be at least 1");
+        }
+        return Behaviors.setup(ctx -> new Importer(ctx, exporter, segment, ackDelay, slowEvery, backoff, variant,
+                copying));
     }
 
     private Importer(ActorContext<ToImporter> context, ActorRef<ToExporter> exporter, long segment,
-                     Duration ackDelay, int slowEvery, Duration backoff, Variant variant) {
+                     Duration ackDelay, int slowEvery, Duration backoff, Variant variant, Copying copying) {
         super(context);
+        this.copying = copying;
         this.exporter = exporter;
         this.segment = segment;
         this.ackDelay = ackDelay;
@@ -141,7 +188,9 @@ public final class Importer extends AbstractBehavior<ToImporter> {
                 .onMessage(ToImporter.Attached.class, this::onAttached)
                 .onMessage(ToImporter.AttachRefused.class, this::onRefused)
                 .onMessage(Access.class, this::onAccess)
+                .onMessage(FileReady.class, this::onFileReady)
                 .onMessage(ToImporter.FaultGranted.class, this::onGranted)
+                .onMessage(ToImporter.PagesCopied.class, this::onCopied)
                 .onMessage(ToImporter.FaultDenied.class, this::onDenied)
                 .onMessage(ToImporter.Invalidate.class, this::onInvalidate)
                 .onMessage(AckLater.class, a -> {
@@ -164,7 +213,8 @@ public final class Importer extends AbstractBehavior<ToImporter> {
                 })
                 .onMessage(GetStats.class, g -> {
                     g.replyTo().tell(new Stats(attachment >= 0, attaches, hits, faults, staleReplies,
-                            staleInstalled, invalidations, fences, refused, table.size()));
+                            staleInstalled, invalidations, fences, refused,
+                            copies != null ? copies.size() : table.size(), copies != null ? copies.written() : 0));
                     return this;
                 })
                 .onMessageEquals(Detach.INSTANCE, this::onDetach)
@@ -185,6 +235,18 @@ public final class Importer extends AbstractBehavior<ToImporter> {
             a.proxy().tell(new ToProxy.Detach(a.attachment()));
             return this;
         }
+        if (copying != null && copies == null) {
+            // The copies need a local file of the segment's size first; the attachment waits for it.
+            if (!creatingFile) {
+                creatingFile = true;
+                getContext().ask(HostCommand.FileCreated.class, copying.host(), Duration.ofSeconds(30),
+                        replyTo -> new HostCommand.CreateFile("import-" + segment, a.length(), replyTo),
+                        (created, failure) -> new FileReady(created == null ? null : created.file(), a));
+            } else {
+                a.proxy().tell(new ToProxy.Detach(a.attachment()));
+            }
+            return this;
+        }
         attachment = a.attachment();
         proxy = a.proxy();
         start = a.start();
@@ -193,6 +255,23 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         failedAttempts = 0;
         getContext().watch(proxy);
         return this;
+    }
+
+    private Behavior<ToImporter> onFileReady(FileReady f) {
+        creatingFile = false;
+        if (f.file() == null) {
+            gone = "no local file for the copies";
+            f.attached().proxy().tell(new ToProxy.Detach(f.attached().attachment()));
+            return this;
+        }
+        copies = new LocalCopies(f.file(), copying.memory(), AgentIds.next(), f.attached().start());
+        copying.memory().events().agentNamed(copiesAgent(), "copies of segment " + segment + " on "
+                + getContext().getSystem().address());
+        return onAttached(f.attached());
+    }
+
+    private long copiesAgent() {
+        return copies.agent();
     }
 
     /** The segment does not exist (or no longer: its process exited): final, as a failed xpmem_get. */
@@ -215,6 +294,9 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         }
         long va = start + a.offset();
         long page = va & ~(PhysicalMemory.PAGE_SIZE - 1);
+        if (copies != null) {
+            return onCopyAccess(a, va, page);
+        }
         Entry e = table.get(page);
         if (e != null && (!a.write() || e.writable())) {
             hits++;
@@ -257,6 +339,102 @@ public final class Importer extends AbstractBehavior<ToImporter> {
             }
         }
         return this;
+    }
+
+    // ---- copying: accesses, range faults -------------------------------------------------------------------------
+
+    private Behavior<ToImporter> onCopyAccess(Access a, long va, long page) {
+        if (copies.has(page, a.write())) {
+            hits++;
+            int word = (int) ((va & (PhysicalMemory.PAGE_SIZE - 1)) >>> 3);
+            a.replyTo().tell(AccessResult.ok(a.offset(), copies.access(page, word, a.write(), a.value())));
+            return this;
+        }
+        List<Access> queue = waiting.computeIfAbsent(page, k -> new ArrayList<>(2));
+        queue.add(a);
+        if (!fetching.contains(page)) {
+            fetch(page, a.write());
+        }
+        return this;
+    }
+
+    /**
+     * Fetches the run of pages around {@code page} that are neither copied nor being fetched, within its aligned
+     * block and the segment; a write to a read-only copy fetches that page alone (the read-only copy wrote nothing).
+     */
+    private void fetch(long page, boolean write) {
+        long pageSize = PhysicalMemory.PAGE_SIZE;
+        long first = page;
+        long last = page;
+        if (!copies.has(page, false)) {
+            long blockBytes = copying.blockPages() * pageSize;
+            long blockStart = start + ((page - start) / blockBytes) * blockBytes;
+            long blockEnd = Math.min(blockStart + blockBytes, start + length);
+            while (first - pageSize >= blockStart && free(first - pageSize)) {
+                first -= pageSize;
+            }
+            while (last + pageSize < blockEnd && free(last + pageSize)) {
+                last += pageSize;
+            }
+        }
+        int pages = (int) ((last - first) / pageSize) + 1;
+        for (long p = first; p <= last; p += pageSize) {
+            fetching.add(p);
+        }
+        faults++;
+        // mmu_interval_read_begin for a range: the sequence goes with the request and comes back with the answer.
+        proxy.tell(new ToProxy.FetchRange(attachment, first, pages, write, sequence));
+    }
+
+    private boolean free(long page) {
+        return !copies.has(page, false) && !fetching.contains(page);
+    }
+
+    private Behavior<ToImporter> onCopied(ToImporter.PagesCopied c) {
+        if (c.attachment() != attachment || copies == null) {
+            return this;
+        }
+        long pageSize = PhysicalMemory.PAGE_SIZE;
+        for (long p = c.firstPage(); p < c.firstPage() + c.pages() * pageSize; p += pageSize) {
+            fetching.remove(p);
+        }
+        boolean stale = c.sequence() != sequence;
+        if (stale && variant != Variant.STALE_INFLIGHT_FAULT) {
+            staleReplies++; // an invalidation overtook the copies: they may be of frames gone since
+        } else {
+            if (stale) {
+                staleInstalled++;
+            }
+            for (PageCopy copy : c.copies()) {
+                // A copy made meanwhile (writable, maybe written) stays; a read-only one may be upgraded.
+                boolean keep = copies.has(copy.page(), copy.writable());
+                if (!keep && !copies.install(copy)) {
+                    refuseWaiting(copy.page(), "out of memory on " + getContext().getSystem().address());
+                }
+            }
+            for (Long p : c.denied()) {
+                refuseWaiting(p, c.deniedReason());
+            }
+        }
+        // Everything waiting in the range runs again: hits now, or a fresh fetch (stale answers, upgrades).
+        for (long p = c.firstPage(); p < c.firstPage() + c.pages() * pageSize; p += pageSize) {
+            List<Access> queue = waiting.remove(p);
+            if (queue != null) {
+                for (Access a : queue) {
+                    onAccess(a);
+                }
+            }
+        }
+        return this;
+    }
+
+    private void refuseWaiting(long page, String why) {
+        List<Access> queue = waiting.remove(page);
+        if (queue != null) {
+            for (Access a : queue) {
+                refuse(a, why);
+            }
+        }
     }
 
     private static boolean anyWrite(List<Access> accesses) {
@@ -309,6 +487,16 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         if (forAttachment != attachment) {
             return;
         }
+        if (copies != null) {
+            // zap, then write back what the zapped copies wrote, then ack: the data is at the exporter first.
+            List<PageWrite> written = new ArrayList<>();
+            copies.drop(inv.spans(), written);
+            if (!written.isEmpty()) {
+                proxy.tell(new ToProxy.WriteBack(attachment, written));
+            }
+            proxy.tell(new ToProxy.InvalidateAck(attachment, inv.invalidation()));
+            return;
+        }
         Iterator<Long> it = table.keySet().iterator();
         while (it.hasNext()) {
             if (Span.anyContains(inv.spans(), it.next())) {
@@ -323,6 +511,10 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     private void detached() {
         fences++;
         table.clear();
+        fetching.clear();
+        if (copies != null) {
+            copies.dropAll(null); // the exporter gave up on us: what the copies wrote since is lost with them
+        }
         sequence++;
         for (List<Access> queue : waiting.values()) {
             for (Access a : queue) {
@@ -354,6 +546,14 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     }
 
     private Behavior<ToImporter> onDetach() {
+        if (copies != null) {
+            List<PageWrite> written = new ArrayList<>();
+            copies.dropAll(proxy != null ? written : null);
+            if (!written.isEmpty()) {
+                proxy.tell(new ToProxy.WriteBack(attachment, written));
+            }
+            copying.host().tell(new HostCommand.DeleteFile(copies.file(), getContext().getSystem().ignoreRef()));
+        }
         if (proxy != null) {
             proxy.tell(new ToProxy.Detach(attachment));
         }
