@@ -18,6 +18,7 @@ import io.shadowmmu.config.Variant;
 import io.shadowmmu.hostmm.events.AgentIds;
 import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.file.MemFile;
+import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 
 import java.time.Duration;
@@ -87,6 +88,30 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     private record Entry(int pfn, int generation, boolean writable) {
     }
 
+    /**
+     * The local process {@code process} maps this importer's file at {@code hva} (see {@link ImportedRam}): the
+     * exporter's invalidations unmap its pages there before the copies go. Local only.
+     */
+    public record MappedBy(ActorRef<MmCommand> process, long hva) implements ToImporter {
+    }
+
+    /**
+     * A fault or access of the local process at {@code offset} into the imported window, held until the page's copy
+     * is in the local page cache, then forwarded to the process. Local only.
+     */
+    public record LocalFault(long offset, MmCommand command) implements ToImporter {
+    }
+
+    /** The file that holds the copies (null until the first attach created it). */
+    public record GetFile(ActorRef<FileAnswer> replyTo) implements ToImporter {
+    }
+
+    public record FileAnswer(MemFile file) {
+    }
+
+    private record LocallyUnmapped(long id) implements ToImporter {
+    }
+
     private record FileReady(MemFile file, ToImporter.Attached attached) implements ToImporter {
     }
 
@@ -115,6 +140,19 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     private final Copying copying;
     private LocalCopies copies;
     private boolean creatingFile;
+    /** Local processes mapping the copies' file: each is unmapped before copies go. */
+    private final List<ActorRef<MmCommand>> mappers = new ArrayList<>();
+    /** Local faults waiting for a page's copy, by page offset into the segment. */
+    private final Map<Long, List<MmCommand>> localWaiting = new HashMap<>();
+    /** Spans being unmapped from the local processes, by unmap id, and what to do when all answered. */
+    private final Map<Long, List<Span>> unmapping = new HashMap<>();
+    private final Map<Long, Runnable> afterUnmap = new HashMap<>();
+    private final Map<Long, Integer> unmapAnswers = new HashMap<>();
+    private long nextUnmap;
+    private boolean writable;
+    private boolean detaching;
+    /** Copying only: whether the fetch in flight starting at a page asked for write access. */
+    private final Map<Long, Boolean> lastFetchWrite = new HashMap<>();
     private long attachment = -1;
     private ActorRef<ToProxy> proxy;
     private long start;
@@ -189,6 +227,16 @@ public final class Importer extends AbstractBehavior<ToImporter> {
                 .onMessage(ToImporter.AttachRefused.class, this::onRefused)
                 .onMessage(Access.class, this::onAccess)
                 .onMessage(FileReady.class, this::onFileReady)
+                .onMessage(MappedBy.class, m -> {
+                    mappers.add(m.process());
+                    return this;
+                })
+                .onMessage(LocalFault.class, this::onLocalFault)
+                .onMessage(LocallyUnmapped.class, this::onLocallyUnmapped)
+                .onMessage(GetFile.class, g -> {
+                    g.replyTo().tell(new FileAnswer(copies != null ? copies.file() : null));
+                    return this;
+                })
                 .onMessage(ToImporter.FaultGranted.class, this::onGranted)
                 .onMessage(ToImporter.PagesCopied.class, this::onCopied)
                 .onMessage(ToImporter.FaultDenied.class, this::onDenied)
@@ -251,9 +299,13 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         proxy = a.proxy();
         start = a.start();
         length = a.length();
+        writable = a.writable();
         attaches++;
         failedAttempts = 0;
         getContext().watch(proxy);
+        if (copies != null) {
+            retryLocal(List.of(new Span(start, start + length)));
+        }
         return this;
     }
 
@@ -382,6 +434,7 @@ public final class Importer extends AbstractBehavior<ToImporter> {
             fetching.add(p);
         }
         faults++;
+        lastFetchWrite.put(first, write);
         // mmu_interval_read_begin for a range: the sequence goes with the request and comes back with the answer.
         proxy.tell(new ToProxy.FetchRange(attachment, first, pages, write, sequence));
     }
@@ -398,6 +451,8 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         for (long p = c.firstPage(); p < c.firstPage() + c.pages() * pageSize; p += pageSize) {
             fetching.remove(p);
         }
+        boolean deniedWrite = deniedWrite(c);
+        lastFetchWrite.remove(c.firstPage());
         boolean stale = c.sequence() != sequence;
         if (stale && variant != Variant.STALE_INFLIGHT_FAULT) {
             staleReplies++; // an invalidation overtook the copies: they may be of frames gone since
@@ -414,6 +469,7 @@ public final class Importer extends AbstractBehavior<ToImporter> {
             }
             for (Long p : c.denied()) {
                 refuseWaiting(p, c.deniedReason());
+                failLocalWaiting(p, c.deniedReason(), deniedWrite);
             }
         }
         // Everything waiting in the range runs again: hits now, or a fresh fetch (stale answers, upgrades).
@@ -425,7 +481,160 @@ public final class Importer extends AbstractBehavior<ToImporter> {
                 }
             }
         }
+        retryLocal(List.of(new Span(c.firstPage(), c.firstPage() + c.pages() * pageSize)));
         return this;
+    }
+
+    // ---- copying: the local processes mapping the copies (a VM's KVM behind them) --------------------------------
+
+    private Behavior<ToImporter> onLocalFault(LocalFault f) {
+        long page = start + f.offset();
+        if (detaching) {
+            failLocal(f.command(), "segment " + segment + " is being detached");
+            return this;
+        }
+        if (copies == null || length == 0) {
+            // Not attached yet: wait for the attach (retryLocal runs then).
+            localWaiting.computeIfAbsent(f.offset(), k -> new ArrayList<>(1)).add(f.command());
+            return this;
+        }
+        if (f.offset() < 0 || f.offset() >= length) {
+            failLocal(f.command(), "offset " + f.offset() + " is outside segment " + segment);
+            return this;
+        }
+        if (gone != null) {
+            failLocal(f.command(), "segment " + segment + " is gone: " + gone);
+            return this;
+        }
+        boolean write = isWrite(f.command());
+        if (attachment >= 0 && copies.has(page, write) && !beingUnmapped(page)) {
+            forwardLocal(page, f.command());
+            return this;
+        }
+        localWaiting.computeIfAbsent(f.offset(), k -> new ArrayList<>(1)).add(f.command());
+        if (attachment >= 0 && !beingUnmapped(page) && !fetching.contains(page)) {
+            fetch(page, write);
+        }
+        return this;
+    }
+
+    private static boolean isWrite(MmCommand c) {
+        return c instanceof MmCommand.GetUserPage ? ((MmCommand.GetUserPage) c).write()
+                : c instanceof MmCommand.Access && ((MmCommand.Access) c).write();
+    }
+
+    /** The copy is in the page cache: the process faults it in from there (our messages to it stay in order). */
+    private void forwardLocal(long page, MmCommand c) {
+        for (ActorRef<MmCommand> m : mappers) {
+            m.tell(c);
+            return;
+        }
+        failLocal(c, "no local process maps segment " + segment);
+    }
+
+    private void failLocal(MmCommand c, String why) {
+        if (c instanceof MmCommand.GetUserPage) {
+            MmCommand.GetUserPage g = (MmCommand.GetUserPage) c;
+            g.replyTo().tell(new io.shadowmmu.hostmm.mm.PageReply.Denied(g.va(), io.shadowmmu.hostmm.mm.Errno.SIGBUS,
+                    why));
+        } else if (c instanceof MmCommand.Access) {
+            MmCommand.Access a = (MmCommand.Access) c;
+            if (a.replyTo() != null) {
+                a.replyTo().tell(new io.shadowmmu.hostmm.mm.MmResult.Failed(io.shadowmmu.hostmm.mm.Errno.SIGBUS,
+                        why));
+            }
+        }
+    }
+
+    /** Runs the local faults waiting on pages in {@code spans} again. */
+    private void retryLocal(List<Span> spans) {
+        List<Long> offsets = new ArrayList<>();
+        for (Long o : localWaiting.keySet()) {
+            if (Span.anyContains(spans, start + o)) {
+                offsets.add(o);
+            }
+        }
+        for (Long o : offsets) {
+            for (MmCommand c : localWaiting.remove(o)) {
+                onLocalFault(new LocalFault(o, c));
+            }
+        }
+    }
+
+    private boolean beingUnmapped(long page) {
+        for (List<Span> spans : unmapping.values()) {
+            if (Span.anyContains(spans, page)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Unmaps the copies' pages in {@code spans} from every local process (their notifier zaps KVM's sptes and waits
+     * for its TLB flushes), then runs {@code then}; at once when no process maps the file. Local faults on those
+     * pages wait meanwhile.
+     */
+    private void unmapLocally(List<Span> spans, Runnable then) {
+        if (mappers.isEmpty() || copies == null) {
+            then.run();
+            return;
+        }
+        long id = nextUnmap++;
+        unmapping.put(id, spans);
+        afterUnmap.put(id, then);
+        unmapAnswers.put(id, mappers.size());
+        long from = Long.MAX_VALUE;
+        for (Span s : spans) {
+            from = Math.min(from, Math.max(0, (s.start() - start) / PhysicalMemory.PAGE_SIZE));
+        }
+        long fromIndex = from;
+        for (ActorRef<MmCommand> m : mappers) {
+            // Truncate's unmap from the first page named to the end of the file: more than asked, never less.
+            getContext().ask(io.shadowmmu.hostmm.mm.MmResult.class, m, Duration.ofSeconds(60),
+                    replyTo -> new MmCommand.UnmapFileRange(copies.file(), fromIndex, replyTo),
+                    (r, failure) -> new LocallyUnmapped(id));
+        }
+    }
+
+    private Behavior<ToImporter> onLocallyUnmapped(LocallyUnmapped u) {
+        Integer left = unmapAnswers.get(u.id());
+        if (left == null) {
+            return this;
+        }
+        if (left > 1) {
+            unmapAnswers.put(u.id(), left - 1);
+            return this;
+        }
+        unmapAnswers.remove(u.id());
+        List<Span> spans = unmapping.remove(u.id());
+        afterUnmap.remove(u.id()).run();
+        retryLocal(spans);
+        return this;
+    }
+
+    /** Whether the refused fetch asked for write access (then reads waiting on its pages may still succeed). */
+    private boolean deniedWrite(ToImporter.PagesCopied c) {
+        return lastFetchWrite.getOrDefault(c.firstPage(), false);
+    }
+
+    /** The local faults on a refused page fail (only the writes, when it was a write fetch: reads ask again). */
+    private void failLocalWaiting(long page, String why, boolean onlyWrites) {
+        List<MmCommand> queue = localWaiting.get(page - start);
+        if (queue == null) {
+            return;
+        }
+        Iterator<MmCommand> it = queue.iterator();
+        while (it.hasNext()) {
+            MmCommand c = it.next();
+            if (!onlyWrites || isWrite(c)) {
+                it.remove();
+                failLocal(c, why);
+            }
+        }
+        if (queue.isEmpty()) {
+            localWaiting.remove(page - start);
+        }
     }
 
     private void refuseWaiting(long page, String why) {
@@ -488,13 +697,19 @@ public final class Importer extends AbstractBehavior<ToImporter> {
             return;
         }
         if (copies != null) {
-            // zap, then write back what the zapped copies wrote, then ack: the data is at the exporter first.
-            List<PageWrite> written = new ArrayList<>();
-            copies.drop(inv.spans(), written);
-            if (!written.isEmpty()) {
-                proxy.tell(new ToProxy.WriteBack(attachment, written));
-            }
-            proxy.tell(new ToProxy.InvalidateAck(attachment, inv.invalidation()));
+            // Zap locally (KVM included), then write back what the copies wrote, then ack: the data is at the
+            // exporter before its mm goes on.
+            unmapLocally(inv.spans(), () -> {
+                if (forAttachment != attachment) {
+                    return; // fenced meanwhile: the fence dropped the copies
+                }
+                List<PageWrite> written = new ArrayList<>();
+                copies.drop(inv.spans(), written);
+                if (!written.isEmpty()) {
+                    proxy.tell(new ToProxy.WriteBack(attachment, written));
+                }
+                proxy.tell(new ToProxy.InvalidateAck(attachment, inv.invalidation()));
+            });
             return;
         }
         Iterator<Long> it = table.keySet().iterator();
@@ -512,9 +727,8 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         fences++;
         table.clear();
         fetching.clear();
-        if (copies != null) {
-            copies.dropAll(null); // the exporter gave up on us: what the copies wrote since is lost with them
-        }
+        lastFetchWrite.clear();
+        boolean copying = copies != null;
         sequence++;
         for (List<Access> queue : waiting.values()) {
             for (Access a : queue) {
@@ -527,7 +741,16 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         }
         attachment = -1;
         proxy = null;
-        scheduleReattach();
+        if (copying) {
+            // The exporter gave up on us: what the copies wrote since is lost with them. The local processes let go
+            // of them first; attaching again waits for that.
+            unmapLocally(List.of(new Span(start, start + length)), () -> {
+                copies.dropAll(null);
+                scheduleReattach();
+            });
+        } else {
+            scheduleReattach();
+        }
     }
 
     /**
@@ -546,6 +769,22 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     }
 
     private Behavior<ToImporter> onDetach() {
+        if (copies != null && !mappers.isEmpty()) {
+            ActorRef<ToImporter> self = getContext().getSelf();
+            List<MmCommand> waitingLocal = new ArrayList<>();
+            localWaiting.values().forEach(waitingLocal::addAll);
+            localWaiting.clear();
+            for (MmCommand c : waitingLocal) {
+                failLocal(c, "segment " + segment + " was detached");
+            }
+            detaching = true;
+            // The local processes let go of the copies first; then the detach proper.
+            unmapLocally(List.of(new Span(start, start + length)), () -> {
+                mappers.clear();
+                self.tell(Detach.INSTANCE);
+            });
+            return this;
+        }
         if (copies != null) {
             List<PageWrite> written = new ArrayList<>();
             copies.dropAll(proxy != null ? written : null);

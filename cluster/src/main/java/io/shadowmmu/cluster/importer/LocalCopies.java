@@ -162,13 +162,12 @@ final class LocalCopies {
         memory.put(pfn);
         long index = (page - start) / PhysicalMemory.PAGE_SIZE;
         memory.clearFlag(pfn, PhysicalMemory.FLAG_DIRTY); // sent back (or lost with a fence): nothing to write here
+        events.translationRemoved(agent, 0, file.id(), page, pfn, c.generation);
         if (file.evictIfUnused(index, pfn, 1)) {
-            events.translationRemoved(agent, 0, file.id(), page, pfn, c.generation);
             memory.put(pfn);
-        } else {
-            throw new IllegalStateException("copy of 0x" + Long.toHexString(page) + " in frame " + pfn
-                    + " is held elsewhere");
         }
+        // Else someone still holds the page (a reference in flight): it stays in the file's cache, counted by the
+        // audit, and a later copy of this page overwrites it whole.
     }
 
     private PageWrite diff(long page, Copy c, int pfn) {
