@@ -12,6 +12,7 @@ import io.shadowmmu.hostmm.mm.MmIds;
 import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.notifier.Interest;
+import io.shadowmmu.hostmm.notifier.IntervalNotifier;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
 import io.shadowmmu.hostmm.notifier.Range;
@@ -29,7 +30,7 @@ import java.util.concurrent.atomic.LongAdder;
  * and install the grant in its table. When the region is all faulted in, it discards it (DONTNEED, which this
  * subscriber acknowledges inside its handler) and starts over, so every fault is a fresh page.
  */
-final class FaultDriver extends AbstractBehavior<FaultDriver.Command> {
+final class FaultDriver extends AbstractBehavior<FaultDriver.Command> implements IntervalNotifier.Handler {
 
     interface Command {
     }
@@ -61,10 +62,11 @@ final class FaultDriver extends AbstractBehavior<FaultDriver.Command> {
     private final int[] table;
     private long base;
     private int next;
-    private long sequence;
+    private final IntervalNotifier<Void> notifier = new IntervalNotifier<>(0, null);
     private long sampled;
-    private int inProgress;
     private long retries;
+    /** Why a notification ended the run, or null. */
+    private String failure;
 
     static Load start(BenchHost bench, int pages) {
         LongAdder completed = new LongAdder();
@@ -97,6 +99,7 @@ final class FaultDriver extends AbstractBehavior<FaultDriver.Command> {
                 .onMessage(Notified.class, this::onNotified)
                 .onMessage(Replied.class, this::onReplied)
                 .onMessage(Subscribed.class, s -> {
+                    notifier.registered(s.registered());
                     phase = Phase.FAULT;
                     return faultNext();
                 })
@@ -141,7 +144,7 @@ final class FaultDriver extends AbstractBehavior<FaultDriver.Command> {
             mm.tell(new MmCommand.MadviseDontneed(base, pages * PageTable.PAGE_SIZE, mmReplies));
             return this;
         }
-        sampled = sequence; // mmu_interval_read_begin, before asking the host
+        sampled = notifier.readBegin(); // before asking the host
         mm.tell(new MmCommand.GetUserPage(base + next * PageTable.PAGE_SIZE, true, pageReplies));
         return this;
     }
@@ -150,8 +153,8 @@ final class FaultDriver extends AbstractBehavior<FaultDriver.Command> {
         if (!(p.reply() instanceof PageReply.Granted)) {
             return fail("fault denied: " + p.reply());
         }
-        if (sampled != sequence || inProgress > 0) {
-            retries++; // mmu_interval_read_retry: an invalidation ran meanwhile; fault again
+        if (notifier.readRetry(sampled)) {
+            retries++; // an invalidation ran meanwhile; fault again
         } else {
             table[next++] = ((PageReply.Granted) p.reply()).pfn();
             completed.increment();
@@ -160,28 +163,35 @@ final class FaultDriver extends AbstractBehavior<FaultDriver.Command> {
     }
 
     private Behavior<Command> onNotified(Notified n) {
-        MmuNotification m = n.notification();
-        if (m instanceof MmuNotification.InvalidateStart) {
-            MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) m;
-            inProgress++;
-            for (Range r : s.ranges()) {
-                for (long va = Math.max(r.start(), base); va < r.end() && va < base + pages * PageTable.PAGE_SIZE;
-                     va += PageTable.PAGE_SIZE) {
-                    table[(int) ((va - base) / PageTable.PAGE_SIZE)] = -1;
-                }
+        notifier.dispatch(n.notification(), this);
+        return failure != null ? fail(failure) : this;
+    }
+
+    @Override
+    public void invalidateStart(MmuNotification.InvalidateStart s) {
+        for (Range r : s.ranges()) {
+            for (long va = Math.max(r.start(), base); va < r.end() && va < base + pages * PageTable.PAGE_SIZE;
+                 va += PageTable.PAGE_SIZE) {
+                table[(int) ((va - base) / PageTable.PAGE_SIZE)] = -1;
             }
-            s.replyTo().tell(NotifierReply.Ack.clean(s.subscription(), s.batch()));
-        } else if (m instanceof MmuNotification.InvalidateEnd) {
-            inProgress--;
-            sequence++;
-        } else if (m instanceof MmuNotification.Release) {
-            MmuNotification.Release r = (MmuNotification.Release) m;
-            Arrays.fill(table, -1);
-            r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
-        } else if (m instanceof MmuNotification.Fenced) {
-            return fail("fenced: " + ((MmuNotification.Fenced) m).reason());
         }
-        return this;
+        s.replyTo().tell(NotifierReply.Ack.clean(s.subscription(), s.batch()));
+    }
+
+    @Override
+    public void release(MmuNotification.Release r) {
+        Arrays.fill(table, -1);
+        r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
+    }
+
+    @Override
+    public boolean young(Range range, boolean clear) {
+        return false; // reclaim is off in the bench: nobody ages these pages
+    }
+
+    @Override
+    public void fenced(MmuNotification.Fenced f) {
+        failure = "fenced: " + f.reason();
     }
 
     private Behavior<Command> fail(String why) {

@@ -12,6 +12,7 @@ import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.notifier.AccessGrant;
 import io.shadowmmu.hostmm.notifier.Interest;
+import io.shadowmmu.hostmm.notifier.IntervalNotifier;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
 import io.shadowmmu.hostmm.notifier.Range;
@@ -19,7 +20,6 @@ import io.shadowmmu.hostmm.phys.PhysicalMemory;
 import io.shadowmmu.testkit.secondary.TranslationCache;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -30,7 +30,8 @@ import java.util.Set;
  * sections under its grant, re-registration after a fence). With a zero delay it is an atomic subscriber (acks in
  * the handler); otherwise a sleeping one that keeps its translations until it acks, after the delay.
  */
-public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
+public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command>
+        implements IntervalNotifier.Handler {
 
     public sealed interface Command {
     }
@@ -74,17 +75,17 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
     private final ActorRef<MmuNotification> notifications;
     private final ActorRef<MmCommand.Registered> registrations;
     private final TranslationCache translations;
-    private final List<Range> inProgress = new ArrayList<>();
+    /** It parks nothing: a touch of a page under invalidation is dropped, as a device would retry it later. */
+    private final IntervalNotifier<Void> notifier = new IntervalNotifier<>(0, null);
     private final Set<Long> faulting = new HashSet<>();
-    private long sequence;
-    private long subscription = -1;
-    private AccessGrant grant;
     private long hits;
     private long faults;
     private long retries;
     private long invalidations;
     private long fences;
     private long registrationCount;
+    /** Set by a handler that ended this subscriber's life during the message being dispatched. */
+    private boolean released;
 
     /**
      * @param ackDelay zero for an atomic subscriber, else how long it sleeps before acknowledging
@@ -120,7 +121,7 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
         return newReceiveBuilder()
                 .onMessage(Touch.class, this::onTouch)
                 .onMessage(Paged.class, this::onPaged)
-                .onMessage(Notified.class, n -> onNotification(n.notification()))
+                .onMessage(Notified.class, this::onNotified)
                 .onMessage(Registered.class, this::onRegistered)
                 .onMessage(AckLater.class, this::onAckLater)
                 .onMessageEquals(Reregister.INSTANCE, () -> {
@@ -147,17 +148,13 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
     }
 
     private Behavior<Command> onRegistered(Registered r) {
-        MmCommand.Registered reg = r.registration();
-        subscription = reg.subscription();
-        grant = reg.grant();
+        notifier.registered(r.registration());
         registrationCount++;
-        for (MmCommand.InFlight f : reg.inFlight()) {
-            inProgress.addAll(f.ranges()); // its end will come like any other
-        }
         return this;
     }
 
     private Behavior<Command> onTouch(Touch t) {
+        AccessGrant grant = notifier.grant();
         if (grant == null) {
             return this;
         }
@@ -175,11 +172,11 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
             }
             return this;
         }
-        if (Range.anyContains(inProgress, page) || !faulting.add(page)) {
+        if (notifier.invalidating(page) || !faulting.add(page)) {
             return this; // an invalidation of it is running, or a fault is already on its way
         }
         faults++;
-        long sampled = sequence; // mmu_interval_read_begin: before asking the host
+        long sampled = notifier.readBegin(); // before asking the host
         getContext().ask(PageReply.class, mm, FAULT_TIMEOUT, replyTo -> new MmCommand.GetUserPage(page, false, replyTo),
                 (reply, failure) -> new Paged(page, sampled, reply));
         return this;
@@ -187,13 +184,12 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
 
     private Behavior<Command> onPaged(Paged p) {
         faulting.remove(p.page());
-        if (!(p.reply() instanceof PageReply.Granted) || grant == null) {
+        if (!(p.reply() instanceof PageReply.Granted) || !notifier.registered()) {
             return this;
         }
         PageReply.Granted g = (PageReply.Granted) p.reply();
-        // mmu_interval_read_retry: an invalidation ran or is running since we asked; the answer may be stale.
-        boolean stale = p.sampledSeq() != sequence || Range.anyContains(inProgress, p.page());
-        if (stale && variant != Variant.NO_FAULT_RETRY) {
+        // An invalidation ran or is running since we asked; the answer may be stale.
+        if (notifier.readRetry(p.sampledSeq(), p.page()) && variant != Variant.NO_FAULT_RETRY) {
             retries++;
             return this;
         }
@@ -201,44 +197,45 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
         return this;
     }
 
-    private Behavior<Command> onNotification(MmuNotification n) {
-        if (n.subscription() != subscription && !(n instanceof MmuNotification.Fenced)) {
-            return this; // for an old registration
+    private Behavior<Command> onNotified(Notified n) {
+        released = false;
+        notifier.dispatch(n.notification(), this);
+        return released ? finish() : this;
+    }
+
+    @Override
+    public void invalidateStart(MmuNotification.InvalidateStart s) {
+        invalidations++;
+        acknowledge(NotifierReply.Ack.clean(s.subscription(), s.batch()), s.replyTo(), s.ranges(), false);
+    }
+
+    @Override
+    public void release(MmuNotification.Release r) {
+        if (ackDelay.isZero()) {
+            translations.dropAll();
+            r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
+            released = true;
+            return;
         }
-        if (n instanceof MmuNotification.InvalidateStart) {
-            MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) n;
-            invalidations++;
-            inProgress.addAll(s.ranges());
-            acknowledge(NotifierReply.Ack.clean(s.subscription(), s.batch()), s.replyTo(), s.ranges(), false);
-        } else if (n instanceof MmuNotification.InvalidateEnd) {
-            MmuNotification.InvalidateEnd e = (MmuNotification.InvalidateEnd) n;
-            sequence++;
-            for (Range r : e.ranges()) {
-                inProgress.remove(r);
-            }
-        } else if (n instanceof MmuNotification.Release) {
-            MmuNotification.Release r = (MmuNotification.Release) n;
-            if (ackDelay.isZero()) {
-                translations.dropAll();
-                r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
-                return finish();
-            }
-            acknowledge(NotifierReply.Ack.clean(r.subscription(), r.batch()), r.replyTo(), List.of(), true);
-        } else if (n instanceof MmuNotification.ClearYoung) {
-            MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
-            boolean young = translations.holdsAny(q.range());
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young));
-        } else if (n instanceof MmuNotification.TestYoung) {
-            MmuNotification.TestYoung q = (MmuNotification.TestYoung) n;
-            boolean young = translations.holdsAny(q.range());
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), young));
-        } else if (n instanceof MmuNotification.Fenced) {
-            if (((MmuNotification.Fenced) n).subscription() < 0) {
-                return finish(); // the mm exited before we could register
-            }
-            onFenced((MmuNotification.Fenced) n);
+        acknowledge(NotifierReply.Ack.clean(r.subscription(), r.batch()), r.replyTo(), List.of(), true);
+    }
+
+    @Override
+    public boolean young(Range range, boolean clear) {
+        return translations.holdsAny(range);
+    }
+
+    @Override
+    public void fenced(MmuNotification.Fenced f) {
+        if (f.subscription() < 0) {
+            released = true; // the mm exited before we could register
+            return;
         }
-        return this;
+        fences++;
+        translations.dropAll();
+        // Recovery takes longer each time, as a partition that keeps missing its deadline would.
+        getContext().scheduleOnce(Duration.ofMillis(Math.min(2_000, 50 * fences)), getContext().getSelf(),
+                Reregister.INSTANCE);
     }
 
     private void acknowledge(NotifierReply ack, ActorRef<NotifierReply> to, List<Range> drop, boolean all) {
@@ -265,21 +262,6 @@ public final class SecondaryMmu extends AbstractBehavior<SecondaryMmu.Command> {
             return finish(); // released: the mm is going away
         }
         return this;
-    }
-
-    private void onFenced(MmuNotification.Fenced f) {
-        if (f.subscription() != subscription) {
-            return;
-        }
-        fences++;
-        translations.dropAll();
-        inProgress.clear();
-        sequence++; // anything sampled before the fence is stale
-        subscription = -1;
-        grant = null;
-        // Recovery takes longer each time, as a partition that keeps missing its deadline would.
-        getContext().scheduleOnce(Duration.ofMillis(Math.min(2_000, 50 * fences)), getContext().getSelf(),
-                Reregister.INSTANCE);
     }
 
     private void drop(List<Range> ranges, boolean all) {
