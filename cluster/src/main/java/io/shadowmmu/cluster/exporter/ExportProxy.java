@@ -21,6 +21,7 @@ import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.notifier.AccessGrant;
 import io.shadowmmu.hostmm.notifier.Interest;
+import io.shadowmmu.hostmm.notifier.IntervalNotifier;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
 import io.shadowmmu.hostmm.notifier.Range;
@@ -65,16 +66,16 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         }
     }
 
-    /** The mm answered a forwarded fault; {@code epoch} is how many starts we had seen when we asked. */
-    private record Paged(ToProxy.Fault fault, long epoch, PageReply reply) implements ToProxy {
+    /** The mm answered a forwarded fault; {@code sampled} is the notifier's sequence when we asked. */
+    private record Paged(ToProxy.Fault fault, long sampled, PageReply reply) implements ToProxy {
         @Override
         public long attachment() {
             return fault.attachment();
         }
     }
 
-    /** The mm answered one page of a range fetch; {@code epoch} as for {@link Paged}. */
-    private record PagedForCopy(long fetch, long page, long epoch, PageReply reply) implements ToProxy {
+    /** The mm answered one page of a range fetch; {@code sampled} as for {@link Paged}. */
+    private record PagedForCopy(long fetch, long page, long sampled, PageReply reply) implements ToProxy {
         @Override
         public long attachment() {
             return -1;
@@ -97,9 +98,6 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
      */
     private static final Duration TOMBSTONE = Duration.ofSeconds(2);
 
-    /** An InvalidateStart seen while faults were being asked: its epoch and what it covered. */
-    private record Started(long epoch, List<Span> spans) {
-    }
 
     /** What the importer may hold: a fault answer for a page, and how many Invalidates had been sent before it. */
     private record HandedOut(int pfn, int generation, long sentBefore) {
@@ -120,13 +118,16 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     private final InvalidationQueue queue;
     private final Map<Long, RangeFetch> fetches = new HashMap<>();
     private long nextFetch;
-    /** InvalidateStarts seen: a fault answer obtained across one covering its page may be stale, so it is re-asked. */
-    private long epoch;
-    /** The starts seen while some fault was being asked (cleared when none is). */
-    private final java.util.ArrayDeque<Started> recentStarts = new java.util.ArrayDeque<>();
-    private int asking;
-    private long subscription = -1;
+    /**
+     * Our side of the subscription (read_begin/read_retry over the mm's starts and ends): a fault answer sampled
+     * before an invalidation of its page ended, or while one runs, is asked again, so that what we hand out is
+     * always covered by a later Invalidate.
+     */
+    private final IntervalNotifier<Void> notifier = new IntervalNotifier<>(0, w -> { });
+    private final IntervalNotifier.Handler handler = new Subscriber();
+    /** Kept past a fence (the notifier forgets it) so the tombstone can revoke it. */
     private AccessGrant grant;
+    private boolean fencedNow;
 
     public static Behavior<ToProxy> create(Segment segment, long attachment, ActorRef<ToImporter> importer,
                                            PhysicalMemory memory, ExporterCounters counters,
@@ -180,7 +181,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     }
 
     private Behavior<ToProxy> onRegistered(Registered r) {
-        subscription = r.registration().subscription();
+        notifier.registered(r.registration());
         grant = r.registration().grant();
         // Invalidations in flight at registration need nothing from us: the importer holds nothing yet, and the mm
         // parks faults on those ranges until they complete.
@@ -212,19 +213,14 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     }
 
     private void ask(ToProxy.Fault f) {
-        long asked = epoch;
-        asking++;
+        long asked = notifier.readBegin(); // mmu_interval_read_begin
         getContext().ask(PageReply.class, segment.mm(), FAULT_TIMEOUT,
                 replyTo -> new MmCommand.GetUserPage(f.page(), f.write(), replyTo),
                 (reply, failure) -> new Paged(f, asked, reply));
     }
 
     private Behavior<ToProxy> onPaged(Paged p) {
-        boolean raced = racedAStart(p.epoch(), p.fault().page());
-        asking--;
-        if (asking == 0) {
-            recentStarts.clear();
-        }
+        boolean raced = notifier.readRetry(p.sampled(), p.fault().page()); // mmu_interval_read_retry
         if (grant == null || grant.isRevoked()) {
             return this;
         }
@@ -285,19 +281,14 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     }
 
     private void askForCopy(RangeFetch fetch, long page) {
-        long asked = epoch;
-        asking++;
+        long asked = notifier.readBegin(); // mmu_interval_read_begin
         getContext().ask(PageReply.class, segment.mm(), FAULT_TIMEOUT,
                 replyTo -> new MmCommand.GetUserPage(page, fetch.request.write(), replyTo),
                 (reply, failure) -> new PagedForCopy(fetch.id, page, asked, reply));
     }
 
     private Behavior<ToProxy> onPagedForCopy(PagedForCopy p) {
-        boolean raced = racedAStart(p.epoch(), p.page());
-        asking--;
-        if (asking == 0) {
-            recentStarts.clear();
-        }
+        boolean raced = notifier.readRetry(p.sampled(), p.page());
         RangeFetch fetch = fetches.get(p.fetch());
         if (fetch == null || grant == null || grant.isRevoked()) {
             return this;
@@ -430,60 +421,47 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     // ---- invalidation: the sleeping subscriber -------------------------------------------------------------------
 
     private Behavior<ToProxy> onNotification(MmuNotification n) {
-        if (n.subscription() != subscription && !(n instanceof MmuNotification.Fenced)) {
-            return this;
+        notifier.dispatch(n, handler);
+        if (fencedNow) {
+            return tombstone();
         }
-        if (n instanceof MmuNotification.InvalidateStart) {
-            MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) n;
+        // InvalidateEnd: the notifier moved its sequence; the mm parks faults on the range until the batch completes.
+        return this;
+    }
+
+    /** What this subscriber does on top of the notifier's bookkeeping. */
+    private final class Subscriber implements IntervalNotifier.Handler {
+        @Override
+        public void invalidateStart(MmuNotification.InvalidateStart s) {
             List<Span> spans = spans(s.ranges());
-            started(spans);
             counters.batches.incrementAndGet();
             if (!s.blockable()) {
                 // OOM-reaper style: a remote round trip is waiting, which a non-blockable caller must not do.
                 s.replyTo().tell(new NotifierReply.Nack(s.subscription(), s.batch()));
-                return this;
+                return;
             }
             send(queue.add(new InvalidationQueue.Owed(s.batch(), s.replyTo(), false), spans));
-        } else if (n instanceof MmuNotification.Release) {
-            MmuNotification.Release r = (MmuNotification.Release) n;
-            List<Span> all = List.of(new Span(segment.start(), segment.end()));
-            started(all);
+        }
+
+        @Override
+        public void release(MmuNotification.Release r) {
+            notifier.bump(); // every answer sampled before the exit is stale
             counters.batches.incrementAndGet();
-            send(queue.add(new InvalidationQueue.Owed(r.batch(), r.replyTo(), true), all));
-        } else if (n instanceof MmuNotification.ClearYoung) {
-            MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
-            // Accessed bits are not tracked across nodes: a remote user never keeps a page young.
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), false));
-        } else if (n instanceof MmuNotification.TestYoung) {
-            MmuNotification.TestYoung q = (MmuNotification.TestYoung) n;
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), false));
-        } else if (n instanceof MmuNotification.Fenced) {
-            MmuNotification.Fenced f = (MmuNotification.Fenced) n;
-            if (f.subscription() < 0 || f.subscription() == subscription) {
-                counters.fencedByDeadline.incrementAndGet();
-                getContext().getLog().debug("attachment {} fenced: {}", attachment, f.reason());
-                importer.tell(new ToImporter.Fenced(attachment, f.reason()));
-                return tombstone();
-            }
+            send(queue.add(new InvalidationQueue.Owed(r.batch(), r.replyTo(), true),
+                    List.of(new Span(segment.start(), segment.end()))));
         }
-        // InvalidateEnd: nothing to do here; the mm parks faults on the range until the batch completes.
-        return this;
-    }
 
-    /** Whether an InvalidateStart covering {@code page} arrived after epoch {@code asked}. */
-    private boolean racedAStart(long asked, long page) {
-        for (Started s : recentStarts) {
-            if (s.epoch() > asked && Span.anyContains(s.spans(), page)) {
-                return true;
-            }
+        @Override
+        public boolean young(Range range, boolean clear) {
+            return false; // accessed bits are not tracked across nodes: a remote user never keeps a page young
         }
-        return false;
-    }
 
-    private void started(List<Span> spans) {
-        epoch++;
-        if (asking > 0) {
-            recentStarts.add(new Started(epoch, spans));
+        @Override
+        public void fenced(MmuNotification.Fenced f) {
+            counters.fencedByDeadline.incrementAndGet();
+            getContext().getLog().debug("attachment {} fenced: {}", attachment, f.reason());
+            importer.tell(new ToImporter.Fenced(attachment, f.reason()));
+            fencedNow = true;
         }
     }
 
@@ -517,7 +495,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         forgetHandedOut(done);
         boolean released = false;
         for (InvalidationQueue.Owed o : done.owed()) {
-            o.replyTo().tell(NotifierReply.Ack.clean(subscription, o.batch()));
+            o.replyTo().tell(NotifierReply.Ack.clean(notifier.subscription(), o.batch()));
             released |= o.release();
         }
         if (released) {
