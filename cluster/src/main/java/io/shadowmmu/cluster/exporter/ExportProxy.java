@@ -9,6 +9,8 @@ import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import io.shadowmmu.cluster.ClusterSettings;
 import io.shadowmmu.cluster.protocol.AccessResult;
+import io.shadowmmu.cluster.protocol.PageCopy;
+import io.shadowmmu.cluster.protocol.PageWrite;
 import io.shadowmmu.cluster.protocol.Span;
 import io.shadowmmu.cluster.protocol.ToImporter;
 import io.shadowmmu.cluster.protocol.ToProxy;
@@ -19,6 +21,7 @@ import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.notifier.AccessGrant;
 import io.shadowmmu.hostmm.notifier.Interest;
+import io.shadowmmu.hostmm.notifier.IntervalNotifier;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
 import io.shadowmmu.hostmm.notifier.Range;
@@ -63,11 +66,19 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         }
     }
 
-    /** The mm answered a forwarded fault; {@code epoch} is how many starts we had seen when we asked. */
-    private record Paged(ToProxy.Fault fault, long epoch, PageReply reply) implements ToProxy {
+    /** The mm answered a forwarded fault; {@code sampled} is the notifier's sequence when we asked. */
+    private record Paged(ToProxy.Fault fault, long sampled, PageReply reply) implements ToProxy {
         @Override
         public long attachment() {
             return fault.attachment();
+        }
+    }
+
+    /** The mm answered one page of a range fetch; {@code sampled} as for {@link Paged}. */
+    private record PagedForCopy(long fetch, long page, long sampled, PageReply reply) implements ToProxy {
+        @Override
+        public long attachment() {
+            return -1;
         }
     }
 
@@ -87,9 +98,6 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
      */
     private static final Duration TOMBSTONE = Duration.ofSeconds(2);
 
-    /** An InvalidateStart seen while faults were being asked: its epoch and what it covered. */
-    private record Started(long epoch, List<Span> spans) {
-    }
 
     /** What the importer may hold: a fault answer for a page, and how many Invalidates had been sent before it. */
     private record HandedOut(int pfn, int generation, long sentBefore) {
@@ -107,14 +115,19 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     private final long agent = AgentIds.next();
     private final String name;
     private final Map<Long, HandedOut> handedOut = new HashMap<>();
-    private final InvalidationQueue queue = new InvalidationQueue();
-    /** InvalidateStarts seen: a fault answer obtained across one covering its page may be stale, so it is re-asked. */
-    private long epoch;
-    /** The starts seen while some fault was being asked (cleared when none is). */
-    private final java.util.ArrayDeque<Started> recentStarts = new java.util.ArrayDeque<>();
-    private int asking;
-    private long subscription = -1;
+    private final InvalidationQueue queue;
+    private final Map<Long, RangeFetch> fetches = new HashMap<>();
+    private long nextFetch;
+    /**
+     * Our side of the subscription (read_begin/read_retry over the mm's starts and ends): a fault answer sampled
+     * before an invalidation of its page ended, or while one runs, is asked again, so that what we hand out is
+     * always covered by a later Invalidate.
+     */
+    private final IntervalNotifier<Void> notifier = new IntervalNotifier<>(0, w -> { });
+    private final IntervalNotifier.Handler handler = new Subscriber();
+    /** Kept past a fence (the notifier forgets it) so the tombstone can revoke it. */
     private AccessGrant grant;
+    private boolean fencedNow;
 
     public static Behavior<ToProxy> create(Segment segment, long attachment, ActorRef<ToImporter> importer,
                                            PhysicalMemory memory, ExporterCounters counters,
@@ -134,6 +147,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         this.events = memory.events();
         this.counters = counters;
         this.settings = settings;
+        this.queue = new InvalidationQueue(settings.invalidationsInFlight());
         this.name = "importer " + importer.path() + " of segment " + segment.id();
         events.agentNamed(agent, name);
         // Liveness of the importer's node: the cluster's failure detector, then the split-brain resolver's downing,
@@ -153,6 +167,9 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
                 .onMessage(Notified.class, n -> onNotification(n.notification()))
                 .onMessage(ToProxy.Fault.class, this::onFault)
                 .onMessage(Paged.class, this::onPaged)
+                .onMessage(ToProxy.FetchRange.class, this::onFetchRange)
+                .onMessage(PagedForCopy.class, this::onPagedForCopy)
+                .onMessage(ToProxy.WriteBack.class, this::onWriteBack)
                 .onMessage(ToProxy.Access.class, this::onAccess)
                 .onMessage(ToProxy.InvalidateAck.class, this::onAck)
                 .onMessage(ToProxy.Detach.class, d -> {
@@ -164,7 +181,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     }
 
     private Behavior<ToProxy> onRegistered(Registered r) {
-        subscription = r.registration().subscription();
+        notifier.registered(r.registration());
         grant = r.registration().grant();
         // Invalidations in flight at registration need nothing from us: the importer holds nothing yet, and the mm
         // parks faults on those ranges until they complete.
@@ -196,19 +213,14 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     }
 
     private void ask(ToProxy.Fault f) {
-        long asked = epoch;
-        asking++;
+        long asked = notifier.readBegin(); // mmu_interval_read_begin
         getContext().ask(PageReply.class, segment.mm(), FAULT_TIMEOUT,
                 replyTo -> new MmCommand.GetUserPage(f.page(), f.write(), replyTo),
                 (reply, failure) -> new Paged(f, asked, reply));
     }
 
     private Behavior<ToProxy> onPaged(Paged p) {
-        boolean raced = racedAStart(p.epoch(), p.fault().page());
-        asking--;
-        if (asking == 0) {
-            recentStarts.clear();
-        }
+        boolean raced = notifier.readRetry(p.sampled(), p.fault().page()); // mmu_interval_read_retry
         if (grant == null || grant.isRevoked()) {
             return this;
         }
@@ -228,11 +240,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         }
         PageReply.Granted g = (PageReply.Granted) p.reply();
         long page = p.fault().page();
-        HandedOut old = handedOut.put(page, new HandedOut(g.pfn(), g.generation(), queue.sent()));
-        if (old != null && (old.pfn() != g.pfn() || old.generation() != g.generation())) {
-            events.translationRemoved(agent, 0, segment.mmId(), page, old.pfn(), old.generation());
-        }
-        events.translationInstalled(agent, 0, segment.mmId(), page, g.pfn(), g.generation(), g.writable());
+        handOut(page, g);
         ToImporter.FaultGranted reply = new ToImporter.FaultGranted(attachment, page, g.pfn(), g.generation(),
                 g.writable(), p.fault().sequence());
         counters.faultsAnswered.incrementAndGet();
@@ -243,6 +251,136 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
             getContext().scheduleOnce(settings.faultReplyDelay(), importer, reply);
         }
         return this;
+    }
+
+    // ---- range faults and write-back (copying importers) ----------------------------------------------------------
+
+    private Behavior<ToProxy> onFetchRange(ToProxy.FetchRange f) {
+        if (f.attachment() != attachment || grant == null) {
+            return this;
+        }
+        long last = f.firstPage() + (f.pages() - 1L) * PhysicalMemory.PAGE_SIZE;
+        String refused = f.pages() < 1 || !segment.containsPage(f.firstPage()) || !segment.containsPage(last)
+                ? "pages 0x" + Long.toHexString(f.firstPage()) + " + " + f.pages() + " are outside segment "
+                + segment.id()
+                : f.write() && !segment.writable() ? "segment " + segment.id() + " is exported read-only" : null;
+        RangeFetch fetch = new RangeFetch(nextFetch++, f);
+        if (refused != null) {
+            for (int i = 0; i < Math.max(1, f.pages()); i++) {
+                fetch.denied(f.firstPage() + i * PhysicalMemory.PAGE_SIZE, refused);
+            }
+            importer.tell(fetch.reply());
+            return this;
+        }
+        counters.faults.incrementAndGet();
+        fetches.put(fetch.id, fetch);
+        for (int i = 0; i < f.pages(); i++) {
+            askForCopy(fetch, f.firstPage() + i * PhysicalMemory.PAGE_SIZE);
+        }
+        return this;
+    }
+
+    private void askForCopy(RangeFetch fetch, long page) {
+        long asked = notifier.readBegin(); // mmu_interval_read_begin
+        getContext().ask(PageReply.class, segment.mm(), FAULT_TIMEOUT,
+                replyTo -> new MmCommand.GetUserPage(page, fetch.request.write(), replyTo),
+                (reply, failure) -> new PagedForCopy(fetch.id, page, asked, reply));
+    }
+
+    private Behavior<ToProxy> onPagedForCopy(PagedForCopy p) {
+        boolean raced = notifier.readRetry(p.sampled(), p.page());
+        RangeFetch fetch = fetches.get(p.fetch());
+        if (fetch == null || grant == null || grant.isRevoked()) {
+            return this;
+        }
+        boolean last;
+        if (!(p.reply() instanceof PageReply.Granted)) {
+            last = fetch.denied(p.page(), p.reply() instanceof PageReply.Denied
+                    ? ((PageReply.Denied) p.reply()).errno() + " " + ((PageReply.Denied) p.reply()).detail()
+                    : "the exporting process did not answer");
+        } else {
+            PageReply.Granted g = (PageReply.Granted) p.reply();
+            long[] contents = raced ? null : copyOf(g);
+            if (contents == null) {
+                // Raced an invalidation, or the frame changed since the answer: ask again (as for faults).
+                counters.faultRetries.incrementAndGet();
+                askForCopy(fetch, p.page());
+                return this;
+            }
+            handOut(p.page(), g);
+            counters.pagesCopied.incrementAndGet();
+            last = fetch.copied(new PageCopy(p.page(), g.pfn(), g.generation(), g.writable(), contents));
+        }
+        if (last) {
+            fetches.remove(fetch.id);
+            counters.faultsAnswered.incrementAndGet();
+            if (settings.faultReplyDelay().isZero()) {
+                importer.tell(fetch.reply());
+            } else {
+                getContext().scheduleOnce(settings.faultReplyDelay(), importer, fetch.reply());
+            }
+        }
+        return this;
+    }
+
+    /** The granted frame's contents, read under the attachment's grant; null if the frame is no longer that one. */
+    private long[] copyOf(PageReply.Granted g) {
+        if (!grant.enter()) {
+            return null;
+        }
+        try {
+            int pfn = g.pfn();
+            if (memory.refcount(pfn) == 0 || memory.generation(pfn) != g.generation()) {
+                return null;
+            }
+            return memory.snapshot(pfn);
+        } finally {
+            grant.exit();
+        }
+    }
+
+    /**
+     * What a copying importer wrote, into the frames it copied. They are still the mm's: the ack releasing them comes
+     * after this message. A frame that is free or reused is a use after free (I3), reported here where the frame is.
+     */
+    private Behavior<ToProxy> onWriteBack(ToProxy.WriteBack w) {
+        if (w.attachment() != attachment || grant == null || !grant.enter()) {
+            counters.refusedWriteBacks.addAndGet(w.pages().size());
+            return this;
+        }
+        try {
+            for (PageWrite p : w.pages()) {
+                int pfn = p.pfn();
+                if (pfn < 0 || pfn >= memory.totalFrames() || memory.refcount(pfn) == 0
+                        || memory.generation(pfn) != p.generation()) {
+                    counters.staleAccesses.incrementAndGet();
+                    events.violation(Invariant.I3, agent, name + " wrote back 0x" + Long.toHexString(p.page())
+                            + " to frame " + pfn + " generation " + p.generation() + ", which is no longer it");
+                    continue;
+                }
+                if (p.words() == null) {
+                    memory.restore(pfn, p.values());
+                } else {
+                    for (int i = 0; i < p.words().length; i++) {
+                        memory.write(pfn, p.words()[i], p.values()[i]);
+                    }
+                }
+                memory.setFlag(pfn, PhysicalMemory.FLAG_DIRTY); // a remote write dirties the page (I6)
+                counters.writtenBack.incrementAndGet();
+            }
+        } finally {
+            grant.exit();
+        }
+        return this;
+    }
+
+    /** The oracle of this node hears the importer may now hold {@code page} in frame {@code g.pfn()}. */
+    private void handOut(long page, PageReply.Granted g) {
+        HandedOut old = handedOut.put(page, new HandedOut(g.pfn(), g.generation(), queue.sent()));
+        if (old != null && (old.pfn() != g.pfn() || old.generation() != g.generation())) {
+            events.translationRemoved(agent, 0, segment.mmId(), page, old.pfn(), old.generation());
+        }
+        events.translationInstalled(agent, 0, segment.mmId(), page, g.pfn(), g.generation(), g.writable());
     }
 
     // ---- data accesses -------------------------------------------------------------------------------------------
@@ -283,60 +421,47 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
     // ---- invalidation: the sleeping subscriber -------------------------------------------------------------------
 
     private Behavior<ToProxy> onNotification(MmuNotification n) {
-        if (n.subscription() != subscription && !(n instanceof MmuNotification.Fenced)) {
-            return this;
+        notifier.dispatch(n, handler);
+        if (fencedNow) {
+            return tombstone();
         }
-        if (n instanceof MmuNotification.InvalidateStart) {
-            MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) n;
+        // InvalidateEnd: the notifier moved its sequence; the mm parks faults on the range until the batch completes.
+        return this;
+    }
+
+    /** What this subscriber does on top of the notifier's bookkeeping. */
+    private final class Subscriber implements IntervalNotifier.Handler {
+        @Override
+        public void invalidateStart(MmuNotification.InvalidateStart s) {
             List<Span> spans = spans(s.ranges());
-            started(spans);
             counters.batches.incrementAndGet();
             if (!s.blockable()) {
                 // OOM-reaper style: a remote round trip is waiting, which a non-blockable caller must not do.
                 s.replyTo().tell(new NotifierReply.Nack(s.subscription(), s.batch()));
-                return this;
+                return;
             }
             send(queue.add(new InvalidationQueue.Owed(s.batch(), s.replyTo(), false), spans));
-        } else if (n instanceof MmuNotification.Release) {
-            MmuNotification.Release r = (MmuNotification.Release) n;
-            List<Span> all = List.of(new Span(segment.start(), segment.end()));
-            started(all);
+        }
+
+        @Override
+        public void release(MmuNotification.Release r) {
+            notifier.bump(); // every answer sampled before the exit is stale
             counters.batches.incrementAndGet();
-            send(queue.add(new InvalidationQueue.Owed(r.batch(), r.replyTo(), true), all));
-        } else if (n instanceof MmuNotification.ClearYoung) {
-            MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
-            // Accessed bits are not tracked across nodes: a remote user never keeps a page young.
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), false));
-        } else if (n instanceof MmuNotification.TestYoung) {
-            MmuNotification.TestYoung q = (MmuNotification.TestYoung) n;
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), false));
-        } else if (n instanceof MmuNotification.Fenced) {
-            MmuNotification.Fenced f = (MmuNotification.Fenced) n;
-            if (f.subscription() < 0 || f.subscription() == subscription) {
-                counters.fencedByDeadline.incrementAndGet();
-                getContext().getLog().debug("attachment {} fenced: {}", attachment, f.reason());
-                importer.tell(new ToImporter.Fenced(attachment, f.reason()));
-                return tombstone();
-            }
+            send(queue.add(new InvalidationQueue.Owed(r.batch(), r.replyTo(), true),
+                    List.of(new Span(segment.start(), segment.end()))));
         }
-        // InvalidateEnd: nothing to do here; the mm parks faults on the range until the batch completes.
-        return this;
-    }
 
-    /** Whether an InvalidateStart covering {@code page} arrived after epoch {@code asked}. */
-    private boolean racedAStart(long asked, long page) {
-        for (Started s : recentStarts) {
-            if (s.epoch() > asked && Span.anyContains(s.spans(), page)) {
-                return true;
-            }
+        @Override
+        public boolean young(Range range, boolean clear) {
+            return false; // accessed bits are not tracked across nodes: a remote user never keeps a page young
         }
-        return false;
-    }
 
-    private void started(List<Span> spans) {
-        epoch++;
-        if (asking > 0) {
-            recentStarts.add(new Started(epoch, spans));
+        @Override
+        public void fenced(MmuNotification.Fenced f) {
+            counters.fencedByDeadline.incrementAndGet();
+            getContext().getLog().debug("attachment {} fenced: {}", attachment, f.reason());
+            importer.tell(new ToImporter.Fenced(attachment, f.reason()));
+            fencedNow = true;
         }
     }
 
@@ -348,14 +473,15 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         return out;
     }
 
-    /** One Invalidate in flight per importer (the queue decides); null: nothing to send now. */
+    /** At most the window's Invalidates in flight per importer (the queue decides); null: nothing to send now. */
     private void send(InvalidationQueue.Message m) {
         if (m == null) {
             return;
         }
         counters.invalidationsSent.incrementAndGet();
         counters.coalesced.addAndGet(m.owed().size() - 1);
-        counters.maxInFlight.accumulateAndGet(1, Math::max);
+        // Measured, not assumed: messages on the wire to this importer now that this one left.
+        counters.maxInFlight.accumulateAndGet(queue.inFlight(), Math::max);
         importer.tell(new ToImporter.Invalidate(attachment, m.id(), m.spans()));
     }
 
@@ -369,7 +495,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         forgetHandedOut(done);
         boolean released = false;
         for (InvalidationQueue.Owed o : done.owed()) {
-            o.replyTo().tell(NotifierReply.Ack.clean(subscription, o.batch()));
+            o.replyTo().tell(NotifierReply.Ack.clean(notifier.subscription(), o.batch()));
             released |= o.release();
         }
         if (released) {
@@ -437,6 +563,10 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
                 })
                 .onMessage(ToProxy.Fault.class, f -> {
                     importer.tell(new ToImporter.FaultDenied(f.attachment(), f.page(), "attachment is fenced"));
+                    return Behaviors.same();
+                })
+                .onMessage(ToProxy.WriteBack.class, w -> {
+                    counters.refusedWriteBacks.addAndGet(w.pages().size()); // lost with the attachment
                     return Behaviors.same();
                 })
                 .onMessageEquals(TombstoneExpired.INSTANCE, Behaviors::stopped)

@@ -16,6 +16,12 @@ public final class ExporterCounters {
     /** Fault answers sent (or, with a fault-reply delay, put on their way) to importers. */
     public final AtomicLong faultsAnswered = new AtomicLong();
     public final AtomicLong accesses = new AtomicLong();
+    /** Pages copied to importers that map by ranges. */
+    public final AtomicLong pagesCopied = new AtomicLong();
+    /** Copied pages whose changes came back and landed in their frame. */
+    public final AtomicLong writtenBack = new AtomicLong();
+    /** Written-back pages that arrived after the attachment was fenced: lost with it. */
+    public final AtomicLong refusedWriteBacks = new AtomicLong();
     public final AtomicLong staleAccesses = new AtomicLong();
     public final AtomicLong refusedAccesses = new AtomicLong();
     /** InvalidateStart/Release messages the mms sent to attachments (local batches). */
@@ -28,7 +34,10 @@ public final class ExporterCounters {
     public final AtomicLong fencedByDeadline = new AtomicLong();
     public final AtomicLong fencedByNodeLoss = new AtomicLong();
     public final AtomicLong detached = new AtomicLong();
-    /** Most Invalidate messages ever in flight to one importer at once: 1 by construction. */
+    /**
+     * Most Invalidate messages ever in flight to one importer at once, counted from sends and acks (the setting
+     * {@code cluster.invalidations-in-flight} bounds it; 1 by default).
+     */
     public final AtomicLong maxInFlight = new AtomicLong();
     private final Histogram ackLatencyMicros = new Histogram(60_000_000L, 3);
 

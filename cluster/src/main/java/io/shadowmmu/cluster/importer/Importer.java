@@ -8,19 +8,27 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
 import io.shadowmmu.cluster.protocol.AccessResult;
+import io.shadowmmu.cluster.protocol.PageCopy;
+import io.shadowmmu.cluster.protocol.PageWrite;
 import io.shadowmmu.cluster.protocol.Span;
 import io.shadowmmu.cluster.protocol.ToExporter;
 import io.shadowmmu.cluster.protocol.ToImporter;
 import io.shadowmmu.cluster.protocol.ToProxy;
 import io.shadowmmu.config.Variant;
+import io.shadowmmu.hostmm.events.AgentIds;
+import io.shadowmmu.hostmm.host.HostCommand;
+import io.shadowmmu.hostmm.file.MemFile;
+import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * One attachment of a segment exported by another node (XPMEM attach): the importer table (page -> remote frame
@@ -35,6 +43,13 @@ import java.util.Map;
  * <p>Fenced (no ack in time, the exporter's node gone, the process exited): drop everything and attach again after
  * a growing back-off. A refused attach (no such segment, or its process exited) is final. Accesses while detached
  * are refused, not queued.
+ *
+ * <p>Copying ({@link #copying}): the segment is mapped by ranges. A miss fetches the run of missing pages around it
+ * (up to a block) in one {@link ToProxy.FetchRange}; the copies live in frames of this node (a local file's page
+ * cache, see {@link LocalCopies}), and a hit reads or writes them with no message at all. An invalidation drops the
+ * copies it names and sends back what they wrote ({@link ToProxy.WriteBack}) just before the ack, so the data lands
+ * in the exporter's frames before the mm may free or move them. A fence drops the copies unwritten: the writes made
+ * since the last invalidation are lost with the attachment (the exporter assumes its frames were written).
  */
 public final class Importer extends AbstractBehavior<ToImporter> {
 
@@ -55,9 +70,12 @@ public final class Importer extends AbstractBehavior<ToImporter> {
      * @param attached whether an attachment is live now
      * @param staleReplies fault answers thrown away because an invalidation overtook them
      * @param staleInstalled fault answers installed although stale (only under STALE_INFLIGHT_FAULT)
+     * @param entries translations held (copies, when copying)
+     * @param writtenBack copies sent back with changes (copying only)
      */
     public record Stats(boolean attached, long attaches, long hits, long faults, long staleReplies,
-                        long staleInstalled, long invalidations, long fences, long refused, int entries) {
+                        long staleInstalled, long invalidations, long fences, long refused, int entries,
+                        long writtenBack) {
     }
 
     private enum Reattach implements ToImporter {
@@ -68,6 +86,42 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     }
 
     private record Entry(int pfn, int generation, boolean writable) {
+    }
+
+    /**
+     * The local process {@code process} maps this importer's file at {@code hva} (see {@link ImportedRam}): the
+     * exporter's invalidations unmap its pages there before the copies go. Local only.
+     */
+    public record MappedBy(ActorRef<MmCommand> process, long hva) implements ToImporter {
+    }
+
+    /**
+     * A fault or access of the local process at {@code offset} into the imported window, held until the page's copy
+     * is in the local page cache, then forwarded to the process. Local only.
+     */
+    public record LocalFault(long offset, MmCommand command) implements ToImporter {
+    }
+
+    /** The file that holds the copies (null until the first attach created it). */
+    public record GetFile(ActorRef<FileAnswer> replyTo) implements ToImporter {
+    }
+
+    public record FileAnswer(MemFile file) {
+    }
+
+    private record LocallyUnmapped(long id) implements ToImporter {
+    }
+
+    private record FileReady(MemFile file, ToImporter.Attached attached) implements ToImporter {
+    }
+
+    /** What copying needs: this node's host (for the local file) and memory, and how many pages a miss fetches. */
+    public record Copying(ActorRef<HostCommand> host, PhysicalMemory memory, int blockPages) {
+        public Copying {
+            if (blockPages < 1) {
+                throw new IllegalArgumentException("blockPages = " + blockPages + ": at least one page");
+            }
+        }
     }
 
     private static final Duration ATTACH_RETRY = Duration.ofSeconds(5);
@@ -81,6 +135,24 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     private final Map<Long, Entry> table = new HashMap<>();
     /** Accesses waiting for a fault on their page. */
     private final Map<Long, List<Access>> waiting = new HashMap<>();
+    /** Copying only: pages a FetchRange in flight will bring. */
+    private final Set<Long> fetching = new HashSet<>();
+    private final Copying copying;
+    private LocalCopies copies;
+    private boolean creatingFile;
+    /** Local processes mapping the copies' file: each is unmapped before copies go. */
+    private final List<ActorRef<MmCommand>> mappers = new ArrayList<>();
+    /** Local faults waiting for a page's copy, by page offset into the segment. */
+    private final Map<Long, List<MmCommand>> localWaiting = new HashMap<>();
+    /** Spans being unmapped from the local processes, by unmap id, and what to do when all answered. */
+    private final Map<Long, List<Span>> unmapping = new HashMap<>();
+    private final Map<Long, Runnable> afterUnmap = new HashMap<>();
+    private final Map<Long, Integer> unmapAnswers = new HashMap<>();
+    private long nextUnmap;
+    private boolean writable;
+    private boolean detaching;
+    /** Copying only: whether the fetch in flight starting at a page asked for write access. */
+    private final Map<Long, Boolean> lastFetchWrite = new HashMap<>();
     private long attachment = -1;
     private ActorRef<ToProxy> proxy;
     private long start;
@@ -114,12 +186,25 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         if (slowEvery < 1) {
             throw new IllegalArgumentException("slowEvery = " + slowEvery + ": must be at least 1");
         }
-        return Behaviors.setup(ctx -> new Importer(ctx, exporter, segment, ackDelay, slowEvery, backoff, variant));
+        return Behaviors.setup(ctx -> new Importer(ctx, exporter, segment, ackDelay, slowEvery, backoff, variant,
+                null));
+    }
+
+    /** An importer that maps the segment by ranges into local copies (see the class comment). */
+    public static Behavior<ToImporter> copying(ActorRef<ToExporter> exporter, long segment, Copying copying,
+                                               Duration ackDelay, int slowEvery, Duration backoff,
+                                               Variant variant) {
+        if (slowEvery < 1) {
+            throw new IllegalArgumentException("slowEvery = " + slowEvery + ": must be at least 1");
+        }
+        return Behaviors.setup(ctx -> new Importer(ctx, exporter, segment, ackDelay, slowEvery, backoff, variant,
+                copying));
     }
 
     private Importer(ActorContext<ToImporter> context, ActorRef<ToExporter> exporter, long segment,
-                     Duration ackDelay, int slowEvery, Duration backoff, Variant variant) {
+                     Duration ackDelay, int slowEvery, Duration backoff, Variant variant, Copying copying) {
         super(context);
+        this.copying = copying;
         this.exporter = exporter;
         this.segment = segment;
         this.ackDelay = ackDelay;
@@ -141,7 +226,19 @@ public final class Importer extends AbstractBehavior<ToImporter> {
                 .onMessage(ToImporter.Attached.class, this::onAttached)
                 .onMessage(ToImporter.AttachRefused.class, this::onRefused)
                 .onMessage(Access.class, this::onAccess)
+                .onMessage(FileReady.class, this::onFileReady)
+                .onMessage(MappedBy.class, m -> {
+                    mappers.add(m.process());
+                    return this;
+                })
+                .onMessage(LocalFault.class, this::onLocalFault)
+                .onMessage(LocallyUnmapped.class, this::onLocallyUnmapped)
+                .onMessage(GetFile.class, g -> {
+                    g.replyTo().tell(new FileAnswer(copies != null ? copies.file() : null));
+                    return this;
+                })
                 .onMessage(ToImporter.FaultGranted.class, this::onGranted)
+                .onMessage(ToImporter.PagesCopied.class, this::onCopied)
                 .onMessage(ToImporter.FaultDenied.class, this::onDenied)
                 .onMessage(ToImporter.Invalidate.class, this::onInvalidate)
                 .onMessage(AckLater.class, a -> {
@@ -164,7 +261,8 @@ public final class Importer extends AbstractBehavior<ToImporter> {
                 })
                 .onMessage(GetStats.class, g -> {
                     g.replyTo().tell(new Stats(attachment >= 0, attaches, hits, faults, staleReplies,
-                            staleInstalled, invalidations, fences, refused, table.size()));
+                            staleInstalled, invalidations, fences, refused,
+                            copies != null ? copies.size() : table.size(), copies != null ? copies.written() : 0));
                     return this;
                 })
                 .onMessageEquals(Detach.INSTANCE, this::onDetach)
@@ -185,14 +283,47 @@ public final class Importer extends AbstractBehavior<ToImporter> {
             a.proxy().tell(new ToProxy.Detach(a.attachment()));
             return this;
         }
+        if (copying != null && copies == null) {
+            // The copies need a local file of the segment's size first; the attachment waits for it.
+            if (!creatingFile) {
+                creatingFile = true;
+                getContext().ask(HostCommand.FileCreated.class, copying.host(), Duration.ofSeconds(30),
+                        replyTo -> new HostCommand.CreateFile("import-" + segment, a.length(), replyTo),
+                        (created, failure) -> new FileReady(created == null ? null : created.file(), a));
+            } else {
+                a.proxy().tell(new ToProxy.Detach(a.attachment()));
+            }
+            return this;
+        }
         attachment = a.attachment();
         proxy = a.proxy();
         start = a.start();
         length = a.length();
+        writable = a.writable();
         attaches++;
         failedAttempts = 0;
         getContext().watch(proxy);
+        if (copies != null) {
+            retryLocal(List.of(new Span(start, start + length)));
+        }
         return this;
+    }
+
+    private Behavior<ToImporter> onFileReady(FileReady f) {
+        creatingFile = false;
+        if (f.file() == null) {
+            gone = "no local file for the copies";
+            f.attached().proxy().tell(new ToProxy.Detach(f.attached().attachment()));
+            return this;
+        }
+        copies = new LocalCopies(f.file(), copying.memory(), AgentIds.next(), f.attached().start());
+        copying.memory().events().agentNamed(copiesAgent(), "copies of segment " + segment + " on "
+                + getContext().getSystem().address());
+        return onAttached(f.attached());
+    }
+
+    private long copiesAgent() {
+        return copies.agent();
     }
 
     /** The segment does not exist (or no longer: its process exited): final, as a failed xpmem_get. */
@@ -215,6 +346,9 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         }
         long va = start + a.offset();
         long page = va & ~(PhysicalMemory.PAGE_SIZE - 1);
+        if (copies != null) {
+            return onCopyAccess(a, va, page);
+        }
         Entry e = table.get(page);
         if (e != null && (!a.write() || e.writable())) {
             hits++;
@@ -257,6 +391,259 @@ public final class Importer extends AbstractBehavior<ToImporter> {
             }
         }
         return this;
+    }
+
+    // ---- copying: accesses, range faults -------------------------------------------------------------------------
+
+    private Behavior<ToImporter> onCopyAccess(Access a, long va, long page) {
+        if (copies.has(page, a.write())) {
+            hits++;
+            int word = (int) ((va & (PhysicalMemory.PAGE_SIZE - 1)) >>> 3);
+            a.replyTo().tell(AccessResult.ok(a.offset(), copies.access(page, word, a.write(), a.value())));
+            return this;
+        }
+        List<Access> queue = waiting.computeIfAbsent(page, k -> new ArrayList<>(2));
+        queue.add(a);
+        if (!fetching.contains(page)) {
+            fetch(page, a.write());
+        }
+        return this;
+    }
+
+    /**
+     * Fetches the run of pages around {@code page} that are neither copied nor being fetched, within its aligned
+     * block and the segment; a write to a read-only copy fetches that page alone (the read-only copy wrote nothing).
+     */
+    private void fetch(long page, boolean write) {
+        long pageSize = PhysicalMemory.PAGE_SIZE;
+        long first = page;
+        long last = page;
+        if (!copies.has(page, false)) {
+            long blockBytes = copying.blockPages() * pageSize;
+            long blockStart = start + ((page - start) / blockBytes) * blockBytes;
+            long blockEnd = Math.min(blockStart + blockBytes, start + length);
+            while (first - pageSize >= blockStart && free(first - pageSize)) {
+                first -= pageSize;
+            }
+            while (last + pageSize < blockEnd && free(last + pageSize)) {
+                last += pageSize;
+            }
+        }
+        int pages = (int) ((last - first) / pageSize) + 1;
+        for (long p = first; p <= last; p += pageSize) {
+            fetching.add(p);
+        }
+        faults++;
+        lastFetchWrite.put(first, write);
+        // mmu_interval_read_begin for a range: the sequence goes with the request and comes back with the answer.
+        proxy.tell(new ToProxy.FetchRange(attachment, first, pages, write, sequence));
+    }
+
+    private boolean free(long page) {
+        return !copies.has(page, false) && !fetching.contains(page);
+    }
+
+    private Behavior<ToImporter> onCopied(ToImporter.PagesCopied c) {
+        if (c.attachment() != attachment || copies == null) {
+            return this;
+        }
+        long pageSize = PhysicalMemory.PAGE_SIZE;
+        for (long p = c.firstPage(); p < c.firstPage() + c.pages() * pageSize; p += pageSize) {
+            fetching.remove(p);
+        }
+        boolean deniedWrite = deniedWrite(c);
+        lastFetchWrite.remove(c.firstPage());
+        boolean stale = c.sequence() != sequence;
+        if (stale && variant != Variant.STALE_INFLIGHT_FAULT) {
+            staleReplies++; // an invalidation overtook the copies: they may be of frames gone since
+        } else {
+            if (stale) {
+                staleInstalled++;
+            }
+            for (PageCopy copy : c.copies()) {
+                // A copy made meanwhile (writable, maybe written) stays; a read-only one may be upgraded.
+                boolean keep = copies.has(copy.page(), copy.writable());
+                if (!keep && !copies.install(copy)) {
+                    refuseWaiting(copy.page(), "out of memory on " + getContext().getSystem().address());
+                }
+            }
+            for (Long p : c.denied()) {
+                refuseWaiting(p, c.deniedReason());
+                failLocalWaiting(p, c.deniedReason(), deniedWrite);
+            }
+        }
+        // Everything waiting in the range runs again: hits now, or a fresh fetch (stale answers, upgrades).
+        for (long p = c.firstPage(); p < c.firstPage() + c.pages() * pageSize; p += pageSize) {
+            List<Access> queue = waiting.remove(p);
+            if (queue != null) {
+                for (Access a : queue) {
+                    onAccess(a);
+                }
+            }
+        }
+        retryLocal(List.of(new Span(c.firstPage(), c.firstPage() + c.pages() * pageSize)));
+        return this;
+    }
+
+    // ---- copying: the local processes mapping the copies (a VM's KVM behind them) --------------------------------
+
+    private Behavior<ToImporter> onLocalFault(LocalFault f) {
+        long page = start + f.offset();
+        if (detaching) {
+            failLocal(f.command(), "segment " + segment + " is being detached");
+            return this;
+        }
+        if (copies == null || length == 0) {
+            // Not attached yet: wait for the attach (retryLocal runs then).
+            localWaiting.computeIfAbsent(f.offset(), k -> new ArrayList<>(1)).add(f.command());
+            return this;
+        }
+        if (f.offset() < 0 || f.offset() >= length) {
+            failLocal(f.command(), "offset " + f.offset() + " is outside segment " + segment);
+            return this;
+        }
+        if (gone != null) {
+            failLocal(f.command(), "segment " + segment + " is gone: " + gone);
+            return this;
+        }
+        boolean write = isWrite(f.command());
+        if (attachment >= 0 && copies.has(page, write) && !beingUnmapped(page)) {
+            forwardLocal(page, f.command());
+            return this;
+        }
+        localWaiting.computeIfAbsent(f.offset(), k -> new ArrayList<>(1)).add(f.command());
+        if (attachment >= 0 && !beingUnmapped(page) && !fetching.contains(page)) {
+            fetch(page, write);
+        }
+        return this;
+    }
+
+    private static boolean isWrite(MmCommand c) {
+        return c instanceof MmCommand.GetUserPage ? ((MmCommand.GetUserPage) c).write()
+                : c instanceof MmCommand.Access && ((MmCommand.Access) c).write();
+    }
+
+    /** The copy is in the page cache: the process faults it in from there (our messages to it stay in order). */
+    private void forwardLocal(long page, MmCommand c) {
+        for (ActorRef<MmCommand> m : mappers) {
+            m.tell(c);
+            return;
+        }
+        failLocal(c, "no local process maps segment " + segment);
+    }
+
+    private void failLocal(MmCommand c, String why) {
+        if (c instanceof MmCommand.GetUserPage) {
+            MmCommand.GetUserPage g = (MmCommand.GetUserPage) c;
+            g.replyTo().tell(new io.shadowmmu.hostmm.mm.PageReply.Denied(g.va(), io.shadowmmu.hostmm.mm.Errno.SIGBUS,
+                    why));
+        } else if (c instanceof MmCommand.Access) {
+            MmCommand.Access a = (MmCommand.Access) c;
+            if (a.replyTo() != null) {
+                a.replyTo().tell(new io.shadowmmu.hostmm.mm.MmResult.Failed(io.shadowmmu.hostmm.mm.Errno.SIGBUS,
+                        why));
+            }
+        }
+    }
+
+    /** Runs the local faults waiting on pages in {@code spans} again. */
+    private void retryLocal(List<Span> spans) {
+        List<Long> offsets = new ArrayList<>();
+        for (Long o : localWaiting.keySet()) {
+            if (Span.anyContains(spans, start + o)) {
+                offsets.add(o);
+            }
+        }
+        for (Long o : offsets) {
+            for (MmCommand c : localWaiting.remove(o)) {
+                onLocalFault(new LocalFault(o, c));
+            }
+        }
+    }
+
+    private boolean beingUnmapped(long page) {
+        for (List<Span> spans : unmapping.values()) {
+            if (Span.anyContains(spans, page)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Unmaps the copies' pages in {@code spans} from every local process (their notifier zaps KVM's sptes and waits
+     * for its TLB flushes), then runs {@code then}; at once when no process maps the file. Local faults on those
+     * pages wait meanwhile.
+     */
+    private void unmapLocally(List<Span> spans, Runnable then) {
+        if (mappers.isEmpty() || copies == null) {
+            then.run();
+            return;
+        }
+        long id = nextUnmap++;
+        unmapping.put(id, spans);
+        afterUnmap.put(id, then);
+        unmapAnswers.put(id, mappers.size());
+        long from = Long.MAX_VALUE;
+        for (Span s : spans) {
+            from = Math.min(from, Math.max(0, (s.start() - start) / PhysicalMemory.PAGE_SIZE));
+        }
+        long fromIndex = from;
+        for (ActorRef<MmCommand> m : mappers) {
+            // Truncate's unmap from the first page named to the end of the file: more than asked, never less.
+            getContext().ask(io.shadowmmu.hostmm.mm.MmResult.class, m, Duration.ofSeconds(60),
+                    replyTo -> new MmCommand.UnmapFileRange(copies.file(), fromIndex, replyTo),
+                    (r, failure) -> new LocallyUnmapped(id));
+        }
+    }
+
+    private Behavior<ToImporter> onLocallyUnmapped(LocallyUnmapped u) {
+        Integer left = unmapAnswers.get(u.id());
+        if (left == null) {
+            return this;
+        }
+        if (left > 1) {
+            unmapAnswers.put(u.id(), left - 1);
+            return this;
+        }
+        unmapAnswers.remove(u.id());
+        List<Span> spans = unmapping.remove(u.id());
+        afterUnmap.remove(u.id()).run();
+        retryLocal(spans);
+        return this;
+    }
+
+    /** Whether the refused fetch asked for write access (then reads waiting on its pages may still succeed). */
+    private boolean deniedWrite(ToImporter.PagesCopied c) {
+        return lastFetchWrite.getOrDefault(c.firstPage(), false);
+    }
+
+    /** The local faults on a refused page fail (only the writes, when it was a write fetch: reads ask again). */
+    private void failLocalWaiting(long page, String why, boolean onlyWrites) {
+        List<MmCommand> queue = localWaiting.get(page - start);
+        if (queue == null) {
+            return;
+        }
+        Iterator<MmCommand> it = queue.iterator();
+        while (it.hasNext()) {
+            MmCommand c = it.next();
+            if (!onlyWrites || isWrite(c)) {
+                it.remove();
+                failLocal(c, why);
+            }
+        }
+        if (queue.isEmpty()) {
+            localWaiting.remove(page - start);
+        }
+    }
+
+    private void refuseWaiting(long page, String why) {
+        List<Access> queue = waiting.remove(page);
+        if (queue != null) {
+            for (Access a : queue) {
+                refuse(a, why);
+            }
+        }
     }
 
     private static boolean anyWrite(List<Access> accesses) {
@@ -309,6 +696,22 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         if (forAttachment != attachment) {
             return;
         }
+        if (copies != null) {
+            // Zap locally (KVM included), then write back what the copies wrote, then ack: the data is at the
+            // exporter before its mm goes on.
+            unmapLocally(inv.spans(), () -> {
+                if (forAttachment != attachment) {
+                    return; // fenced meanwhile: the fence dropped the copies
+                }
+                List<PageWrite> written = new ArrayList<>();
+                copies.drop(inv.spans(), written);
+                if (!written.isEmpty()) {
+                    proxy.tell(new ToProxy.WriteBack(attachment, written));
+                }
+                proxy.tell(new ToProxy.InvalidateAck(attachment, inv.invalidation()));
+            });
+            return;
+        }
         Iterator<Long> it = table.keySet().iterator();
         while (it.hasNext()) {
             if (Span.anyContains(inv.spans(), it.next())) {
@@ -323,6 +726,9 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     private void detached() {
         fences++;
         table.clear();
+        fetching.clear();
+        lastFetchWrite.clear();
+        boolean copying = copies != null;
         sequence++;
         for (List<Access> queue : waiting.values()) {
             for (Access a : queue) {
@@ -335,7 +741,16 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         }
         attachment = -1;
         proxy = null;
-        scheduleReattach();
+        if (copying) {
+            // The exporter gave up on us: what the copies wrote since is lost with them. The local processes let go
+            // of them first; attaching again waits for that.
+            unmapLocally(List.of(new Span(start, start + length)), () -> {
+                copies.dropAll(null);
+                scheduleReattach();
+            });
+        } else {
+            scheduleReattach();
+        }
     }
 
     /**
@@ -354,6 +769,30 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     }
 
     private Behavior<ToImporter> onDetach() {
+        if (copies != null && !mappers.isEmpty()) {
+            ActorRef<ToImporter> self = getContext().getSelf();
+            List<MmCommand> waitingLocal = new ArrayList<>();
+            localWaiting.values().forEach(waitingLocal::addAll);
+            localWaiting.clear();
+            for (MmCommand c : waitingLocal) {
+                failLocal(c, "segment " + segment + " was detached");
+            }
+            detaching = true;
+            // The local processes let go of the copies first; then the detach proper.
+            unmapLocally(List.of(new Span(start, start + length)), () -> {
+                mappers.clear();
+                self.tell(Detach.INSTANCE);
+            });
+            return this;
+        }
+        if (copies != null) {
+            List<PageWrite> written = new ArrayList<>();
+            copies.dropAll(proxy != null ? written : null);
+            if (!written.isEmpty()) {
+                proxy.tell(new ToProxy.WriteBack(attachment, written));
+            }
+            copying.host().tell(new HostCommand.DeleteFile(copies.file(), getContext().getSystem().ignoreRef()));
+        }
         if (proxy != null) {
             proxy.tell(new ToProxy.Detach(attachment));
         }

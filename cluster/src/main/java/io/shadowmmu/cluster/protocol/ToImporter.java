@@ -20,6 +20,14 @@ public interface ToImporter {
             implements ToImporter, CrossNode {
     }
 
+    /**
+     * Answer to {@link ToProxy.FetchRange}: the pages copied (a page the mm refused is left out and named in
+     * {@code denied} with why), with the sequence the importer sent.
+     */
+    record PagesCopied(long attachment, long firstPage, int pages, List<PageCopy> copies, List<Long> denied,
+                       String deniedReason, long sequence) implements ToImporter, CrossNode {
+    }
+
     record FaultDenied(long attachment, long page, String reason) implements ToImporter, CrossNode {
     }
 

@@ -23,6 +23,21 @@ public interface ToProxy {
                   ActorRef<AccessResult> replyTo) implements ToProxy, CrossNode {
     }
 
+    /**
+     * A miss in a copying importer: copy {@code pages} pages from {@code firstPage} (all inside the segment) and
+     * answer them in one {@link ToImporter.PagesCopied}. Faults a range, not a word: hits then stay on the importer.
+     */
+    record FetchRange(long attachment, long firstPage, int pages, boolean write, long sequence)
+            implements ToProxy, CrossNode {
+    }
+
+    /**
+     * What a copying importer wrote to pages it is dropping, sent just before the {@link InvalidateAck} (or the
+     * {@link Detach}) that drops them, so it lands in the exporter's frames before the mm may reuse them.
+     */
+    record WriteBack(long attachment, java.util.List<PageWrite> pages) implements ToProxy, CrossNode {
+    }
+
     /** The importer dropped everything invalidation {@code invalidation} named. */
     record InvalidateAck(long attachment, long invalidation) implements ToProxy, CrossNode {
     }

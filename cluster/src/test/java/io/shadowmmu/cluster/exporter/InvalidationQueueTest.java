@@ -42,4 +42,36 @@ class InvalidationQueueTest {
         assertThat(q.acked(first.id())).isNull();
         assertThat(q.next()).isNull();
     }
+
+    @Test
+    void inFlightCountsWhatWasSentAndNotAcked() {
+        InvalidationQueue q = new InvalidationQueue();
+        assertThat(q.inFlight()).isZero();
+        InvalidationQueue.Message first = q.add(owed(1), List.of(new Span(0, 1)));
+        assertThat(q.inFlight()).isEqualTo(1);
+        q.add(owed(2), List.of(new Span(4, 5)));
+        assertThat(q.inFlight()).isEqualTo(1);
+        q.acked(first.id());
+        assertThat(q.inFlight()).isZero();
+        assertThat(q.next()).isNotNull();
+        assertThat(q.inFlight()).isEqualTo(1);
+    }
+
+    @Test
+    void aWiderWindowLetsThatManyMessagesTravelAtOnce() {
+        InvalidationQueue q = new InvalidationQueue(2);
+        InvalidationQueue.Message first = q.add(owed(1), List.of(new Span(0, 1)));
+        InvalidationQueue.Message second = q.add(owed(2), List.of(new Span(4, 5)));
+        assertThat(second).isNotNull();
+        assertThat(q.inFlight()).isEqualTo(2);
+        assertThat(q.add(owed(3), List.of(new Span(8, 9)))).isNull();
+        // Acks may name any message on the wire; the one acked leaves the window and the queue follows.
+        assertThat(q.acked(second.id())).isSameAs(second);
+        assertThat(q.inFlight()).isEqualTo(1);
+        InvalidationQueue.Message third = q.next();
+        assertThat(third.owed()).extracting(InvalidationQueue.Owed::batch).containsExactly(3L);
+        assertThat(q.inFlight()).isEqualTo(2);
+        assertThat(q.acked(first.id())).isSameAs(first);
+        assertThat(q.acked(first.id())).isNull();
+    }
 }
