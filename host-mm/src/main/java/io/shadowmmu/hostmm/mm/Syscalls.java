@@ -238,21 +238,8 @@ final class Syscalls {
             replyTo.tell(new MmResult.Done(before - space.mappedPages()));
             return;
         }
-        Batch b = notifier.open(InvalidationEvent.CLEAR, anon, false, true);
-        if (b == null) {
-            gather.reset();
-            reap.accept(gather);
-            notifier.releaseNow(gather);
-            replyTo.tell(new MmResult.Done(before - space.mappedPages()));
-            return;
-        }
-        b.change = () -> {
-            gather.reset();
-            reap.accept(gather);
-            b.hold(gather);
-        };
-        b.onComplete.add(() -> {
-            if (!b.nacked) {
+        notifier.nonBlockingChangeThen(InvalidationEvent.CLEAR, anon, reap, applied -> {
+            if (applied) {
                 replyTo.tell(new MmResult.Done(before - space.mappedPages()));
             } else if (attempt >= MAX_REAP_ATTEMPTS) {
                 replyTo.tell(new MmResult.Failed(Errno.EAGAIN, "a subscriber refused non-blocking invalidation "

@@ -73,12 +73,12 @@ public final class Batch {
     /** Work that needs the held frames one last time (swap write-back), run just before they are released. */
     final List<Runnable> beforeRelease = new ArrayList<>();
     /** For barrier batches: the change to apply once everybody acked. */
-    public Runnable change;
+    Runnable change;
     long[] vas = new long[0];
     int[] pfns = new int[0];
     boolean changeApplied;
     boolean ended;
-    public boolean nacked;
+    boolean nacked;
     long earliestDeadlineNanos = Long.MAX_VALUE;
 
     Batch(long id, InvalidationEvent event, List<Range> ranges, boolean blockable, boolean barrier, long nowNanos) {
@@ -90,7 +90,7 @@ public final class Batch {
         this.startedNanos = nowNanos;
     }
 
-    public void hold(Gather gather) {
+    void hold(Gather gather) {
         vas = gather.copyVas();
         pfns = gather.copyPfns();
     }

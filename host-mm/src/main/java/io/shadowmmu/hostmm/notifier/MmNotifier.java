@@ -236,8 +236,32 @@ public final class MmNotifier {
         return b;
     }
 
+    /**
+     * A change that must not sleep, under a barrier whatever the strategy (the OOM reaper's
+     * {@code mmu_notifier_invalidate_range_start_nonblock}): applied once every overlapping subscriber acked, not
+     * at all when one refused. {@code then} hears whether it was applied, once the batch completed (at once when
+     * nobody overlaps; then the change is applied and its frames freed here).
+     */
+    public void nonBlockingChangeThen(InvalidationEvent event, List<Range> ranges, Consumer<Gather> apply,
+                                      Consumer<Boolean> then) {
+        Batch b = open(event, ranges, false, true);
+        if (b == null) {
+            gather.reset();
+            apply.accept(gather);
+            releaseNow(gather);
+            then.accept(true);
+            return;
+        }
+        b.change = () -> {
+            gather.reset();
+            apply.accept(gather);
+            b.hold(gather);
+        };
+        b.onComplete.add(() -> then.accept(!b.nacked));
+    }
+
     /** Tells every overlapping subscriber; null when none overlaps. */
-    public Batch open(InvalidationEvent event, List<Range> ranges, boolean blockable, boolean isBarrier) {
+    Batch open(InvalidationEvent event, List<Range> ranges, boolean blockable, boolean isBarrier) {
         Batch b = null;
         for (Subscription s : subscriptions.all()) {
             List<Range> mine = s.interest.clip(ranges);
