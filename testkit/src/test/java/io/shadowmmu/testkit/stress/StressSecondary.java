@@ -13,6 +13,7 @@ import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.notifier.AccessGrant;
 import io.shadowmmu.hostmm.notifier.Interest;
+import io.shadowmmu.hostmm.notifier.IntervalNotifier;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
 import io.shadowmmu.hostmm.notifier.Range;
@@ -23,10 +24,7 @@ import io.shadowmmu.testkit.fault.FaultPlan;
 import io.shadowmmu.testkit.fault.FaultyLink;
 
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.HashSet;
-import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -39,7 +37,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * its own oracle agent: a crash revokes the old one's translations ({@code PreRestart}), and a late fence of the old
  * subscription cannot touch the new one's.
  */
-final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
+final class StressSecondary extends AbstractBehavior<StressSecondary.Command> implements IntervalNotifier.Handler {
     sealed interface Command {
     }
 
@@ -92,11 +90,8 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
     private final ActorRef<MmuNotification> endpoint;
     private final ActorRef<MmCommand.Registered> registrations;
     private final TranslationCache translations;
-    private final Map<Long, List<Range>> inProgress = new HashMap<>();
+    private final IntervalNotifier<Void> notifier = new IntervalNotifier<>(0, null);
     private final Set<Long> faulting = new HashSet<>();
-    private long sequence;
-    private long subscription = -1;
-    private AccessGrant grant;
     private boolean released;
 
     /**
@@ -145,7 +140,10 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
         return newReceiveBuilder()
                 .onMessage(Burst.class, this::onBurst)
                 .onMessage(Paged.class, this::onPaged)
-                .onMessage(Notified.class, n -> onNotification(n.notification()))
+                .onMessage(Notified.class, n -> {
+                    notifier.dispatch(n.notification(), this);
+                    return this;
+                })
                 .onMessage(Registered.class, this::onRegistered)
                 .onMessageEquals(Reregister.INSTANCE, () -> {
                     register();
@@ -164,17 +162,13 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
     }
 
     private Behavior<Command> onRegistered(Registered r) {
-        MmCommand.Registered reg = r.registration();
-        subscription = reg.subscription();
-        grant = reg.grant();
-        for (MmCommand.InFlight f : reg.inFlight()) {
-            inProgress.put(f.batch(), f.ranges()); // its End follows like any other
-        }
+        notifier.registered(r.registration());
         return this;
     }
 
     private Behavior<Command> onBurst(Burst b) {
         int done = 0;
+        AccessGrant grant = notifier.grant();
         if (grant != null && !released) {
             if (!grant.enter()) {
                 translations.dropAll(); // revoked: the Fenced message is on its way
@@ -200,23 +194,24 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
             totals.hits.incrementAndGet();
             return;
         }
-        if (covered(page) || !faulting.add(page)) {
+        if (notifier.invalidating(page) || !faulting.add(page)) {
             return; // an invalidation of it is running, or its fault is on the way
         }
         totals.faults.incrementAndGet();
-        long sampled = sequence; // mmu_interval_read_begin
-        long asked = subscription;
+        long sampled = notifier.readBegin();
+        long asked = notifier.subscription();
         getContext().ask(PageReply.class, mm, FAULT_TIMEOUT, replyTo -> new MmCommand.GetUserPage(page, false,
                 replyTo), (reply, failure) -> new Paged(page, asked, sampled, reply));
     }
 
     private Behavior<Command> onPaged(Paged p) {
         faulting.remove(p.page());
-        if (!(p.reply() instanceof PageReply.Granted) || grant == null || p.subscription() != subscription) {
+        AccessGrant grant = notifier.grant();
+        if (!(p.reply() instanceof PageReply.Granted) || grant == null || p.subscription() != notifier.subscription()) {
             return this; // denied, or asked by an earlier registration (or incarnation)
         }
-        // mmu_interval_read_retry: an invalidation ran or is running since we asked.
-        if (p.sampledSeq() != sequence || covered(p.page())) {
+        // An invalidation ran or is running since we asked.
+        if (notifier.readRetry(p.sampledSeq(), p.page())) {
             totals.retries.incrementAndGet();
             return this;
         }
@@ -235,61 +230,32 @@ final class StressSecondary extends AbstractBehavior<StressSecondary.Command> {
         return this;
     }
 
-    private boolean covered(long page) {
-        for (List<Range> ranges : inProgress.values()) {
-            if (Range.anyContains(ranges, page)) {
-                return true;
-            }
-        }
+    @Override
+    public void invalidateStart(MmuNotification.InvalidateStart s) {
+        translations.drop(s.ranges());
+        s.replyTo().tell(NotifierReply.Ack.clean(s.subscription(), s.batch()));
+    }
+
+    @Override
+    public void release(MmuNotification.Release r) {
+        released = true;
+        translations.dropAll();
+        r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
+    }
+
+    @Override
+    public boolean young(Range range, boolean clear) {
         return false;
     }
 
-    private Behavior<Command> onNotification(MmuNotification n) {
-        if (n instanceof MmuNotification.Fenced) {
-            onFenced((MmuNotification.Fenced) n);
-            return this;
-        }
-        if (n.subscription() != subscription) {
-            return this; // for a registration that was fenced
-        }
-        if (n instanceof MmuNotification.InvalidateStart) {
-            MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) n;
-            inProgress.putIfAbsent(s.batch(), s.ranges()); // a duplicate changes nothing
-            translations.drop(s.ranges());
-            s.replyTo().tell(NotifierReply.Ack.clean(s.subscription(), s.batch()));
-        } else if (n instanceof MmuNotification.InvalidateEnd) {
-            if (inProgress.remove(((MmuNotification.InvalidateEnd) n).batch()) != null) {
-                sequence++;
-            }
-        } else if (n instanceof MmuNotification.Release) {
-            MmuNotification.Release r = (MmuNotification.Release) n;
-            released = true;
-            translations.dropAll();
-            r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
-        } else if (n instanceof MmuNotification.ClearYoung) {
-            MmuNotification.ClearYoung q = (MmuNotification.ClearYoung) n;
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), false));
-        } else if (n instanceof MmuNotification.TestYoung) {
-            MmuNotification.TestYoung q = (MmuNotification.TestYoung) n;
-            q.replyTo().tell(new NotifierReply.YoungReport(q.subscription(), q.request(), false));
-        }
-        return this;
-    }
-
-    private void onFenced(MmuNotification.Fenced f) {
+    @Override
+    public void fenced(MmuNotification.Fenced f) {
         if (f.subscription() < 0) {
             released = true; // the mm exited before we registered
             return;
         }
-        if (f.subscription() != subscription) {
-            return;
-        }
         totals.fences.incrementAndGet();
         translations.dropAll();
-        inProgress.clear();
-        sequence++; // anything sampled before the fence is stale
-        subscription = -1;
-        grant = null;
         getContext().scheduleOnce(refenceBackoff, getContext().getSelf(), Reregister.INSTANCE);
     }
 }
