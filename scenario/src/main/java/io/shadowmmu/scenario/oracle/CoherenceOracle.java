@@ -26,7 +26,7 @@ import java.util.concurrent.atomic.LongAdder;
  *   <li>I2, for agents bound to an address space ({@link #mirrors}): a translation installed to a frame that address
  *       space does not hold (no PTE of it maps the frame, and it did not just give the frame up under an invalidation
  *       still running), or still held once the invalidation that took the frame from that address space has
- *       completed while another address space's PTE maps the frame.</li>
+ *       completed while the frame lives on as another address space's private memory.</li>
  *   <li>I3: a frame is freed while some agent still holds a live translation to that generation of it, or a
  *       translation is installed for a frame generation that is not allocated (a stale grant installed).</li>
  *   <li>I4: an invalidation that never completes ({@link #checkLiveness}).</li>
@@ -165,8 +165,8 @@ public final class CoherenceOracle implements CoherenceEvents {
 
     /**
      * I2: {@code agent} is a secondary MMU of address space {@code mm} (an mm id): every translation it installs from
-     * now on must be of a frame that mm holds, and none may outlive the mm's hold on a frame that another address
-     * space maps. The host's own PTEs
+     * now on must be of a frame that mm holds, and none may outlive the mm's hold on a frame that lives on as another
+     * address space's private memory. The host's own PTEs
      * (reported under an agent that is never bound, with the mm id as space) say which frames an mm holds. Call it
      * before the agent's first install; an agent that is never bound is not checked for I2.
      */
@@ -414,9 +414,10 @@ public final class CoherenceOracle implements CoherenceEvents {
                 if (f.releasedBy != null) {
                     f.releasedBy.remove(Long.valueOf(mm));
                 }
-                if (held(f, mm, r.generation()) || !heldElsewhere(f, mm, r.generation())) {
-                    // Still the mm's, or nobody's: a frame on its way to being freed (swap cache, migration) is
-                    // judged by I3 when it is freed under the translation.
+                if (held(f, mm, r.generation()) || !privateElsewhere(f, mm, r.generation())) {
+                    // Still the mm's; or nobody's, a frame on its way to being freed (swap cache, migration); or a
+                    // page-cache page, which any mapper of the file may read: I3 judges it when it is freed under
+                    // the translation.
                     continue;
                 }
                 for (Iterator<Translation> it = f.live.iterator(); it.hasNext(); ) {
@@ -446,15 +447,22 @@ public final class CoherenceOracle implements CoherenceEvents {
         }
     }
 
-    /** Whether another address space's PTE maps this generation of the frame: it lives on outside {@code mm}. */
-    private boolean heldElsewhere(Frame f, long mm, int generation) {
+    /**
+     * Whether this generation of the frame lives on as another address space's private memory: another mm's PTE maps
+     * it, and it was allocated by an mm (by {@code mm} itself, or by one that maps it: an anonymous page shared
+     * copy-on-write after a fork, or a KSM page), not by a file for its page cache. Caller holds the frame's lock.
+     */
+    private boolean privateElsewhere(Frame f, long mm, int generation) {
+        boolean elsewhere = false;
+        boolean ownedByAnMm = f.owner == mm;
         for (int i = 0; i < f.live.size(); i++) {
             Translation t = f.live.get(i);
-            if (t.space() != mm && t.generation() == generation && !mirrors.containsKey(t.agent())) {
-                return true;
+            if (t.generation() == generation && !mirrors.containsKey(t.agent())) {
+                elsewhere |= t.space() != mm;
+                ownedByAnMm |= t.space() == f.owner;
             }
         }
-        return false;
+        return elsewhere && ownedByAnMm;
     }
 
     /**
