@@ -38,10 +38,21 @@ import java.util.function.BooleanSupplier;
  */
 public final class ClusterVmsScenario implements Scenario {
     private static final Duration STEP = Duration.ofSeconds(30);
-    private static final int NODES = 3;
-    private static final int VMS = 6;
-    private static final int GUEST_PAGES = 32;
     private static final int WORDS = 8;
+
+    /** {@code shadowmmu.cluster.vms-scenario}. */
+    private record Settings(int nodes, int vms, int guestPages, boolean leave, long defaultOps) {
+        static Settings read(io.shadowmmu.config.Settings settings) {
+            io.shadowmmu.config.ConfigReader r = settings.reader().section("cluster.vms-scenario");
+            int nodes = r.intBetween("nodes", 1, 9);
+            boolean leave = r.getBoolean("leave");
+            if (leave && nodes < 2) {
+                throw r.fail("leave", "needs at least two nodes (set leave = off for one)");
+            }
+            return new Settings(nodes, r.intBetween("vms", 1, 256), r.intBetween("guest-pages", 1, 1 << 16), leave,
+                    r.longAtLeast("default-ops", 1));
+        }
+    }
 
     @Override
     public String name() {
@@ -63,11 +74,12 @@ public final class ClusterVmsScenario implements Scenario {
     @Override
     public ScenarioResult run(ScenarioRun run) throws Exception {
         ClusterSettings cs = ClusterSettings.read(run.settings());
-        long ops = run.opsOr(20_000);
+        Settings sc = Settings.read(run.settings());
+        long ops = run.opsOr(sc.defaultOps());
         List<OracleSupport> oracles = new ArrayList<>();
         List<ClusterNode> nodes = new ArrayList<>();
         try {
-            for (int i = 0; i < NODES; i++) {
+            for (int i = 0; i < sc.nodes(); i++) {
                 OracleSupport o = i == 0 ? run.oracle() : OracleSupport.create(run.settings());
                 oracles.add(o);
                 NodeOptions options = NodeOptions.loopback(0, List.of())
@@ -81,12 +93,12 @@ public final class ClusterVmsScenario implements Scenario {
                 }
             }
             for (ClusterNode n : nodes) {
-                until(() -> n.seesUp(NODES), "node " + n.hostPort() + " sees every member up");
+                until(() -> n.seesUp(sc.nodes()), "node " + n.hostPort() + " sees every member up");
             }
             for (ClusterNode n : nodes) {
-                VmSharding.init(n, GUEST_PAGES);
+                VmSharding.init(n, sc.guestPages());
             }
-            return drive(run, ops, nodes, oracles);
+            return drive(run, sc, ops, nodes, oracles);
         } finally {
             for (ClusterNode n : nodes) {
                 n.close();
@@ -107,16 +119,16 @@ public final class ClusterVmsScenario implements Scenario {
         final Map<String, Long> perNode = new HashMap<>();
     }
 
-    private ScenarioResult drive(ScenarioRun run, long ops, List<ClusterNode> nodes, List<OracleSupport> oracles)
-            throws Exception {
+    private ScenarioResult drive(ScenarioRun run, Settings sc, long ops, List<ClusterNode> nodes,
+                                 List<OracleSupport> oracles) throws Exception {
         ClusterNode driver = nodes.get(0);
-        ClusterNode leaving = nodes.get(NODES - 1);
-        String leavingAt = leaving.hostPort();
+        ClusterNode leaving = sc.leave() ? nodes.get(sc.nodes() - 1) : null;
+        String leavingAt = leaving == null ? "none" : leaving.hostPort();
         Totals t = new Totals();
         long started = System.nanoTime();
         CompletableFuture<Void> done = CompletableFuture.runAsync(() -> {
             try {
-                workload(run, ops, driver, leaving, t);
+                workload(run, sc, ops, driver, leaving, t);
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
@@ -129,7 +141,7 @@ public final class ClusterVmsScenario implements Scenario {
         List<HostCommand.AuditReport> audits = new ArrayList<>();
         long leaked = 0;
         boolean clean = true;
-        for (int i = 0; i < NODES - 1; i++) {
+        for (int i = 0; i < (leaving == null ? sc.nodes() : sc.nodes() - 1); i++) {
             ClusterNode n = nodes.get(i);
             HostCommand.AuditReport audit = AskPattern.<HostCommand, HostCommand.AuditReport>ask(n.hostActor(),
                     HostCommand.Audit::new, STEP, n.system().scheduler()).toCompletableFuture().get();
@@ -138,7 +150,7 @@ public final class ClusterVmsScenario implements Scenario {
             leaked += audit.leaked();
             clean &= audit.clean();
         }
-        for (int i = 1; i < NODES; i++) {
+        for (int i = 1; i < sc.nodes(); i++) {
             if (oracles.get(i).oracle() == null) {
                 continue;
             }
@@ -150,8 +162,8 @@ public final class ClusterVmsScenario implements Scenario {
         double seconds = elapsedNanos / 1e9;
         ScenarioResult r = new ScenarioResult()
                 .put("ops", ops)
-                .put("nodes", NODES)
-                .put("vms.count", VMS)
+                .put("nodes", sc.nodes())
+                .put("vms.count", sc.vms())
                 .put("accesses.ok", t.ok.get())
                 .put("accesses.faults", t.faults.get())
                 .put("accesses.lost", t.lost.get())
@@ -162,31 +174,33 @@ public final class ClusterVmsScenario implements Scenario {
                 .put("leftNode", leavingAt)
                 .put("frames.leaked", leaked);
         r.line(String.format("%d nodes, %d VMs placed by sharding on %d nodes: %,d guest accesses (%,d ok, %,d"
-                        + " faults, %,d lost, %,d wrong) in %.1f s", NODES, VMS, t.perNode.size(), ops, t.ok.get(),
+                        + " faults, %,d lost, %,d wrong) in %.1f s", sc.nodes(), sc.vms(), t.perNode.size(), ops,
+                t.ok.get(),
                 t.faults.get(), t.lost.get(), t.wrong.get(), seconds));
-        r.line(String.format("node %s left halfway: %d VM moves seen", leavingAt, t.moves.get()));
+        r.line(leaving == null ? "no node left" : String.format("node %s left halfway: %d VM moves seen", leavingAt,
+                t.moves.get()));
         r.line(String.format("frames: %d leaked, audits of the %d remaining nodes %s", leaked, audits.size(),
                 clean ? "clean" : "FAILED"));
         return r;
     }
 
     /** Runs on a plain thread: rounds of one access per VM, waiting for each round (never on an actor's thread). */
-    private static void workload(ScenarioRun run, long ops, ClusterNode driver, ClusterNode leaving, Totals t)
-            throws Exception {
+    private static void workload(ScenarioRun run, Settings sc, long ops, ClusterNode driver, ClusterNode leaving,
+                                 Totals t) throws Exception {
         SplittableRandom random = new SplittableRandom(run.seed());
         Map<String, Map<Long, Long>> model = new HashMap<>();
         Map<String, String> placed = new HashMap<>();
-        boolean left = false;
+        boolean left = leaving == null;
         while (t.done.get() < ops) {
             if (!left && t.done.get() >= ops / 2) {
                 left = true;
                 leaving.close();
-                until(() -> driver.seesUp(NODES - 1), "node " + leaving.hostPort() + " is gone");
+                until(() -> driver.seesUp(sc.nodes() - 1), "node " + leaving.hostPort() + " is gone");
             }
             List<CompletionStage<VmEntity.Touched>> round = new ArrayList<>();
             List<long[]> asked = new ArrayList<>();
-            for (int v = 0; v < VMS; v++) {
-                long gfn = random.nextInt(GUEST_PAGES);
+            for (int v = 0; v < sc.vms(); v++) {
+                long gfn = random.nextInt(sc.guestPages());
                 int word = random.nextInt(WORDS);
                 boolean write = random.nextInt(10) < 3;
                 long value = random.nextLong();
@@ -194,7 +208,7 @@ public final class ClusterVmsScenario implements Scenario {
                 round.add(VmSharding.vm(driver, "vm-" + v).ask(
                         replyTo -> new VmEntity.Touch(gfn, word, write, value, replyTo), STEP));
             }
-            for (int v = 0; v < VMS; v++) {
+            for (int v = 0; v < sc.vms(); v++) {
                 t.done.incrementAndGet();
                 VmEntity.Touched r;
                 try {
