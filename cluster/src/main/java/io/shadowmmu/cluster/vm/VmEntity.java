@@ -112,6 +112,7 @@ public final class VmEntity {
     private static Behavior<Command> running(ActorContext<Command> ctx, String vm, ActorRef<MmCommand> process,
                                              PhysicalMemory memory, KvmView view, ActorRef<KvmCommand> kvm) {
         String node = ctx.getSystem().address().hostPort();
+        long[] value = new long[1]; // what the last access read or wrote: the hit path allocates nothing
         return Behaviors.receive(Command.class)
                 .onMessage(Touch.class, t -> {
                     long gpa = t.gfn() << PhysicalMemory.PAGE_SHIFT;
@@ -119,10 +120,9 @@ public final class VmEntity {
                         t.replyTo().tell(new Touched(vm, node, 0, false, "gfn " + t.gfn() + " is outside RAM"));
                         return Behaviors.same();
                     }
-                    Long hit = hit(view, memory, t);
-                    if (hit != null) {
-                        // The guest's TLB-hit path: the local frame, no message.
-                        t.replyTo().tell(new Touched(vm, node, hit, false, null));
+                    if (hit(view, memory, t, value)) {
+                        // The guest's hit path: the local frame, nothing allocated but the reply to the driver.
+                        t.replyTo().tell(new Touched(vm, node, value[0], false, null));
                         return Behaviors.same();
                     }
                     ctx.ask(KvmCommand.FaultReply.class, kvm, Duration.ofSeconds(30),
@@ -132,10 +132,10 @@ public final class VmEntity {
                 })
                 .onMessage(Faulted.class, f -> {
                     Touch t = f.touch();
-                    Long value = f.reply() instanceof KvmCommand.Resolved ? hit(view, memory, t) : null;
-                    if (value != null) {
-                        t.replyTo().tell(new Touched(vm, node, value, true, null));
-                    } else if (f.reply() instanceof KvmCommand.Resolved) {
+                    boolean resolved = f.reply() instanceof KvmCommand.Resolved;
+                    if (resolved && hit(view, memory, t, value)) {
+                        t.replyTo().tell(new Touched(vm, node, value[0], true, null));
+                    } else if (resolved) {
                         ctx.getSelf().tell(t); // zapped again before we used it: walk again
                     } else {
                         t.replyTo().tell(new Touched(vm, node, 0, true, "fault not resolved: " + f.reply()));
@@ -150,26 +150,28 @@ public final class VmEntity {
     }
 
     /**
-     * The hardware walk and access, inside KVM's grant (a fenced registration voids every spte): the value, or null
-     * on a miss (no spte, read-only for a write, or the entry changed under the walk).
+     * The hardware walk and access, inside KVM's grant (a fenced registration voids every spte): true with the value
+     * in {@code value[0]}, or false on a miss (no spte, read-only for a write, or the entry changed under the walk).
      */
-    private static Long hit(KvmView view, PhysicalMemory memory, Touch t) {
+    private static boolean hit(KvmView view, PhysicalMemory memory, Touch t, long[] value) {
         AccessGrant grant = view.grant();
         if (grant == null || !grant.enter()) {
-            return null;
+            return false;
         }
         try {
             long gpa = t.gfn() << PhysicalMemory.PAGE_SHIFT;
             long spte = view.lookup(0, gpa);
             if (spte == Spte.NONE || (t.write() && !Spte.writable(spte)) || !view.markUsed(0, gpa, spte, t.write())) {
-                return null;
+                return false;
             }
             int pfn = Spte.pfn(spte);
             if (t.write()) {
                 memory.write(pfn, t.word(), t.value());
-                return t.value();
+                value[0] = t.value();
+            } else {
+                value[0] = memory.read(pfn, t.word());
             }
-            return memory.read(pfn, t.word());
+            return true;
         } finally {
             grant.exit();
         }
