@@ -111,7 +111,8 @@ public final class VmEntity {
 
     private static Behavior<Command> running(ActorContext<Command> ctx, String vm, ActorRef<MmCommand> process,
                                              PhysicalMemory memory, KvmView view, ActorRef<KvmCommand> kvm) {
-        String node = ctx.getSystem().address().hostPort();
+        akka.actor.Address address = ctx.getSystem().address();
+        String node = address.getHost().get() + ":" + address.getPort().get(); // as ClusterNode.hostPort()
         long[] value = new long[1]; // what the last access read or wrote: the hit path allocates nothing
         return Behaviors.receive(Command.class)
                 .onMessage(Touch.class, t -> {
