@@ -18,7 +18,10 @@ import io.shadowmmu.config.Variant;
 import io.shadowmmu.hostmm.events.AgentIds;
 import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.file.MemFile;
+import io.shadowmmu.hostmm.mm.Errno;
 import io.shadowmmu.hostmm.mm.MmCommand;
+import io.shadowmmu.hostmm.mm.MmResult;
+import io.shadowmmu.hostmm.mm.PageReply;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 
 import java.time.Duration;
@@ -144,11 +147,8 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     private final List<ActorRef<MmCommand>> mappers = new ArrayList<>();
     /** Local faults waiting for a page's copy, by page offset into the segment. */
     private final Map<Long, List<MmCommand>> localWaiting = new HashMap<>();
-    /** Spans being unmapped from the local processes, by unmap id, and what to do when all answered. */
-    private final Map<Long, List<Span>> unmapping = new HashMap<>();
-    private final Map<Long, Runnable> afterUnmap = new HashMap<>();
-    private final Map<Long, Integer> unmapAnswers = new HashMap<>();
-    private long nextUnmap;
+    /** Unmaps of copied pages from the local processes in progress. */
+    private final LocalUnmaps unmaps = new LocalUnmaps();
     private boolean writable;
     private boolean detaching;
     /** Copying only: whether the fetch in flight starting at a page asked for write access. */
@@ -535,12 +535,12 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     private void failLocal(MmCommand c, String why) {
         if (c instanceof MmCommand.GetUserPage) {
             MmCommand.GetUserPage g = (MmCommand.GetUserPage) c;
-            g.replyTo().tell(new io.shadowmmu.hostmm.mm.PageReply.Denied(g.va(), io.shadowmmu.hostmm.mm.Errno.SIGBUS,
+            g.replyTo().tell(new PageReply.Denied(g.va(), Errno.SIGBUS,
                     why));
         } else if (c instanceof MmCommand.Access) {
             MmCommand.Access a = (MmCommand.Access) c;
             if (a.replyTo() != null) {
-                a.replyTo().tell(new io.shadowmmu.hostmm.mm.MmResult.Failed(io.shadowmmu.hostmm.mm.Errno.SIGBUS,
+                a.replyTo().tell(new MmResult.Failed(Errno.SIGBUS,
                         why));
             }
         }
@@ -562,12 +562,7 @@ public final class Importer extends AbstractBehavior<ToImporter> {
     }
 
     private boolean beingUnmapped(long page) {
-        for (List<Span> spans : unmapping.values()) {
-            if (Span.anyContains(spans, page)) {
-                return true;
-            }
-        }
-        return false;
+        return unmaps.covers(page);
     }
 
     /**
@@ -580,10 +575,7 @@ public final class Importer extends AbstractBehavior<ToImporter> {
             then.run();
             return;
         }
-        long id = nextUnmap++;
-        unmapping.put(id, spans);
-        afterUnmap.put(id, then);
-        unmapAnswers.put(id, mappers.size());
+        long id = unmaps.start(spans, then, mappers.size());
         long from = Long.MAX_VALUE;
         for (Span s : spans) {
             from = Math.min(from, Math.max(0, (s.start() - start) / PhysicalMemory.PAGE_SIZE));
@@ -591,25 +583,17 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         long fromIndex = from;
         for (ActorRef<MmCommand> m : mappers) {
             // Truncate's unmap from the first page named to the end of the file: more than asked, never less.
-            getContext().ask(io.shadowmmu.hostmm.mm.MmResult.class, m, Duration.ofSeconds(60),
+            getContext().ask(MmResult.class, m, Duration.ofSeconds(60),
                     replyTo -> new MmCommand.UnmapFileRange(copies.file(), fromIndex, replyTo),
                     (r, failure) -> new LocallyUnmapped(id));
         }
     }
 
     private Behavior<ToImporter> onLocallyUnmapped(LocallyUnmapped u) {
-        Integer left = unmapAnswers.get(u.id());
-        if (left == null) {
-            return this;
+        List<Span> spans = unmaps.answered(u.id());
+        if (spans != null) {
+            retryLocal(spans);
         }
-        if (left > 1) {
-            unmapAnswers.put(u.id(), left - 1);
-            return this;
-        }
-        unmapAnswers.remove(u.id());
-        List<Span> spans = unmapping.remove(u.id());
-        afterUnmap.remove(u.id()).run();
-        retryLocal(spans);
         return this;
     }
 

@@ -13,6 +13,8 @@ import io.shadowmmu.cluster.node.RemoteImport;
 import io.shadowmmu.cluster.protocol.AccessResult;
 import io.shadowmmu.cluster.protocol.ToExporter;
 import io.shadowmmu.cluster.protocol.ToImporter;
+import io.shadowmmu.cluster.vm.VmEntity;
+import io.shadowmmu.cluster.vm.VmSharding;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.config.SettingsException;
 import io.shadowmmu.emulator.Main;
@@ -76,6 +78,19 @@ public final class NodeCommand implements java.util.concurrent.Callable<Integer>
     @Option(names = "--tls-password", paramLabel = "PASSWORD", description = "Password of both stores.")
     String tlsPassword;
 
+    @Option(names = "--host-vms",
+            description = "Host VMs placed by Cluster Sharding on this node (guest RAM: cluster.vms-scenario.guest-pages).")
+    boolean hostVms;
+
+    @Option(names = "--await-members", paramLabel = "N",
+            description = "Before touching VMs, wait until N members are up (default: ${DEFAULT-VALUE}).")
+    int awaitMembers = 1;
+
+    @Option(names = "--touch-vms", paramLabel = "N",
+            description = "Write then read word 0 of guest page 1 of VMs vm-0 .. vm-N-1 through sharding, printing"
+                    + " the node each runs on (with --host-vms on some node).")
+    int touchVms;
+
     @Option(names = "--run-for", paramLabel = "SECONDS", description = "Stop after this long (default: until killed).")
     long runForSeconds;
 
@@ -124,6 +139,14 @@ public final class NodeCommand implements java.util.concurrent.Callable<Integer>
             for (Import i : wanted) {
                 importAndRead(node, i, ackDelay, cs, settings);
             }
+            if (hostVms) {
+                VmSharding.init(node, settings.reader().section("cluster.vms-scenario").intBetween("guest-pages", 1,
+                        1 << 16));
+                System.out.println("hosting VMs");
+            }
+            if (touchVms > 0) {
+                touchVms(node);
+            }
             System.out.flush();
             CompletableFuture<?> terminated = node.system().getWhenTerminated().toCompletableFuture();
             if (runForSeconds > 0) {
@@ -136,6 +159,28 @@ public final class NodeCommand implements java.util.concurrent.Callable<Integer>
             node.system().getWhenTerminated().toCompletableFuture().get(STEP.toSeconds(), TimeUnit.SECONDS);
         }
         return 0;
+    }
+
+    /** On the command's own thread: waits for the members, then one write and one read per VM. */
+    private void touchVms(ClusterNode node) throws Exception {
+        long end = System.nanoTime() + STEP.toNanos();
+        while (!node.seesUp(awaitMembers)) {
+            if (System.nanoTime() > end) {
+                throw new java.util.concurrent.TimeoutException(awaitMembers + " members not up within " + STEP);
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
+        }
+        for (int v = 0; v < touchVms; v++) {
+            long value = 1000 + v;
+            var vm = VmSharding.vm(node, "vm-" + v);
+            vm.<VmEntity.Touched>ask(r -> new VmEntity.Touch(1, 0, true, value, r), STEP).toCompletableFuture()
+                    .get(STEP.toSeconds(), TimeUnit.SECONDS);
+            VmEntity.Touched read = vm.<VmEntity.Touched>ask(r -> new VmEntity.Touch(1, 0, false, 0, r), STEP)
+                    .toCompletableFuture().get(STEP.toSeconds(), TimeUnit.SECONDS);
+            System.out.println("vm " + read.vm() + " on " + read.node() + " read " + read.value()
+                    + (read.error() != null ? " error " + read.error() : ""));
+        }
+        System.out.flush();
     }
 
     private static long export(ClusterNode n, int pages) throws Exception {

@@ -31,6 +31,7 @@ public final class Scenarios {
         register(new GruScenario());
         register(new ScaleScenario());
         register(new io.shadowmmu.emulator.cluster.ClusterScenario());
+        register(new io.shadowmmu.emulator.cluster.ClusterVmsScenario());
     }
 
     private Scenarios() {
