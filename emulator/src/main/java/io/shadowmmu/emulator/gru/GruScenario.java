@@ -94,9 +94,13 @@ public final class GruScenario implements Scenario {
                 + " %,d drop-ins, %,d drop-in failures (host faults %,d, SIGSEGV %,d)", g.instructions(),
                 g.processes(), g.devices(), g.hits(), g.misses(), g.dropins(), g.dropinFailures(), g.hostFaults(),
                 g.segvs()));
-        r.line(String.format("flushes %,d (%,d entries), flush-handle waits %,d, context steals %,d%s",
-                g.flushes(), g.entriesFlushed(), g.handleWaits(), g.contextSteals(),
-                g.audit() == null ? "" : "; frames audit " + (g.audit().clean() ? "clean" : "FAILED")));
+        r.line(String.format("flushes %,d (%,d entries), flush-handle waits %,d (%,d acks after their handler),"
+                + " context steals %,d%s", g.flushes(), g.entriesFlushed(), g.handleWaits(), g.acksDeferred(),
+                g.contextSteals(), g.audit() == null ? "" : "; frames audit " + (g.audit().clean() ? "clean" : "FAILED")));
+        if (g.checkedReads() > 0) {
+            r.line(String.format("golden copies (I1): %,d device reads checked, %,d stale", g.checkedReads(),
+                    g.staleReads()));
+        }
         if (gru.churns() || !gru.slowAck().isZero()) {
             String when = !gru.churns() ? "off" : gru.contextChurn() == 1 ? "at every wait for an invalidation"
                     : "at every " + ordinal(gru.contextChurn()) + " wait for an invalidation";

@@ -13,12 +13,17 @@ import java.util.List;
  * @param registrations         notifier registrations the devices completed
  * @param registrationsInFlight registrations handed at least one invalidation in flight
  * @param slowAcks              invalidations the slow-ack subscriber held open (gru.slow-ack)
+ * @param acksDeferred          invalidation starts acknowledged after their handler, once flushes that waited for a
+ *                              flush handle ran
+ * @param checkedReads          loads and AMOs the processes checked against their golden copies (I1)
+ * @param staleReads            of those, the ones that returned stale data (reported to the oracle as I1)
  */
 public record GruResult(int devices, int processes, long contexts, long instructions, long hits, long misses,
                         long dropins, long dropinFailures, long dropinWaits, long dropinDiscards, long flushes,
                         long entriesFlushed, long handleWaits, long contextSteals, long hostFaults, long segvs,
                         long deviceViolations, long churns, long registrations, long registrationsInFlight,
-                        long slowAcks, GruStressor.Counts stress, List<GruStats> perDevice,
+                        long slowAcks, long acksDeferred, long checkedReads, long staleReads,
+                        GruStressor.Counts stress, List<GruStats> perDevice,
                         HostCommand.AuditReport audit) {
 
     /** The counters under their JSON names (the CLI puts them under {@code gru.}), in a stable order. */
@@ -45,6 +50,9 @@ public record GruResult(int devices, int processes, long contexts, long instruct
         m.put("registrations", registrations);
         m.put("registrationsInFlight", registrationsInFlight);
         m.put("slowAcks", slowAcks);
+        m.put("acksDeferred", acksDeferred);
+        m.put("checkedReads", checkedReads);
+        m.put("staleReads", staleReads);
         m.put("stress.mprotects", stress.mprotects());
         m.put("stress.munmaps", stress.munmaps());
         m.put("stress.dontneeds", stress.dontneeds());
@@ -53,7 +61,8 @@ public record GruResult(int devices, int processes, long contexts, long instruct
     }
 
     static GruResult of(List<GruStats> devices, int processes, long instructions, long hostFaults, long segvs,
-                        long slowAcks, GruStressor.Counts stress, HostCommand.AuditReport audit) {
+                        long slowAcks, long checkedReads, long staleReads, GruStressor.Counts stress,
+                        HostCommand.AuditReport audit) {
         long contexts = 0;
         long hits = 0;
         long misses = 0;
@@ -69,6 +78,7 @@ public record GruResult(int devices, int processes, long contexts, long instruct
         long churns = 0;
         long registrations = 0;
         long registrationsInFlight = 0;
+        long acksDeferred = 0;
         for (GruStats s : devices) {
             contexts += s.opened();
             hits += s.hits();
@@ -85,9 +95,11 @@ public record GruResult(int devices, int processes, long contexts, long instruct
             churns += s.churns();
             registrations += s.registrations();
             registrationsInFlight += s.registrationsInFlight();
+            acksDeferred += s.acksDeferred();
         }
         return new GruResult(devices.size(), processes, contexts, instructions, hits, misses, dropins, failures,
                 waits, discards, flushes, flushed, handleWaits, steals, hostFaults, segvs, violations, churns,
-                registrations, registrationsInFlight, slowAcks, stress, List.copyOf(devices), audit);
+                registrations, registrationsInFlight, slowAcks, acksDeferred, checkedReads, staleReads, stress,
+                List.copyOf(devices), audit);
     }
 }

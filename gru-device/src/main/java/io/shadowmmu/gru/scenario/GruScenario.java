@@ -104,6 +104,8 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
     private long instructions;
     private long hostFaults;
     private long segvs;
+    private long checkedReads;
+    private long staleReads;
 
     public static Behavior<Command> create(HostContext host, Params params, ActorRef<GruResult> replyTo) {
         return Behaviors.setup(ctx -> new GruScenario(ctx, host, null, params, replyTo));
@@ -226,14 +228,17 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
         GruSettings gru = params.gru();
         ActorRef<GruProcess.Result> finishedRef = getContext().messageAdapter(GruProcess.Result.class, Finished::new);
         long each = params.instructions() / processes.length;
+        // I1 needs word contents, and is the oracle's: checked in check mode with FULL contents only.
+        io.shadowmmu.hostmm.events.CoherenceEvents golden = host.memory().checkMode()
+                && host.memory().contentMode() == io.shadowmmu.config.ContentMode.FULL ? host.memory().events() : null;
         List<GruStressor.Target> targets = new ArrayList<>();
         for (int p = 0; p < processes.length; p++) {
             long share = p == 0 ? params.instructions() - each * (processes.length - 1) : each;
             HostCommand.ProcessSpawned proc = processes[p];
-            getContext().spawn(GruProcess.create(devices.get(p % devices.size()), proc.process(), proc.mm(),
-                    proc.name(), List.of(regions[p]), gru, params.seed() * 1_000_003L + p, share, params.stop(),
-                    finishedRef), "proc" + p);
-            targets.add(new GruStressor.Target(proc.process(), regions[p]));
+            ActorRef<GruProcess.Command> user = getContext().spawn(GruProcess.create(devices.get(p % devices.size()),
+                    proc.process(), proc.mm(), proc.name(), List.of(regions[p]), gru, params.seed() * 1_000_003L + p,
+                    share, params.stop(), golden, finishedRef), "proc" + p);
+            targets.add(new GruStressor.Target(proc.process(), regions[p], user));
         }
         if (params.stress()) {
             if (gru.slowAck().isZero()) {
@@ -254,6 +259,8 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
         instructions += f.result().instructions();
         hostFaults += f.result().hostFaults();
         segvs += f.result().segvs();
+        checkedReads += f.result().checkedReads();
+        staleReads += f.result().staleReads();
         if (++finished < processes.length) {
             return this;
         }
@@ -320,7 +327,7 @@ public final class GruScenario extends AbstractBehavior<GruScenario.Command> {
     private Behavior<Command> onAudited(Audited a) {
         deviceStats.sort((x, y) -> x.name().compareTo(y.name()));
         replyTo.tell(GruResult.of(deviceStats, processes.length, instructions, hostFaults, segvs,
-                slowCount == null ? 0 : slowCount.delayedAcks(), stress, a.report()));
+                slowCount == null ? 0 : slowCount.delayedAcks(), checkedReads, staleReads, stress, a.report()));
         return Behaviors.stopped();
     }
 }

@@ -50,6 +50,9 @@ class GruScenarioTest {
         assertThat(r.flushes()).isPositive();
         assertThat(r.stress().mprotects() + r.stress().munmaps()).isPositive();
         assertThat(r.deviceViolations()).isZero();
+        assertThat(r.checkedReads()).as("every process checks its device reads against its golden copy")
+                .isPositive();
+        assertThat(r.staleReads()).isZero();
         assertThat(events.installs()).isPositive();
         assertThat(events.violations()).as("device translations outlived their frames, or a device saw I3")
                 .isEmpty();
