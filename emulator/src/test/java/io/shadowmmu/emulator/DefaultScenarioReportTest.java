@@ -51,6 +51,30 @@ class DefaultScenarioReportTest {
     }
 
     @Test
+    void itReportsAccessesPerSecondAndAProfileThatAddsUp() {
+        long accesses = root.path("accesses").asLong();
+        long nanos = root.path("runningNanos").asLong();
+        assertThat(nanos).isPositive();
+        assertThat(root.path("accessesPerSecond").asDouble())
+                .isCloseTo(accesses * 1e9 / nanos, org.assertj.core.data.Percentage.withPercentage(0.01));
+        assertThat(run.out()).contains("guest accesses/s over the").contains("time profile (");
+        JsonNode profile = root.path("profile");
+        assertThat(profile.path("samples").asLong()).as("profile: %s", profile).isPositive();
+        assertThat(profile.path("threads").asInt()).isPositive();
+        JsonNode shares = profile.path("sharePercent");
+        double sum = 0;
+        for (String c : java.util.List.of("oracle", "vcpu", "kvm", "hostmm", "pressure", "stressors", "gru",
+                "other", "runtime", "idle")) {
+            assertThat(shares.has(c)).as("share of %s in %s", c, shares).isTrue();
+            assertThat(shares.path(c).asDouble()).isBetween(0.0, 100.0);
+            sum += shares.path(c).asDouble();
+        }
+        assertThat(sum).isCloseTo(100.0, org.assertj.core.data.Offset.offset(0.01));
+        // The guests ran for seconds: their own code shows in the samples.
+        assertThat(shares.path("vcpu").asDouble()).as("shares %s", shares).isPositive();
+    }
+
+    @Test
     void theDurationBoundsTheWorkloadThenTheRunQuiesces() {
         assertThat(root.path("duration_ms").asLong()).isEqualTo(3000);
         // The workload stops at the bound; setup, quiescing and the audit come on top, never instead.

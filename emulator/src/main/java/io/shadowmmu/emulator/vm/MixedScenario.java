@@ -7,6 +7,7 @@ import io.shadowmmu.emulator.gru.GruScenario;
 import io.shadowmmu.emulator.report.AckHistogram;
 import io.shadowmmu.emulator.report.Progress;
 import io.shadowmmu.emulator.report.Telemetry;
+import io.shadowmmu.emulator.report.TimeProfile;
 import io.shadowmmu.emulator.scenario.Awaiting;
 import io.shadowmmu.emulator.scenario.EmbeddedSystem;
 import io.shadowmmu.emulator.scenario.RunBound;
@@ -114,6 +115,7 @@ public final class MixedScenario implements Scenario {
         ActorSystem<MixedCoordinator.Command> system = ActorSystem.create(
                 MixedCoordinator.create(host, plan, liveVms, gru, bound, liveHost, outcome), "mixed",
                 EmbeddedSystem.config(settings));
+        TimeProfile profile = TimeProfile.start("mixed-akka.");
 
         Telemetry t = run.telemetry();
         VmRunner.series(t, liveVms);
@@ -132,6 +134,7 @@ public final class MixedScenario implements Scenario {
                             run.oracle().total(), liveVms.accesses(), liveHost.faults.get(),
                             liveHost.invalidations.get(), bound.reached() ? "  (quiescing)" : ""));
         } finally {
+            profile.close();
             t.clearGauges();
             system.terminate();
         }
@@ -150,6 +153,14 @@ public final class MixedScenario implements Scenario {
         GruScenario.report(r, o.gru(), GruSettings.read(run.settings()));
         host(r, o);
         r.put("ops", r.get("accesses"));
+        long accesses = (Long) r.get("accesses");
+        double perSecond = o.vms().runNanos() <= 0 ? 0.0 : accesses * 1e9 / o.vms().runNanos();
+        r.put("accessesPerSecond", perSecond).put("runningNanos", o.vms().runNanos());
+        r.line(String.format("%,.0f guest accesses/s over the %,d ms running phase", perSecond,
+                o.vms().runNanos() / 1_000_000));
+        Map<String, Object> shares = profile.result();
+        r.put("profile", shares);
+        r.line(TimeProfile.line(shares));
         r.put("mixed.hostMemoryBytes", hostMemory).put("mixed.guestTouchedBytes", touched);
         r.line(String.format("host memory %,d KiB for about %,d KiB touched by guests and devices (%.2fx)",
                 hostMemory >> 10, touched >> 10, (double) touched / hostMemory));
