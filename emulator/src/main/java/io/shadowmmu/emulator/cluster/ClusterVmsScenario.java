@@ -14,7 +14,7 @@ import io.shadowmmu.emulator.scenario.ScenarioResult;
 import io.shadowmmu.emulator.scenario.ScenarioRun;
 import io.shadowmmu.hostmm.events.Invariant;
 import io.shadowmmu.hostmm.host.HostCommand;
-import io.shadowmmu.testkit.oracle.Violation;
+import io.shadowmmu.scenario.oracle.Violation;
 
 import java.time.Duration;
 import java.util.ArrayList;

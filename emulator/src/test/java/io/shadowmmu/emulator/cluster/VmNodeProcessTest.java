@@ -8,7 +8,7 @@ import io.shadowmmu.cluster.vm.VmEntity;
 import io.shadowmmu.cluster.vm.VmSharding;
 import io.shadowmmu.config.Settings;
 import io.shadowmmu.emulator.Main;
-import io.shadowmmu.testkit.oracle.CoherenceOracle;
+import io.shadowmmu.scenario.oracle.CoherenceOracle;
 import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;

@@ -10,7 +10,7 @@ class TimeProfileTest {
 
     @Test
     void projectClassesAreChargedToTheirAgentClassByPackage() {
-        assertThat(TimeProfile.ofClass("io.shadowmmu.testkit.oracle.CoherenceOracle")).isEqualTo("oracle");
+        assertThat(TimeProfile.ofClass("io.shadowmmu.scenario.oracle.CoherenceOracle")).isEqualTo("oracle");
         assertThat(TimeProfile.ofClass("io.shadowmmu.scenario.oracle.CoherenceOracle")).isEqualTo("oracle");
         assertThat(TimeProfile.ofClass("io.shadowmmu.guest.vcpu.Vcpu")).isEqualTo("vcpu");
         assertThat(TimeProfile.ofClass("io.shadowmmu.guest.kvm.KvmPort")).isEqualTo("kvm");
