@@ -26,8 +26,7 @@ public final class AfterChangeTiming implements ChangeTiming {
         List<Range> changed = gather.ranges();
         Batch b = changed.isEmpty() ? null : notifier.open(event, List.copyOf(changed), blockable, false);
         if (b != null) {
-            b.hold(gather);
-            b.changeApplied = true;
+            b.applied(gather);
         }
         return b;
     }

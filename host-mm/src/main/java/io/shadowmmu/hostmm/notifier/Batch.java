@@ -95,6 +95,12 @@ public final class Batch {
         pfns = gather.copyPfns();
     }
 
+    /** The change ran outside the batch (no barrier): keep its gathered frames until every ack. */
+    void applied(Gather gather) {
+        hold(gather);
+        changeApplied = true;
+    }
+
     boolean allReplied() {
         for (Part p : parts.values()) {
             if (p.awaiting > 0) {

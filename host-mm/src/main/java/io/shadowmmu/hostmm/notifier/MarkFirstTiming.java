@@ -25,8 +25,7 @@ public final class MarkFirstTiming implements ChangeTiming {
         gather.reset();
         apply.accept(gather);
         if (b != null) {
-            b.hold(gather);
-            b.changeApplied = true;
+            b.applied(gather);
         }
         return b;
     }
