@@ -146,6 +146,8 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     private void addHandlers(HandlerTable<MmCommand> work, HandlerTable<MmCommand> refuse) {
         // The fault path first: it is the hot one.
         gated(work, refuse, MmCommand.Access.class, faults::access, m -> m.replyTo().tell(gone()));
+        gated(work, refuse, MmCommand.Accesses.class, faults::accesses, m -> m.replyTo().tell(gone()));
+        gated(work, refuse, FaultHandler.AccessesFrom.class, faults::resume, r -> r.cmd.replyTo().tell(gone()));
         gated(work, refuse, MmCommand.GetUserPage.class, faults::getUserPage,
                 g -> g.replyTo().tell(new PageReply.Denied(g.va(), Errno.ESRCH, gone().detail())));
         notifier.addHandlers(work);
