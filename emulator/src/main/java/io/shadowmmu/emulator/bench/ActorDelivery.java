@@ -86,7 +86,8 @@ final class ActorDelivery extends AbstractBehavior<ActorDelivery.Command> {
                     io.shadowmmu.hostmm.mm.Errno.EAGAIN, String.valueOf(failure))));
             int s = 0;
             for (Duration delay : kind.ackDelays) {
-                mm.tell(new MmCommand.Register(context.spawn(BenchSubscriber.create(delay), "sub-" + p + "-" + s++),
+                mm.tell(new MmCommand.Register(context.spawn(BenchSubscriber.create(delay, bench.ackTimer()),
+                        "sub-" + p + "-" + s++),
                         Interest.WHOLE_MM, 0, "bench-subscriber", null,
                         context.messageAdapter(MmCommand.Registered.class, Subscribed::new)));
             }

@@ -13,6 +13,8 @@ import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.host.HostContext;
 
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -25,6 +27,12 @@ public final class BenchHost implements AutoCloseable {
     private final HostContext host;
     private final ActorRef<HostCommand> hostActor;
     private final AtomicInteger names = new AtomicInteger();
+    /** Sends the delayed acknowledgements of sleeping bench subscribers (see {@link BenchSubscriber}). */
+    private final ScheduledExecutorService ackTimer = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "bench-ack-timer");
+        t.setDaemon(true);
+        return t;
+    });
 
     public BenchHost() {
         Settings settings = Settings.withOverrides(Map.of(
@@ -44,6 +52,10 @@ public final class BenchHost implements AutoCloseable {
         return hostActor;
     }
 
+    public ScheduledExecutorService ackTimer() {
+        return ackTimer;
+    }
+
     /** A top-level actor with a unique name. */
     public <T> ActorRef<T> spawn(Behavior<T> behavior, String name) {
         return system.systemActorOf(behavior, name + "-" + names.incrementAndGet(), Props.empty());
@@ -51,6 +63,7 @@ public final class BenchHost implements AutoCloseable {
 
     @Override
     public void close() {
+        ackTimer.shutdownNow();
         system.terminate();
         try {
             system.getWhenTerminated().toCompletableFuture().get();

@@ -6,24 +6,32 @@ import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
 
 import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A secondary MMU for the delivery comparison that holds nothing: atomic, it acknowledges inside its handler;
- * sleeping, it has the acknowledgement delivered by a timer after {@code ackDelay} and serves other messages meanwhile
- * (the actor model's version of a callback that sleeps).
+ * sleeping, it has the acknowledgement sent {@code ackDelay} later by {@code timer} and serves other messages
+ * meanwhile (the actor model's version of a callback that sleeps: a remote round trip, a vCPU shootdown).
+ *
+ * <p>The delay runs on a plain scheduled executor, not Akka's scheduler: with a 1 ms tick Akka's wheel fires a 1 ms
+ * timer after 1-3 ms (it checks new timers once per tick and rounds up), while the synchronous baseline's
+ * {@code Thread.sleep(1)} takes about 1.1 ms; the executor waits about as long as the sleep does, so both sides'
+ * subscribers take the same 1 ms (BENCHMARKS.md, issue 16).
  */
 final class BenchSubscriber {
     private BenchSubscriber() {
     }
 
-    static Behavior<MmuNotification> create(Duration ackDelay) {
-        return Behaviors.setup(ctx -> Behaviors.receive(MmuNotification.class)
+    static Behavior<MmuNotification> create(Duration ackDelay, ScheduledExecutorService timer) {
+        long delayNanos = ackDelay.toNanos();
+        return Behaviors.receive(MmuNotification.class)
                 .onMessage(MmuNotification.InvalidateStart.class, s -> {
                     NotifierReply ack = NotifierReply.Ack.clean(s.subscription(), s.batch());
-                    if (ackDelay.isZero()) {
+                    if (delayNanos == 0) {
                         s.replyTo().tell(ack);
                     } else {
-                        ctx.scheduleOnce(ackDelay, s.replyTo(), ack);
+                        timer.schedule(() -> s.replyTo().tell(ack), delayNanos, TimeUnit.NANOSECONDS);
                     }
                     return Behaviors.same();
                 })
@@ -32,6 +40,6 @@ final class BenchSubscriber {
                     return Behaviors.same();
                 })
                 .onMessage(MmuNotification.class, other -> Behaviors.same())
-                .build());
+                .build();
     }
 }

@@ -15,7 +15,9 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One of the delivery comparison's operations in a loop, as an actor: discard its own few pages (DONTNEED, replied
- * once every subscriber acknowledged) and write each again (refaults). A thread of the process, in actor form.
+ * once every subscriber acknowledged) and write each again (refaults). A thread of the process, in actor form. The
+ * writes go in one {@link MmCommand.Accesses} (one message and one reply for all of them, each still a fault of its
+ * own); the synchronous baseline makes one call per write, each under the mm's lock.
  */
 final class DeliveryWorker extends AbstractBehavior<MmResult> {
 
@@ -30,8 +32,11 @@ final class DeliveryWorker extends AbstractBehavior<MmResult> {
     private final AtomicBoolean stop;
     private final ActorRef<Done> done;
     private final Done doneMessage;
-    /** -1 while the DONTNEED is in flight, else the next page to write. */
-    private int page = -1;
+    private final long[] vas;
+    /** The value written to each page: its index. */
+    private final long[] values;
+    /** True while the DONTNEED is in flight, false while the writes are. */
+    private boolean discarding;
 
     static Behavior<MmResult> create(ActorRef<MmCommand> mm, long start, int pages, LongAdder completed,
                                      AtomicBoolean stop, ActorRef<Done> done, Done doneMessage) {
@@ -48,6 +53,12 @@ final class DeliveryWorker extends AbstractBehavior<MmResult> {
         this.stop = stop;
         this.done = done;
         this.doneMessage = doneMessage;
+        this.vas = new long[pages];
+        this.values = new long[pages];
+        for (int i = 0; i < pages; i++) {
+            vas[i] = start + i * PageTable.PAGE_SIZE;
+            values[i] = i;
+        }
         discard();
     }
 
@@ -57,7 +68,7 @@ final class DeliveryWorker extends AbstractBehavior<MmResult> {
     }
 
     private void discard() {
-        page = -1;
+        discarding = true;
         mm.tell(new MmCommand.MadviseDontneed(start, pages * PageTable.PAGE_SIZE, getContext().getSelf()));
     }
 
@@ -65,9 +76,9 @@ final class DeliveryWorker extends AbstractBehavior<MmResult> {
         if (!r.ok()) {
             throw new IllegalStateException("delivery worker: " + r);
         }
-        page++;
-        if (page < pages) {
-            mm.tell(new MmCommand.Access(start + page * PageTable.PAGE_SIZE, true, page, getContext().getSelf()));
+        if (discarding) {
+            discarding = false;
+            mm.tell(new MmCommand.Accesses(vas, true, values, getContext().getSelf()));
             return this;
         }
         completed.increment();

@@ -30,23 +30,7 @@ import java.util.concurrent.atomic.LongAdder;
  * and install the grant in its table. When the region is all faulted in, it discards it (DONTNEED, which this
  * subscriber acknowledges inside its handler) and starts over, so every fault is a fresh page.
  */
-final class FaultDriver extends AbstractBehavior<FaultDriver.Command> implements IntervalNotifier.Handler {
-
-    interface Command {
-    }
-
-    private record Subscribed(MmCommand.Registered registered) implements Command {
-    }
-
-    private record Paged(PageReply reply) implements Command {
-    }
-
-    private record Notified(MmuNotification notification) implements Command {
-    }
-
-    /** Every mm reply (mmap, DONTNEED, exit): one adapter per reply class, so the phase says which it is. */
-    private record Replied(MmResult result) implements Command {
-    }
+final class FaultDriver extends AbstractBehavior<Object> implements IntervalNotifier.Handler {
 
     private enum Phase { MAP, FAULT, ZAP, EXIT }
 
@@ -55,6 +39,12 @@ final class FaultDriver extends AbstractBehavior<FaultDriver.Command> implements
     private final AtomicBoolean stop;
     private final CompletableFuture<Void> stopped;
     private final ActorRef<MmCommand> mm;
+    /**
+     * Its own ref, narrowed to each protocol it takes part in: the mm's grants, replies, notifications and
+     * registration come straight to this actor, with no message adapter wrapping each one (issue 16: the grant is
+     * on the measured path). Every mm reply (mmap, DONTNEED, exit) comes to the same ref, so the phase says which
+     * it is.
+     */
     private final ActorRef<PageReply> pageReplies;
     private final ActorRef<MmResult> mmReplies;
     private Phase phase = Phase.MAP;
@@ -72,12 +62,12 @@ final class FaultDriver extends AbstractBehavior<FaultDriver.Command> implements
         LongAdder completed = new LongAdder();
         AtomicBoolean stop = new AtomicBoolean();
         CompletableFuture<Void> stopped = new CompletableFuture<>();
-        bench.spawn(Behaviors.<Command>setup(ctx -> new FaultDriver(ctx, bench, pages, completed, stop, stopped)),
+        bench.spawn(Behaviors.<Object>setup(ctx -> new FaultDriver(ctx, bench, pages, completed, stop, stopped)),
                 "fault-driver");
         return new ActorLoad(completed, stop, stopped);
     }
 
-    private FaultDriver(ActorContext<Command> context, BenchHost bench, int pages, LongAdder completed,
+    private FaultDriver(ActorContext<Object> context, BenchHost bench, int pages, LongAdder completed,
                         AtomicBoolean stop, CompletableFuture<Void> stopped) {
         super(context);
         this.pages = pages;
@@ -87,32 +77,32 @@ final class FaultDriver extends AbstractBehavior<FaultDriver.Command> implements
         this.table = new int[pages];
         Arrays.fill(table, -1);
         this.mm = context.spawn(MmActor.create(bench.host(), bench.hostActor(), MmIds.next(), "fault-bench"), "mm");
-        this.pageReplies = context.messageAdapter(PageReply.class, Paged::new);
-        this.mmReplies = context.messageAdapter(MmResult.class, Replied::new);
+        this.pageReplies = context.getSelf().narrow();
+        this.mmReplies = context.getSelf().narrow();
         mm.tell(MmCommand.Mmap.anonymous(pages * PageTable.PAGE_SIZE, Protection.READ_WRITE, mmReplies));
     }
 
     @Override
-    public Receive<Command> createReceive() {
+    public Receive<Object> createReceive() {
         return newReceiveBuilder()
-                .onMessage(Paged.class, this::onPaged)
-                .onMessage(Notified.class, this::onNotified)
-                .onMessage(Replied.class, this::onReplied)
-                .onMessage(Subscribed.class, s -> {
-                    notifier.registered(s.registered());
+                .onMessage(PageReply.class, this::onPaged)
+                .onMessage(MmuNotification.class, this::onNotified)
+                .onMessage(MmResult.class, this::onReplied)
+                .onMessage(MmCommand.Registered.class, r -> {
+                    notifier.registered(r);
                     phase = Phase.FAULT;
                     return faultNext();
                 })
                 .build();
     }
 
-    private Behavior<Command> onReplied(Replied r) {
-        if (!r.result().ok()) {
-            return fail(phase + " failed: " + r.result());
+    private Behavior<Object> onReplied(MmResult r) {
+        if (!r.ok()) {
+            return fail(phase + " failed: " + r);
         }
         switch (phase) {
             case MAP:
-                return onMapped(((MmResult.Done) r.result()).value());
+                return onMapped(((MmResult.Done) r).value());
             case ZAP:
                 next = 0;
                 phase = Phase.FAULT;
@@ -121,19 +111,18 @@ final class FaultDriver extends AbstractBehavior<FaultDriver.Command> implements
                 stopped.complete(null);
                 return Behaviors.stopped();
             default:
-                return fail("unexpected reply " + r.result());
+                return fail("unexpected reply " + r);
         }
     }
 
-    private Behavior<Command> onMapped(long start) {
+    private Behavior<Object> onMapped(long start) {
         base = start;
-        mm.tell(new MmCommand.Register(getContext().messageAdapter(MmuNotification.class, Notified::new),
-                Interest.WHOLE_MM, 0, "fault-bench", null,
-                getContext().messageAdapter(MmCommand.Registered.class, Subscribed::new)));
+        mm.tell(new MmCommand.Register(getContext().getSelf().narrow(), Interest.WHOLE_MM, 0, "fault-bench", null,
+                getContext().getSelf().narrow()));
         return this;
     }
 
-    private Behavior<Command> faultNext() {
+    private Behavior<Object> faultNext() {
         if (stop.get()) {
             phase = Phase.EXIT;
             mm.tell(new MmCommand.Exit(mmReplies));
@@ -149,21 +138,21 @@ final class FaultDriver extends AbstractBehavior<FaultDriver.Command> implements
         return this;
     }
 
-    private Behavior<Command> onPaged(Paged p) {
-        if (!(p.reply() instanceof PageReply.Granted)) {
-            return fail("fault denied: " + p.reply());
+    private Behavior<Object> onPaged(PageReply p) {
+        if (!(p instanceof PageReply.Granted)) {
+            return fail("fault denied: " + p);
         }
         if (notifier.readRetry(sampled)) {
             retries++; // an invalidation ran meanwhile; fault again
         } else {
-            table[next++] = ((PageReply.Granted) p.reply()).pfn();
+            table[next++] = ((PageReply.Granted) p).pfn();
             completed.increment();
         }
         return faultNext();
     }
 
-    private Behavior<Command> onNotified(Notified n) {
-        notifier.dispatch(n.notification(), this);
+    private Behavior<Object> onNotified(MmuNotification n) {
+        notifier.dispatch(n, this);
         return failure != null ? fail(failure) : this;
     }
 
@@ -194,7 +183,7 @@ final class FaultDriver extends AbstractBehavior<FaultDriver.Command> implements
         failure = "fenced: " + f.reason();
     }
 
-    private Behavior<Command> fail(String why) {
+    private Behavior<Object> fail(String why) {
         stopped.completeExceptionally(new IllegalStateException("fault round trip: " + why));
         return Behaviors.stopped();
     }

@@ -27,6 +27,22 @@ final class FaultHandler {
     record RetryFault(MmCommand cause, int attempt) implements MmCommand.Internal {
     }
 
+    /**
+     * What an {@link MmCommand.Accesses} still has to do, and the message that waits in its place when one of its
+     * faults must (parked, or retried after reclaim): handling it again resumes at access {@code next}. One per
+     * command, made when it starts; only the mm holds it.
+     */
+    static final class AccessesFrom implements MmCommand.Internal {
+        final MmCommand.Accesses cmd;
+        final long[] results;
+        int next;
+
+        AccessesFrom(MmCommand.Accesses cmd, long[] results) {
+            this.cmd = cmd;
+            this.results = results;
+        }
+    }
+
     private static final int PARKED = -100;
 
     private final MmParts parts;
@@ -82,6 +98,48 @@ final class FaultHandler {
         } else {
             a.replyTo().tell(new MmResult.Done(memory.read(pfn, word)));
         }
+    }
+
+    void accesses(MmCommand.Accesses a) {
+        long[] vas = a.vas();
+        if (a.write() && (a.values() == null || a.values().length != vas.length)) {
+            a.replyTo().tell(new MmResult.Failed(Errno.EINVAL, vas.length + " writes need as many values"));
+            return;
+        }
+        for (long va : vas) {
+            if ((va & 7) != 0 || va < 0) {
+                a.replyTo().tell(new MmResult.Failed(Errno.EINVAL, "access must be an aligned 8-byte word: 0x"
+                        + Long.toHexString(va)));
+                return;
+            }
+        }
+        resume(new AccessesFrom(a, a.write() ? a.values() : new long[vas.length]));
+    }
+
+    /** Runs the accesses of {@code r} from {@code r.next} on, until they are done, one fails or one must wait. */
+    void resume(AccessesFrom r) {
+        MmCommand.Accesses a = r.cmd;
+        long[] vas = a.vas();
+        while (r.next < vas.length) {
+            long va = vas[r.next];
+            int pfn = resolve(r, va, a.write());
+            if (pfn == PARKED) {
+                return;
+            }
+            if (pfn < 0) {
+                a.replyTo().tell(new MmResult.Failed(space.lastErrno(), "access " + r.next + " of " + vas.length
+                        + ": " + space.lastDetail()));
+                return;
+            }
+            int word = (int) ((va & (PageTable.PAGE_SIZE - 1)) >>> 3);
+            if (a.write()) {
+                memory.write(pfn, word, a.values()[r.next]);
+            } else {
+                r.results[r.next] = memory.read(pfn, word);
+            }
+            r.next++;
+        }
+        a.replyTo().tell(new MmResult.Words(r.results));
     }
 
     /** get_user_pages on behalf of a secondary MMU. */

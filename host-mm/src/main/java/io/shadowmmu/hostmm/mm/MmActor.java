@@ -6,7 +6,6 @@ import akka.actor.typed.javadsl.AbstractBehavior;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.Receive;
-import akka.actor.typed.javadsl.ReceiveBuilder;
 import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.javadsl.TimerScheduler;
 import io.shadowmmu.hostmm.events.AgentIds;
@@ -49,9 +48,9 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     private final Syscalls syscalls;
     private final PressureOps pressure;
     /** Every message's typed handler; none of them decides what the actor becomes next (see {@link #next()}). */
-    private final Receive<MmCommand> handlers;
+    private final HandlerTable<MmCommand> handlers = new HandlerTable<>();
     /** What each kind of work answers once the process has exited. */
-    private final Receive<MmCommand> refusals;
+    private final HandlerTable<MmCommand> refusals = new HandlerTable<>();
 
     /** Commands waiting for a batch to complete: faults on a range in flight, callers of a change. */
     private final Map<Long, List<MmCommand>> parked = new HashMap<>();
@@ -122,11 +121,7 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
         this.faults = new FaultHandler(parts);
         this.syscalls = new Syscalls(parts);
         this.pressure = new PressureOps(parts, syscalls);
-        ReceiveBuilder<MmCommand> work = newReceiveBuilder();
-        ReceiveBuilder<MmCommand> refuse = newReceiveBuilder();
-        addHandlers(work, refuse);
-        this.handlers = work.build();
-        this.refusals = refuse.build();
+        addHandlers(handlers, refusals);
         host.events().agentNamed(space.agent(), "mm " + space.id() + " (" + space.name() + ")");
         for (MemFile file : space.mappedFiles()) {
             file.attach(space.id(), context.getSelf());
@@ -148,9 +143,11 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
      * once the process exited; registration, statistics and the audit are served at once, and so are the
      * notifier's own messages (replies, deadlines): they are what lifts a barrier.
      */
-    private void addHandlers(ReceiveBuilder<MmCommand> work, ReceiveBuilder<MmCommand> refuse) {
+    private void addHandlers(HandlerTable<MmCommand> work, HandlerTable<MmCommand> refuse) {
         // The fault path first: it is the hot one.
         gated(work, refuse, MmCommand.Access.class, faults::access, m -> m.replyTo().tell(gone()));
+        gated(work, refuse, MmCommand.Accesses.class, faults::accesses, m -> m.replyTo().tell(gone()));
+        gated(work, refuse, FaultHandler.AccessesFrom.class, faults::resume, r -> r.cmd.replyTo().tell(gone()));
         gated(work, refuse, MmCommand.GetUserPage.class, faults::getUserPage,
                 g -> g.replyTo().tell(new PageReply.Denied(g.va(), Errno.ESRCH, gone().detail())));
         notifier.addHandlers(work);
@@ -189,17 +186,12 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
                 c -> c.replyTo().tell(nothingDone()));
         gated(work, refuse, MmCommand.KsmMerge.class, pressure::ksmMerge, c -> c.replyTo().tell(nothingDone()));
 
-        work.onAnyMessage(msg -> {
-            getContext().getLog().warn("mm {}: unexpected message {}", space.id(), msg);
-            return Behaviors.same();
-        });
-        refuse.onAnyMessage(msg -> Behaviors.same());
     }
 
     /** Work that waits behind a barrier and is refused once the process exited. */
-    private <M extends MmCommand> void gated(ReceiveBuilder<MmCommand> work, ReceiveBuilder<MmCommand> refuse,
+    private <M extends MmCommand> void gated(HandlerTable<MmCommand> work, HandlerTable<MmCommand> refuse,
                                              Class<M> type, Consumer<M> handler, Consumer<M> refusal) {
-        work.onMessage(type, m -> {
+        work.on(type, m -> {
             if (notifier.barrierActive()) {
                 // A barrier invalidation is in flight: the "mmap lock" is held, everything else waits its turn.
                 stash.stash(m);
@@ -208,40 +200,25 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
             } else {
                 handler.accept(m);
             }
-            return Behaviors.same();
         });
-        refuse.onMessage(type, m -> {
-            refusal.accept(m);
-            return Behaviors.same();
-        });
+        refuse.on(type, refusal);
     }
 
     /** Served whatever the mm is doing. */
-    private static <M extends MmCommand> void served(ReceiveBuilder<MmCommand> work, Class<M> type,
+    private static <M extends MmCommand> void served(HandlerTable<MmCommand> work, Class<M> type,
                                                      Consumer<M> handler) {
-        work.onMessage(type, m -> {
-            handler.accept(m);
-            return Behaviors.same();
-        });
+        work.on(type, handler);
     }
 
     /** Runs {@code msg}'s handler now: a fresh message, or one that waited (parked, or retried after a wait). */
     private void handle(MmCommand msg) {
-        run(handlers, msg);
+        if (!handlers.handle(msg)) {
+            getContext().getLog().warn("mm {}: unexpected message {}", space.id(), msg);
+        }
     }
 
     private void refuse(MmCommand msg) {
-        run(refusals, msg);
-    }
-
-    private static void run(Receive<MmCommand> receive, MmCommand msg) {
-        try {
-            receive.receiveMessage(msg);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Exception e) {
-            throw new IllegalStateException("an mm handler threw a checked exception", e); // none declares one
-        }
+        refusals.handle(msg); // nothing to answer for a message nobody refuses
     }
 
     private Behavior<MmCommand> next() {

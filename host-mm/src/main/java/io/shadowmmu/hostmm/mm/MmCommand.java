@@ -80,6 +80,20 @@ public sealed interface MmCommand {
     record Access(long va, boolean write, long value, ActorRef<MmResult> replyTo) implements MmCommand {
     }
 
+    /**
+     * The process's own CPU touches several 8-byte words in one message, in order, faulting each page in as
+     * {@link Access} would (a fault that must wait, on an invalidation in flight or on reclaim, holds back the rest),
+     * and replies once: {@link MmResult.Words} with the value read or written at each address. Cheaper than one
+     * {@code Access} per word when a caller has several to do (a thread touching its pages; issue 16). With an
+     * unaligned address or a wrong number of values nothing is done (EINVAL); when access {@code i} fails, the
+     * accesses before it are done and the reply is that failure. The arrays must not change once sent.
+     *
+     * @param values with {@code write}, the value to store at each address (the reply carries this array back);
+     *               ignored for reads (may be null)
+     */
+    record Accesses(long[] vas, boolean write, long[] values, ActorRef<MmResult> replyTo) implements MmCommand {
+    }
+
     // ---- secondary MMU interface --------------------------------------------------------------------------------
 
     /**

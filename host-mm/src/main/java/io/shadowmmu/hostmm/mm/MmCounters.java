@@ -36,13 +36,27 @@ public final class MmCounters {
     public long deaths;
     public long ignoredReplies;
 
-    final Map<Long, Long> messagesBySubscriber = new HashMap<>();
+    /** Notifications sent per subscription id; a counter cell per id, so counting boxes nothing (issue 16). */
+    final Map<Long, long[]> messagesBySubscriber = new HashMap<>();
     /** Ack latency in microseconds, up to one hour, 2 significant digits. */
     final Histogram ackLatencyMicros = new Histogram(3_600_000_000L, 2);
 
     public void sent(long subscription) {
         messages++;
-        messagesBySubscriber.merge(subscription, 1L, Long::sum);
+        long[] count = messagesBySubscriber.get(subscription);
+        if (count == null) {
+            count = new long[1];
+            messagesBySubscriber.put(subscription, count);
+        }
+        count[0]++;
+    }
+
+    private Map<Long, Long> messageCounts() {
+        Map<Long, Long> out = new HashMap<>();
+        for (Map.Entry<Long, long[]> e : messagesBySubscriber.entrySet()) {
+            out.put(e.getKey(), e.getValue()[0]);
+        }
+        return Map.copyOf(out);
     }
 
     public void acked(long startedNanos, long nowNanos) {
@@ -73,6 +87,6 @@ public final class MmCounters {
                 new MmStats.Pressure(swapOut, swapIn, migrations, ksmMerged, ksmBroken),
                 new MmStats.Notifier(ptesCleared, invalidations, batches, messages, acks, nacks, fences, deaths,
                         ignoredReplies),
-                latency, Map.copyOf(messagesBySubscriber), mappedPages, pendingFree, subscribers);
+                latency, messageCounts(), mappedPages, pendingFree, subscribers);
     }
 }

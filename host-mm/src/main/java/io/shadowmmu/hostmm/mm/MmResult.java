@@ -14,6 +14,14 @@ public sealed interface MmResult {
         }
     }
 
+    /** Success of {@link MmCommand.Accesses}: the value read or written at each of its addresses, in order. */
+    record Words(long[] values) implements MmResult {
+        @Override
+        public boolean ok() {
+            return true;
+        }
+    }
+
     record Failed(Errno errno, String detail) implements MmResult {
         @Override
         public boolean ok() {

@@ -79,7 +79,6 @@ public final class Batch {
     boolean changeApplied;
     boolean ended;
     boolean nacked;
-    long earliestDeadlineNanos = Long.MAX_VALUE;
 
     Batch(long id, InvalidationEvent event, List<Range> ranges, boolean blockable, boolean barrier, long nowNanos) {
         this.id = id;

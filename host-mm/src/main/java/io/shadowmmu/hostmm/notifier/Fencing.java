@@ -28,6 +28,8 @@ final class Fencing {
     private final DirtyTracker dirty;
     /** The engine's batches in flight, by id. */
     private final Map<Long, Batch> batches;
+    /** When the mm's one deadline timer fires (System.nanoTime), or Long.MAX_VALUE when it is not armed. */
+    private long armedFor = Long.MAX_VALUE;
 
     Fencing(MmNotifier engine, ActorContext<MmCommand> context, TimerScheduler<MmCommand> timers, long mm,
             MmCounters counters, CoherenceEvents events, Subscriptions subscriptions, DirtyTracker dirty,
@@ -43,37 +45,40 @@ final class Fencing {
         this.batches = batches;
     }
 
-    /** Arms the batch's ack-deadline timer for {@code s}, unless an earlier deadline of the batch is armed. */
+    /** Arms the mm's ack-deadline timer for {@code s}'s part of {@code b}, unless it fires earlier already. */
     void trackDeadline(Batch b, Subscription s) {
         long deadline = b.startedNanos + s.ackDeadlineNanos;
-        if (deadline < b.earliestDeadlineNanos) {
-            b.earliestDeadlineNanos = deadline;
-            timers.startSingleTimer(new MmNotifier.AckDeadline(b.id), Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        if (deadline < armedFor) {
+            arm(deadline, System.nanoTime());
         }
     }
 
-    /** The earliest ack deadline of a batch passed: fence who is late, re-arm for who is not yet. */
-    void onAckDeadline(long batchId) {
-        Batch b = batches.get(batchId);
-        if (b == null) {
-            return;
-        }
+    private void arm(long deadline, long now) {
+        armedFor = deadline;
+        timers.startSingleTimer(MmNotifier.AckDeadline.CHECK, Duration.ofNanos(Math.max(0, deadline - now)));
+    }
+
+    /** The deadline timer fired: fence whoever is late on any batch, re-arm for the earliest deadline still ahead. */
+    void onAckDeadline() {
+        armedFor = Long.MAX_VALUE;
         long now = System.nanoTime();
         long nextDeadline = Long.MAX_VALUE;
-        for (Batch.Part part : List.copyOf(b.parts.values())) {
-            if (part.awaiting == 0) {
-                continue;
-            }
-            long deadline = b.startedNanos + part.sub.ackDeadlineNanos;
-            if (deadline <= now) {
-                fence(part.sub, "no ack for batch " + b.id + " within " + Duration.ofNanos(part.sub.ackDeadlineNanos)
-                        .toMillis() + " ms");
-            } else {
-                nextDeadline = Math.min(nextDeadline, deadline);
+        for (Batch b : List.copyOf(batches.values())) {
+            for (Batch.Part part : List.copyOf(b.parts.values())) {
+                if (part.awaiting == 0 || !batches.containsKey(b.id)) {
+                    continue;
+                }
+                long deadline = b.startedNanos + part.sub.ackDeadlineNanos;
+                if (deadline <= now) {
+                    fence(part.sub, "no ack for batch " + b.id + " within "
+                            + Duration.ofNanos(part.sub.ackDeadlineNanos).toMillis() + " ms");
+                } else {
+                    nextDeadline = Math.min(nextDeadline, deadline);
+                }
             }
         }
-        if (nextDeadline != Long.MAX_VALUE) {
-            timers.startSingleTimer(new MmNotifier.AckDeadline(b.id), Duration.ofNanos(nextDeadline - now));
+        if (nextDeadline != Long.MAX_VALUE && nextDeadline < armedFor) {
+            arm(nextDeadline, now);
         }
     }
 

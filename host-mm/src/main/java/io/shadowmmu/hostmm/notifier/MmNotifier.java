@@ -1,16 +1,14 @@
 package io.shadowmmu.hostmm.notifier;
 
 import akka.actor.typed.ActorRef;
-import akka.actor.typed.Behavior;
 import akka.actor.typed.javadsl.ActorContext;
-import akka.actor.typed.javadsl.Behaviors;
-import akka.actor.typed.javadsl.ReceiveBuilder;
 import akka.actor.typed.javadsl.TimerScheduler;
 import io.shadowmmu.config.NotifierSettings;
 import io.shadowmmu.config.Variant;
 import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.mm.AddressSpace;
 import io.shadowmmu.hostmm.mm.Errno;
+import io.shadowmmu.hostmm.mm.HandlerTable;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.MmCounters;
 import io.shadowmmu.hostmm.mm.MmResult;
@@ -49,8 +47,13 @@ public final class MmNotifier {
     record YoungReported(NotifierReply.YoungReport report) implements MmCommand.Internal {
     }
 
-    /** The earliest ack deadline of a batch passed. */
-    record AckDeadline(long batch) implements MmCommand.Internal {
+    /**
+     * The mm's one ack-deadline timer fired: some batch's earliest deadline may have passed. One timer per mm, not
+     * per batch: batches are acked long before their deadline, and arming and cancelling a timer for each was a
+     * measurable share of every invalidation (issue 16).
+     */
+    enum AckDeadline implements MmCommand.Internal {
+        CHECK
     }
 
     /** A fenced subscriber may still be inside its access section: look again before freeing. */
@@ -142,23 +145,17 @@ public final class MmNotifier {
 
     /**
      * Adds a typed handler for each of the notifier's own messages (replies, deadlines, fence polls, aging
-     * timeouts, subscriber deaths) to the mm's receive. Every handler answers {@link Behaviors#same()}: what the
-     * actor does next is the actor's business.
+     * timeouts, subscriber deaths) to the mm's handlers. What the actor does next is the actor's business.
      */
-    public ReceiveBuilder<MmCommand> addHandlers(ReceiveBuilder<MmCommand> builder) {
-        return builder
-                .onMessage(AckReceived.class, m -> handled(() -> onAck(m.ack())))
-                .onMessage(NackReceived.class, m -> handled(() -> onNack(m.nack())))
-                .onMessage(YoungReported.class, m -> handled(() -> young.onReport(m.report())))
-                .onMessage(AckDeadline.class, m -> handled(() -> fencing.onAckDeadline(m.batch())))
-                .onMessage(FencePoll.class, m -> handled(() -> onFencePoll(m.batch())))
-                .onMessage(YoungQueries.Timeout.class, m -> handled(() -> young.onTimeout(m)))
-                .onMessage(Subscriptions.SubscriberDied.class, m -> handled(() -> fencing.onSubscriberDied(m.ref())));
-    }
-
-    private static Behavior<MmCommand> handled(Runnable handler) {
-        handler.run();
-        return Behaviors.same();
+    public HandlerTable<MmCommand> addHandlers(HandlerTable<MmCommand> table) {
+        return table
+                .on(AckReceived.class, m -> onAck(m.ack()))
+                .on(NackReceived.class, m -> onNack(m.nack()))
+                .on(YoungReported.class, m -> young.onReport(m.report()))
+                .on(AckDeadline.class, m -> fencing.onAckDeadline())
+                .on(FencePoll.class, m -> onFencePoll(m.batch()))
+                .on(YoungQueries.Timeout.class, young::onTimeout)
+                .on(Subscriptions.SubscriberDied.class, m -> fencing.onSubscriberDied(m.ref()));
     }
 
     /**
@@ -437,7 +434,7 @@ public final class MmNotifier {
             memory.put(pfn);
         }
         events.invalidationCompleted(space.id(), b.id, System.nanoTime() - b.startedNanos);
-        timers.cancel(new AckDeadline(b.id));
+        // The deadline timer is not cancelled: when it fires it finds this batch gone and re-arms for the next.
         for (Runnable r : b.onComplete) {
             r.run();
         }
