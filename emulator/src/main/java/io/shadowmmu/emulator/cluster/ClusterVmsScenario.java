@@ -4,6 +4,7 @@ import akka.actor.typed.javadsl.AskPattern;
 import io.shadowmmu.cluster.ClusterSettings;
 import io.shadowmmu.cluster.node.ClusterNode;
 import io.shadowmmu.cluster.node.NodeOptions;
+import io.shadowmmu.cluster.gru.GruSharding;
 import io.shadowmmu.cluster.vm.VmEntity;
 import io.shadowmmu.cluster.vm.VmSharding;
 import io.shadowmmu.config.Variant;
@@ -33,15 +34,17 @@ import java.util.function.BooleanSupplier;
  * {@code cluster-vms}: three nodes on 127.0.0.1 in this JVM, VMs placed on them by Cluster Sharding (each VM's
  * process, guest RAM and KVM on its shard's node). The driver touches the VMs' guest memory, one access per VM per
  * round, checking every read against the last value it wrote to that VM (a VM that moved starts with fresh RAM).
- * Halfway through, the third node leaves: its VMs start again on the others. Each node has its own oracle and exact
- * frame audit; their verdicts are merged into the run's.
+ * Beside them, GRU devices placed the same way run jobs of their user processes ({@link GruJobs}). Halfway through,
+ * the third node leaves: its VMs and devices start again on the others. Each node has its own oracle and exact frame
+ * audit; their verdicts are merged into the run's.
  */
 public final class ClusterVmsScenario implements Scenario {
     private static final Duration STEP = Duration.ofSeconds(30);
     private static final int WORDS = 8;
 
     /** {@code shadowmmu.cluster.vms-scenario}. */
-    private record Settings(int nodes, int vms, int guestPages, boolean leave, long defaultOps) {
+    private record Settings(int nodes, int vms, int guestPages, boolean leave, long defaultOps, int gruDevices,
+                            int gruPages, long gruInstructions) {
         static Settings read(io.shadowmmu.config.Settings settings) {
             io.shadowmmu.config.ConfigReader r = settings.reader().section("cluster.vms-scenario");
             int nodes = r.intBetween("nodes", 1, 9);
@@ -50,7 +53,8 @@ public final class ClusterVmsScenario implements Scenario {
                 throw r.fail("leave", "needs at least two nodes (set leave = off for one)");
             }
             return new Settings(nodes, r.intBetween("vms", 1, 256), r.intBetween("guest-pages", 1, 1 << 16), leave,
-                    r.longAtLeast("default-ops", 1));
+                    r.longAtLeast("default-ops", 1), r.intBetween("gru-devices", 0, 256),
+                    r.intBetween("gru-pages", 1, 1 << 16), r.longAtLeast("gru-instructions", 1));
         }
     }
 
@@ -61,8 +65,8 @@ public final class ClusterVmsScenario implements Scenario {
 
     @Override
     public String description() {
-        return "3 nodes on 127.0.0.1 run VMs placed by Cluster Sharding; one node leaves mid-run and its VMs move"
-                + " (--ops = guest accesses)";
+        return "3 nodes on 127.0.0.1 run VMs and GRU devices placed by Cluster Sharding; one node leaves mid-run and"
+                + " its entities move (--ops = guest accesses)";
     }
 
     @Override
@@ -97,6 +101,7 @@ public final class ClusterVmsScenario implements Scenario {
             }
             for (ClusterNode n : nodes) {
                 VmSharding.init(n, sc.guestPages());
+                GruSharding.init(n, sc.gruPages());
             }
             return drive(run, sc, ops, nodes, oracles);
         } finally {
@@ -125,17 +130,28 @@ public final class ClusterVmsScenario implements Scenario {
         ClusterNode leaving = sc.leave() ? nodes.get(sc.nodes() - 1) : null;
         String leavingAt = leaving == null ? "none" : leaving.hostPort();
         Totals t = new Totals();
+        GruJobs gru = new GruJobs();
+        java.util.concurrent.atomic.AtomicBoolean vmsDone = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.Executor threads = task -> new Thread(task, "cluster-vms-driver").start();
         long started = System.nanoTime();
         CompletableFuture<Void> done = CompletableFuture.runAsync(() -> {
             try {
                 workload(run, sc, ops, driver, leaving, t);
             } catch (Exception e) {
                 throw new IllegalStateException(e);
+            } finally {
+                vmsDone.set(true);
             }
-        });
+        }, threads);
+        // The GRU jobs run beside the guest accesses until those are done, through the same leave.
+        CompletableFuture<Void> gruDone = sc.gruDevices() == 0 ? CompletableFuture.completedFuture(null)
+                : CompletableFuture.runAsync(() -> gru.until(vmsDone::get, driver, GruJobs.ids(sc.gruDevices()),
+                sc.gruInstructions(), run.seed()), threads);
         Awaiting.outcome(run, done, t.done::get, ops,
-                () -> String.format("moves %d  lost %d  wrong %d", t.moves.get(), t.lost.get(), t.wrong.get()));
+                () -> String.format("moves %d  lost %d  wrong %d  gru jobs %d", t.moves.get(), t.lost.get(),
+                        t.wrong.get(), gru.jobs.get()));
         long elapsedNanos = System.nanoTime() - started;
+        gruDone.get(2 * STEP.toSeconds(), TimeUnit.SECONDS);
 
         // The surviving nodes are audited at a quiescent point; the VMs' processes still map their RAM.
         List<HostCommand.AuditReport> audits = new ArrayList<>();
@@ -171,12 +187,25 @@ public final class ClusterVmsScenario implements Scenario {
                 .put("accesses.perSecond", Math.round(t.ok.get() / Math.max(seconds, 1e-9)))
                 .put("vms.moves", t.moves.get())
                 .put("vms.nodesUsed", t.perNode.size())
+                .put("gru.devices", sc.gruDevices())
+                .put("gru.jobs", gru.jobs.get())
+                .put("gru.lost", gru.lost.get())
+                .put("gru.instructions", gru.instructions.get())
+                .put("gru.checkedReads", gru.checkedReads.get())
+                .put("gru.staleReads", gru.staleReads.get())
+                .put("gru.flushes", gru.flushes.get())
+                .put("gru.moves", gru.moves.get())
+                .put("gru.nodesUsed", gru.perNode.size())
                 .put("leftNode", leavingAt)
                 .put("frames.leaked", leaked);
         r.line(String.format("%d nodes, %d VMs placed by sharding on %d nodes: %,d guest accesses (%,d ok, %,d"
                         + " faults, %,d lost, %,d wrong) in %.1f s", sc.nodes(), sc.vms(), t.perNode.size(), ops,
                 t.ok.get(),
                 t.faults.get(), t.lost.get(), t.wrong.get(), seconds));
+        r.line(String.format("%d GRU devices placed by sharding on %d nodes: %,d jobs (%,d lost), %,d instructions,"
+                        + " %,d reads checked, %,d stale, %,d flushes mid-job, %d moves", sc.gruDevices(),
+                gru.perNode.size(), gru.jobs.get(), gru.lost.get(), gru.instructions.get(), gru.checkedReads.get(),
+                gru.staleReads.get(), gru.flushes.get(), gru.moves.get()));
         r.line(leaving == null ? "no node left" : String.format("node %s left halfway: %d VM moves seen", leavingAt,
                 t.moves.get()));
         r.line(String.format("frames: %d leaked, audits of the %d remaining nodes %s", leaked, audits.size(),

@@ -13,7 +13,10 @@ import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The cluster-vms scenario, small: VMs spread by sharding, a node leaves, every read checked, clean verdict. */
+/**
+ * The cluster-vms scenario, small: VMs and GRU devices spread by sharding, a node leaves, every read checked, clean
+ * verdict.
+ */
 class ClusterVmsScenarioTest {
 
     @Test
@@ -40,5 +43,8 @@ class ClusterVmsScenarioTest {
         assertThat(tree.at("/accesses/wrong").asLong()).isZero();
         assertThat(tree.at("/accesses/ok").asLong()).isPositive();
         assertThat(tree.at("/frames/leaked").asLong()).isZero();
+        assertThat(tree.at("/gru/jobs").asLong()).as("GRU jobs ran beside the VMs").isPositive();
+        assertThat(tree.at("/gru/checkedReads").asLong()).as("GRU reads checked").isPositive();
+        assertThat(tree.at("/gru/staleReads").asLong()).isZero();
     }
 }
