@@ -1,11 +1,14 @@
 package io.shadowmmu.cluster.vm;
 
 import akka.actor.typed.ActorRef;
+import akka.actor.typed.ActorRefResolver;
 import akka.cluster.sharding.typed.ShardingEnvelope;
 import akka.cluster.sharding.typed.javadsl.ClusterSharding;
 import akka.cluster.sharding.typed.javadsl.Entity;
 import akka.cluster.sharding.typed.javadsl.EntityRef;
 import io.shadowmmu.cluster.node.ClusterNode;
+
+import java.util.function.Function;
 
 /**
  * Places VMs on the cluster's nodes with Cluster Sharding: every node that can host VMs starts the entity type with
@@ -20,6 +23,33 @@ public final class VmSharding {
     public static ActorRef<ShardingEnvelope<VmEntity.Command>> init(ClusterNode node, int guestPages) {
         return ClusterSharding.get(node.system()).init(Entity.of(VmEntity.KEY,
                         ctx -> VmEntity.create(ctx.getEntityId(), node.hostActor(), node.host().memory(), guestPages))
+                .withStopMessage(VmEntity.Stop.INSTANCE));
+    }
+
+    /**
+     * Where a VM's guest RAM is imported from: segment {@code segment} of the exporter whose actor path (with its
+     * node's address, as {@link akka.actor.typed.ActorRefResolver} writes it) is {@code exporterPath}.
+     */
+    public record RamSource(String exporterPath, long segment) {
+    }
+
+    /**
+     * VMs whose guest RAM is imported by ranges ({@code blockPages} per fetch) from the segment {@code ram} names for
+     * each VM id, so guest state lives in the exporter and survives a move; {@code ram} answers null for a VM with
+     * fresh local RAM. The exporter's path is resolved on this node, so its messages go over the network.
+     */
+    public static ActorRef<ShardingEnvelope<VmEntity.Command>> init(ClusterNode node, int guestPages,
+                                                                    Function<String, RamSource> ram,
+                                                                    int blockPages) {
+        ActorRefResolver resolver = ActorRefResolver.get(node.system());
+        return ClusterSharding.get(node.system()).init(Entity.of(VmEntity.KEY, ctx -> {
+                    RamSource source = ram.apply(ctx.getEntityId());
+                    VmEntity.ImportedGuestRam imported = source == null ? null : new VmEntity.ImportedGuestRam(
+                            resolver.resolveActorRef(source.exporterPath()), source.segment(), blockPages,
+                            node.clusterSettings().reattachBackoff());
+                    return VmEntity.create(ctx.getEntityId(), node.hostActor(), node.host().memory(), guestPages,
+                            imported);
+                })
                 .withStopMessage(VmEntity.Stop.INSTANCE));
     }
 
