@@ -38,7 +38,8 @@ record VmsSettings(int nodes, int vms, int guestPages, boolean leave, boolean ki
         return new VmsSettings(nodes, r.intBetween("vms", 1, 256), r.intBetween("guest-pages", 1, 1 << 16), leave,
                 kill, r.getBoolean("imported-ram"), r.intBetween("imported-block-pages", 1, 1 << 16),
                 r.duration("imported-migrate-interval", Duration.ZERO, Duration.ofMinutes(1)),
-                r.enumValue("driver", Driver.class), r.longAtLeast("default-ops", 1), r.intBetween("gru-devices", 0, 256),
-                r.intBetween("gru-pages", 1, 1 << 16), r.longAtLeast("gru-instructions", 1));
+                r.enumValue("driver", Driver.class), r.longAtLeast("default-ops", 1),
+                r.intBetween("gru-devices", 0, 256), r.intBetween("gru-pages", 1, 1 << 16),
+                r.longAtLeast("gru-instructions", 1));
     }
 }
