@@ -30,7 +30,7 @@ final class WhereAsked extends ShardCoordinator.AbstractShardAllocationStrategy 
                 least = e.getKey();
             }
         }
-        return Futures.successful(least);
+        return Futures.successful(least != null ? least : requester);
     }
 
     @Override
