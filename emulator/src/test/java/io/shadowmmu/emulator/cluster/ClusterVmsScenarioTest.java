@@ -17,7 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The cluster-vms scenario, small: VMs and GRU devices spread by sharding, driven from every node, a node leaves,
- * every read checked, clean verdict; and with imported guest RAM and the node killed instead.
+ * every read checked, clean verdict; with imported guest RAM (which moves with its VM); and with the node killed.
  */
 class ClusterVmsScenarioTest {
 
@@ -31,6 +31,17 @@ class ClusterVmsScenarioTest {
         assertThat(tree.at("/gru/jobs").asLong()).as("GRU jobs ran beside the VMs").isPositive();
         assertThat(tree.at("/gru/checkedReads").asLong()).as("GRU reads checked").isPositive();
         assertThat(tree.at("/gru/staleReads").asLong()).isZero();
+    }
+
+    @Test
+    void importedGuestRamMovesWithItsVmWhenANodeLeaves(@TempDir Path dir) throws Exception {
+        JsonNode tree = run(dir, "--set", "cluster.vms-scenario.imported-ram=on", "--set",
+                "cluster.vms-scenario.gru-devices=0");
+        assertThat(tree.at("/vms/moves").asLong()).as("the leaving node's VMs moved").isPositive();
+        assertThat(tree.at("/accesses/unchecked").asLong())
+                .as("a graceful move writes the guest's RAM back: every read after it is checked").isZero();
+        assertThat(tree.at("/importedRam/writtenBack").asLong()).isPositive();
+        assertThat(tree.at("/importedRam/remoteWordAccesses").asLong()).as("no per-word remote access").isZero();
     }
 
     @Test
