@@ -47,7 +47,10 @@ final class TestNode implements AutoCloseable {
     }
 
     static TestNode start(ClusterSettings cs, NodeOptions options) {
-        Settings settings = settings();
+        return start(cs, options, settings());
+    }
+
+    static TestNode start(ClusterSettings cs, NodeOptions options, Settings settings) {
         CoherenceOracle oracle = new CoherenceOracle(settings.oracle());
         return new TestNode(ClusterNode.start(options, settings, cs, oracle), oracle);
     }

@@ -161,7 +161,9 @@ final class LocalCopies {
         }
         memory.put(pfn);
         long index = (page - start) / PhysicalMemory.PAGE_SIZE;
-        memory.clearFlag(pfn, PhysicalMemory.FLAG_DIRTY); // sent back (or lost with a fence): nothing to write here
+        // The dirty bit stays: what a local mapper (a VM's KVM) reported writing went back to the exporter in the
+        // diff above (or is lost with a fence, by design), and the page cache's eviction writes the frame back to
+        // the local file too, so no write is dropped silently (I6).
         events.translationRemoved(agent, 0, file.id(), page, pfn, c.generation);
         if (file.evictIfUnused(index, pfn, 1)) {
             memory.put(pfn);

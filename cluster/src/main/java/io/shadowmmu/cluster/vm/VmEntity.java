@@ -6,13 +6,20 @@ import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import akka.actor.typed.javadsl.StashBuffer;
 import akka.cluster.sharding.typed.javadsl.EntityTypeKey;
+import io.shadowmmu.cluster.importer.ImportedRam;
+import io.shadowmmu.cluster.importer.Importer;
 import io.shadowmmu.cluster.protocol.CrossNode;
+import io.shadowmmu.cluster.protocol.ToExporter;
+import io.shadowmmu.cluster.protocol.ToImporter;
+import io.shadowmmu.config.Variant;
+import io.shadowmmu.hostmm.file.MemFile;
 import io.shadowmmu.hostmm.host.HostCommand;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.notifier.AccessGrant;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
 import io.shadowmmu.hostmm.vma.Protection;
+import io.shadowmmu.hostmm.vma.VmaKind;
 import io.shadowmmu.kvm.KvmCommand;
 import io.shadowmmu.kvm.KvmMmu;
 import io.shadowmmu.kvm.KvmView;
@@ -59,58 +66,183 @@ public final class VmEntity {
     private record Faulted(Touch touch, KvmCommand.FaultReply reply) implements Command {
     }
 
+    /** Imported RAM: ask the importer for its file again (it has none until its first attach). */
+    private enum AskFile implements Command {
+        INSTANCE
+    }
+
+    /** @param file null while the importer has none */
+    private record FileKnown(MemFile file) implements Command {
+    }
+
+    private record ImporterGone(ActorRef<MmCommand> process) implements Command {
+    }
+
+    /**
+     * Where a VM's guest RAM comes from when it is imported: segment {@code segment} of {@code exporter} (another
+     * node's, as a rule), mapped by ranges of {@code blockPages}.
+     */
+    public record ImportedGuestRam(ActorRef<ToExporter> exporter, long segment, int blockPages, Duration backoff) {
+    }
+
+    private static final Duration FILE_POLL = Duration.ofMillis(20);
+
     private VmEntity() {
     }
 
-    /** The entity behaviour on one node: {@code host} and {@code memory} are that node's. */
+    /** The entity behaviour on one node: {@code host} and {@code memory} are that node's; fresh local RAM. */
     public static Behavior<Command> create(String vm, ActorRef<HostCommand> host, PhysicalMemory memory,
                                            int guestPages) {
+        return create(vm, host, memory, guestPages, null);
+    }
+
+    /**
+     * As above; with {@code imported} non-null the guest RAM is that segment, imported by ranges: the VM's process
+     * maps the copying importer's file and KVM reaches it through {@link ImportedRam}, so guest state lives in the
+     * exporter and survives a move (what the guest wrote goes back on every invalidation and on the hand-off).
+     */
+    public static Behavior<Command> create(String vm, ActorRef<HostCommand> host, PhysicalMemory memory,
+                                           int guestPages, ImportedGuestRam imported) {
         return Behaviors.withStash(1_000, stash -> Behaviors.setup(ctx -> {
             KvmView view = new KvmView(true, guestPages);
             ctx.ask(HostCommand.ProcessSpawned.class, host, Duration.ofSeconds(30),
                     r -> new HostCommand.SpawnProcess("qemu-" + vm, r),
                     (spawned, failure) -> spawned == null ? new Failed("no process: " + failure)
                             : new Ready(spawned.process(), spawned.mm(), null));
-            return starting(ctx, stash, vm, memory, view, guestPages);
+            ActorRef<ToImporter> importer = null;
+            if (imported != null) {
+                importer = ctx.spawn(Importer.copying(imported.exporter(), imported.segment(),
+                        new Importer.Copying(host, memory, imported.blockPages()), Duration.ZERO, 1,
+                        imported.backoff(), Variant.NONE), "ram");
+                ctx.watchWith(importer, new Failed("its guest RAM's importer stopped"));
+                ctx.getSelf().tell(AskFile.INSTANCE);
+            }
+            return new Start(ctx, stash, vm, memory, view, guestPages, importer).behavior();
         }));
     }
 
-    private static Behavior<Command> starting(ActorContext<Command> ctx, StashBuffer<Command> stash, String vm,
-                                              PhysicalMemory memory, KvmView view, int guestPages) {
+    /** The start: the process (and, for imported RAM, the importer's file) first, then the RAM, then KVM. */
+    private static final class Start {
+        final ActorContext<Command> ctx;
+        final StashBuffer<Command> stash;
+        final String vm;
+        final PhysicalMemory memory;
+        final KvmView view;
+        final int guestPages;
+        final ActorRef<ToImporter> importer;
+        Ready process;
+        MemFile file;
+
+        Start(ActorContext<Command> ctx, StashBuffer<Command> stash, String vm, PhysicalMemory memory, KvmView view,
+              int guestPages, ActorRef<ToImporter> importer) {
+            this.ctx = ctx;
+            this.stash = stash;
+            this.vm = vm;
+            this.memory = memory;
+            this.view = view;
+            this.guestPages = guestPages;
+            this.importer = importer;
+        }
+
+        Behavior<Command> behavior() {
+            return Behaviors.receive(Command.class)
+                    .onMessage(Ready.class, r -> {
+                        if (r.kvm() != null) {
+                            return stash.unstashAll(running(ctx, vm, r.process(), memory, view, r.kvm(), importer));
+                        }
+                        process = r;
+                        mapRam();
+                        return Behaviors.same();
+                    })
+                    .onMessageEquals(AskFile.INSTANCE, () -> {
+                        ctx.ask(Importer.FileAnswer.class, importer, Duration.ofSeconds(30), Importer.GetFile::new,
+                                (answer, failure) -> answer != null && answer.file() != null
+                                        ? new FileKnown(answer.file()) : new FileKnown(null));
+                        return Behaviors.same();
+                    })
+                    .onMessage(FileKnown.class, f -> {
+                        if (f.file() == null) {
+                            // Not attached yet: the importer has no file. Ask again shortly (a timer, never a wait).
+                            ctx.scheduleOnce(FILE_POLL, ctx.getSelf(), AskFile.INSTANCE);
+                        } else if (file == null) {
+                            file = f.file();
+                            mapRam();
+                        }
+                        return Behaviors.same();
+                    })
+                    .onMessage(Failed.class, f -> {
+                        ctx.getLog().warn("VM {} could not start: {}", vm, f.why());
+                        return stop(ctx, process != null ? process.process() : null, importer);
+                    })
+                    .onMessageEquals(Stop.INSTANCE, () -> stop(ctx, process != null ? process.process() : null,
+                            importer))
+                    .onAnyMessage(m -> {
+                        stash.stash(m);
+                        return Behaviors.same();
+                    })
+                    .build();
+        }
+
+        /** Once the process is up (and the importer's file known): map the guest RAM, then start KVM over it. */
+        private void mapRam() {
+            if (process == null || (importer != null && file == null)) {
+                return;
+            }
+            Ready r = process;
+            long length = guestPages * PhysicalMemory.PAGE_SIZE;
+            ctx.ask(MmResult.class, r.process(), Duration.ofSeconds(30),
+                    reply -> importer == null ? MmCommand.Mmap.anonymous(length, Protection.READ_WRITE, reply)
+                            : new MmCommand.Mmap(0, length, Protection.READ_WRITE, VmaKind.FILE_SHARED, file, 0,
+                            reply),
+                    (mapped, failure) -> {
+                        if (!(mapped instanceof MmResult.Done)) {
+                            return new Failed("no guest RAM: " + (mapped != null ? mapped : failure));
+                        }
+                        long hva = ((MmResult.Done) mapped).value();
+                        // With imported RAM, KVM reaches the process through the importer's door (ImportedRam).
+                        ActorRef<MmCommand> door = importer == null ? r.process()
+                                : ctx.spawn(ImportedRam.create(r.process(), importer, hva, length), "ram-door");
+                        ActorRef<KvmCommand> kvm = ctx.spawn(KvmMmu.create(new KvmMmu.Config("vm-" + vm, door,
+                                r.mm(), List.of(new Memslot(0, 0, guestPages, hva, false)), view, memory,
+                                memory.events(), 0)), "kvm");
+                        return new Ready(r.process(), r.mm(), kvm);
+                    });
+        }
+    }
+
+    /**
+     * Leaves the node: an importer first writes the guest's changes back and detaches (the process still maps its
+     * file: it is unmapped from it first); then the process exits, so its frames go back to the node.
+     */
+    private static Behavior<Command> stop(ActorContext<Command> ctx, ActorRef<MmCommand> process,
+                                          ActorRef<ToImporter> importer) {
+        if (importer == null) {
+            if (process != null) {
+                process.tell(new MmCommand.Exit(ctx.getSystem().ignoreRef()));
+            }
+            return Behaviors.stopped();
+        }
+        ctx.unwatch(importer);
+        ctx.watchWith(importer, new ImporterGone(process));
+        importer.tell(Importer.Detach.INSTANCE);
         return Behaviors.receive(Command.class)
-                .onMessage(Ready.class, r -> {
-                    if (r.kvm() != null) {
-                        return stash.unstashAll(running(ctx, vm, r.process(), memory, view, r.kvm()));
+                .onMessage(ImporterGone.class, g -> {
+                    if (g.process() != null) {
+                        g.process().tell(new MmCommand.Exit(ctx.getSystem().ignoreRef()));
                     }
-                    ctx.ask(MmResult.class, r.process(), Duration.ofSeconds(30),
-                            reply -> MmCommand.Mmap.anonymous(guestPages * PhysicalMemory.PAGE_SIZE,
-                                    Protection.READ_WRITE, reply),
-                            (mapped, failure) -> {
-                                if (!(mapped instanceof MmResult.Done)) {
-                                    return new Failed("no guest RAM: " + mapped);
-                                }
-                                long hva = ((MmResult.Done) mapped).value();
-                                ActorRef<KvmCommand> kvm = ctx.spawn(KvmMmu.create(new KvmMmu.Config("vm-" + vm,
-                                        r.process(), r.mm(), List.of(new Memslot(0, 0, guestPages, hva, false)),
-                                        view, memory, memory.events(), 0)), "kvm");
-                                return new Ready(r.process(), r.mm(), kvm);
-                            });
-                    return Behaviors.same();
-                })
-                .onMessage(Failed.class, f -> {
-                    ctx.getLog().warn("VM {} could not start: {}", vm, f.why());
                     return Behaviors.stopped();
                 })
-                .onMessageEquals(Stop.INSTANCE, Behaviors::stopped)
-                .onAnyMessage(m -> {
-                    stash.stash(m);
+                .onMessage(Touch.class, t -> {
+                    t.replyTo().tell(new Touched(ctx.getSelf().path().name(), "", 0, false, "the VM is leaving"));
                     return Behaviors.same();
                 })
+                .onAnyMessage(m -> Behaviors.same())
                 .build();
     }
 
     private static Behavior<Command> running(ActorContext<Command> ctx, String vm, ActorRef<MmCommand> process,
-                                             PhysicalMemory memory, KvmView view, ActorRef<KvmCommand> kvm) {
+                                             PhysicalMemory memory, KvmView view, ActorRef<KvmCommand> kvm,
+                                             ActorRef<ToImporter> importer) {
         akka.actor.Address address = ctx.getSystem().address();
         String node = address.getHost().get() + ":" + address.getPort().get(); // as ClusterNode.hostPort()
         long[] value = new long[1]; // what the last access read or wrote: the hit path allocates nothing
@@ -143,10 +275,11 @@ public final class VmEntity {
                     }
                     return Behaviors.same();
                 })
-                .onMessageEquals(Stop.INSTANCE, () -> {
-                    process.tell(new MmCommand.Exit(ctx.getSystem().ignoreRef()));
-                    return Behaviors.stopped();
+                .onMessage(Failed.class, f -> {
+                    ctx.getLog().warn("VM {} stops: {}", vm, f.why());
+                    return stop(ctx, process, null);
                 })
+                .onMessageEquals(Stop.INSTANCE, () -> stop(ctx, process, importer))
                 .build();
     }
 

@@ -5,6 +5,8 @@ import akka.actor.typed.ActorRef;
 import akka.actor.typed.javadsl.AskPattern;
 import io.shadowmmu.cluster.ClusterSettings;
 import io.shadowmmu.cluster.exporter.Exporter;
+import io.shadowmmu.cluster.gru.GruEntity;
+import io.shadowmmu.cluster.gru.GruSharding;
 import io.shadowmmu.cluster.importer.Importer;
 import io.shadowmmu.cluster.node.ClusterNode;
 import io.shadowmmu.cluster.node.NodeConfig;
@@ -82,14 +84,24 @@ public final class NodeCommand implements java.util.concurrent.Callable<Integer>
             description = "Host VMs placed by Cluster Sharding on this node (guest RAM: cluster.vms-scenario.guest-pages).")
     boolean hostVms;
 
+    @Option(names = "--host-gru",
+            description = "Host GRU devices placed by Cluster Sharding on this node (each job maps"
+                    + " cluster.vms-scenario.gru-pages pages).")
+    boolean hostGru;
+
     @Option(names = "--await-members", paramLabel = "N",
-            description = "Before touching VMs, wait until N members are up (default: ${DEFAULT-VALUE}).")
+            description = "Before touching VMs or GRU devices, wait until N members are up (default: ${DEFAULT-VALUE}).")
     int awaitMembers = 1;
 
     @Option(names = "--touch-vms", paramLabel = "N",
             description = "Write then read word 0 of guest page 1 of VMs vm-0 .. vm-N-1 through sharding, printing"
                     + " the node each runs on (with --host-vms on some node).")
     int touchVms;
+
+    @Option(names = "--touch-gru", paramLabel = "N",
+            description = "Run one checked job (cluster.vms-scenario.gru-instructions) on GRU devices gru-0 .. gru-N-1"
+                    + " through sharding, printing the node each runs on (with --host-gru on some node).")
+    int touchGru;
 
     @Option(names = "--run-for", paramLabel = "SECONDS", description = "Stop after this long (default: until killed).")
     long runForSeconds;
@@ -144,8 +156,16 @@ public final class NodeCommand implements java.util.concurrent.Callable<Integer>
                         1 << 16));
                 System.out.println("hosting VMs");
             }
+            if (hostGru) {
+                GruSharding.init(node, settings.reader().section("cluster.vms-scenario").intBetween("gru-pages", 1,
+                        1 << 16));
+                System.out.println("hosting GRU devices");
+            }
             if (touchVms > 0) {
                 touchVms(node);
+            }
+            if (touchGru > 0) {
+                touchGru(node, settings.reader().section("cluster.vms-scenario").longAtLeast("gru-instructions", 1));
             }
             System.out.flush();
             CompletableFuture<?> terminated = node.system().getWhenTerminated().toCompletableFuture();
@@ -163,13 +183,7 @@ public final class NodeCommand implements java.util.concurrent.Callable<Integer>
 
     /** On the command's own thread: waits for the members, then one write and one read per VM. */
     private void touchVms(ClusterNode node) throws Exception {
-        long end = System.nanoTime() + STEP.toNanos();
-        while (!node.seesUp(awaitMembers)) {
-            if (System.nanoTime() > end) {
-                throw new java.util.concurrent.TimeoutException(awaitMembers + " members not up within " + STEP);
-            }
-            java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
-        }
+        awaitMembers(node);
         for (int v = 0; v < touchVms; v++) {
             long value = 1000 + v;
             var vm = VmSharding.vm(node, "vm-" + v);
@@ -181,6 +195,31 @@ public final class NodeCommand implements java.util.concurrent.Callable<Integer>
                     + (read.error() != null ? " error " + read.error() : ""));
         }
         System.out.flush();
+    }
+
+    /** On the command's own thread: waits for the members, then one checked job per GRU device. */
+    private void touchGru(ClusterNode node, long instructions) throws Exception {
+        awaitMembers(node);
+        for (int g = 0; g < touchGru; g++) {
+            long seed = g;
+            GruEntity.Ran ran = GruSharding.gru(node, "gru-" + g).<GruEntity.Ran>ask(
+                    r -> new GruEntity.Run(instructions, seed, r), STEP).toCompletableFuture()
+                    .get(STEP.toSeconds(), TimeUnit.SECONDS);
+            System.out.println("gru " + ran.gru() + " on " + ran.node() + " ran " + ran.instructions()
+                    + " instructions, " + ran.checkedReads() + " reads checked, " + ran.staleReads() + " stale"
+                    + (ran.error() != null ? " error " + ran.error() : ""));
+        }
+        System.out.flush();
+    }
+
+    private void awaitMembers(ClusterNode node) throws Exception {
+        long end = System.nanoTime() + STEP.toNanos();
+        while (!node.seesUp(awaitMembers)) {
+            if (System.nanoTime() > end) {
+                throw new java.util.concurrent.TimeoutException(awaitMembers + " members not up within " + STEP);
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
+        }
     }
 
     private static long export(ClusterNode n, int pages) throws Exception {
