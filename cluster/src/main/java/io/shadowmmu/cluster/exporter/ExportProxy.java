@@ -240,7 +240,9 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         }
         PageReply.Granted g = (PageReply.Granted) p.reply();
         long page = p.fault().page();
-        handOut(page, g);
+        if (!handOut(page, g)) {
+            return this; // fenced meanwhile: the Fenced notification is on its way
+        }
         ToImporter.FaultGranted reply = new ToImporter.FaultGranted(attachment, page, g.pfn(), g.generation(),
                 g.writable(), p.fault().sequence());
         counters.faultsAnswered.incrementAndGet();
@@ -307,7 +309,9 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
                 askForCopy(fetch, p.page());
                 return this;
             }
-            handOut(p.page(), g);
+            if (!handOut(p.page(), g)) {
+                return this; // fenced meanwhile: the Fenced notification is on its way
+            }
             counters.pagesCopied.incrementAndGet();
             last = fetch.copied(new PageCopy(p.page(), g.pfn(), g.generation(), g.writable(), contents));
         }
@@ -374,13 +378,33 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         return this;
     }
 
-    /** The oracle of this node hears the importer may now hold {@code page} in frame {@code g.pfn()}. */
-    private void handOut(long page, PageReply.Granted g) {
-        HandedOut old = handedOut.put(page, new HandedOut(g.pfn(), g.generation(), queue.sent()));
-        if (old != null && (old.pfn() != g.pfn() || old.generation() != g.generation())) {
-            events.translationRemoved(agent, 0, segment.mmId(), page, old.pfn(), old.generation());
+    /**
+     * The oracle of this node hears the importer may now hold {@code page} in frame {@code g.pfn()}; false (nothing
+     * handed out) if the mm fenced this attachment meanwhile. The report is made inside the grant: a fence revokes
+     * the grant, then the agent's translations in the oracle, from the mm's thread, so an install reported just
+     * after that would outlive the fence. Re-checked after the report, inside, while the mm cannot free the frame yet
+     * (it waits for the grant to be quiescent): a revocation seen then takes the install back (the fence answers
+     * the importer).
+     */
+    private boolean handOut(long page, PageReply.Granted g) {
+        if (!grant.enter()) {
+            return false;
         }
-        events.translationInstalled(agent, 0, segment.mmId(), page, g.pfn(), g.generation(), g.writable());
+        try {
+            HandedOut old = handedOut.put(page, new HandedOut(g.pfn(), g.generation(), queue.sent()));
+            if (old != null && (old.pfn() != g.pfn() || old.generation() != g.generation())) {
+                events.translationRemoved(agent, 0, segment.mmId(), page, old.pfn(), old.generation());
+            }
+            events.translationInstalled(agent, 0, segment.mmId(), page, g.pfn(), g.generation(), g.writable());
+            if (grant.isRevoked()) {
+                handedOut.remove(page);
+                events.translationRemoved(agent, 0, segment.mmId(), page, g.pfn(), g.generation());
+                return false;
+            }
+            return true;
+        } finally {
+            grant.exit();
+        }
     }
 
     // ---- data accesses -------------------------------------------------------------------------------------------

@@ -35,7 +35,10 @@ import java.util.function.BooleanSupplier;
 /**
  * {@code cluster}: three nodes (actor systems in one Akka Cluster on 127.0.0.1, split-brain resolver on) in this
  * JVM. Each node's processes export a segment; every node imports every other node's segments and accesses them
- * remotely while the exporting processes churn. One importer per node is now and then slow enough to be fenced and
+ * while the exporting processes churn. By default the importers map by ranges ({@code import-mode = copy}): a miss
+ * fetches a block of pages into frames of the importing node, hits touch those copies with no message, and every
+ * invalidation of the exporter's range reaches each importer, which writes back and acks (or is fenced);
+ * {@code per-word} sends every 8-byte access to the exporter instead. One importer per node is now and then slow enough to be fenced and
  * re-attach; another always acks a little late, so invalidations queue behind it and are coalesced.
  * Each node has its own oracle (frames are per node); their verdicts are merged into the run's.
  */
@@ -51,7 +54,7 @@ public final class ClusterScenario implements Scenario {
     @Override
     public String description() {
         return "3 nodes on 127.0.0.1 import each other's memory (XPMEM style) under host churn; sleeping cross-node"
-                + " invalidations, fencing (--ops = remote accesses)";
+                + " invalidations, fencing; mapped by ranges or per word (--ops = accesses to imported memory)";
     }
 
     /** Its only secondaries are cross-node importers: the race it shows is theirs (no KVM, no device TLB here). */
@@ -133,8 +136,8 @@ public final class ClusterScenario implements Scenario {
                     Duration ackDelay = k == 0 ? sc.slowAckDelay() : k == 1 ? sc.sleepyAckDelay() : Duration.ZERO;
                     int every = k == 0 ? sc.slowEvery() : 1;
                     k++;
-                    ActorRef<ToImporter> imp = n.spawn(Importer.create(e.node().exporter(), e.segment(), ackDelay,
-                            every, cs.reattachBackoff(), variant), "importer-" + importers.size());
+                    ActorRef<ToImporter> imp = n.spawn(importer(sc, n, e, ackDelay, every, cs, variant),
+                            "importer-" + importers.size());
                     importers.add(imp);
                     importerNodes.add(n);
                     driverCount++;
@@ -196,6 +199,18 @@ public final class ClusterScenario implements Scenario {
         }
         mergeVerdicts(run.oracle(), oracles, nodes);
         return report(ops, sc, nodes, totals, importerStats, churnOps.get(), audits, elapsedNanos);
+    }
+
+    /** Copy: the segment mapped by ranges into frames of the importing node; per-word: a message per access. */
+    private static akka.actor.typed.Behavior<ToImporter> importer(ClusterScenarioSettings sc, ClusterNode n,
+                                                                  Exported e, Duration ackDelay, int every,
+                                                                  ClusterSettings cs, Variant variant) {
+        if (sc.importMode() == ClusterScenarioSettings.ImportMode.COPY) {
+            return Importer.copying(e.node().exporter(), e.segment(),
+                    new Importer.Copying(n.hostActor(), n.host().memory(), sc.blockPages()), ackDelay, every,
+                    cs.reattachBackoff(), variant);
+        }
+        return Importer.create(e.node().exporter(), e.segment(), ackDelay, every, cs.reattachBackoff(), variant);
     }
 
     private static Exported export(ClusterNode n, String name, int pages) throws Exception {
@@ -306,11 +321,30 @@ public final class ClusterScenario implements Scenario {
         long staleReplies = 0;
         long attaches = 0;
         long hits = 0;
+        long importerFaults = 0;
+        long importerWrittenBack = 0;
         for (Importer.Stats s : importers) {
             staleReplies += s.staleReplies();
             attaches += s.attaches();
             hits += s.hits();
+            importerFaults += s.faults();
+            importerWrittenBack += s.writtenBack();
         }
+        long pagesCopied = 0;
+        long writtenBack = 0;
+        long refusedWriteBacks = 0;
+        long remoteAccesses = 0;
+        for (ClusterNode n : nodes) {
+            ExporterCounters c = n.counters();
+            pagesCopied += c.pagesCopied.get();
+            writtenBack += c.writtenBack.get();
+            refusedWriteBacks += c.refusedWriteBacks.get();
+            remoteAccesses += c.accesses.get();
+        }
+        // A miss is an access that had to wait for a fault (per-word) or a range fetch (copy): one request each,
+        // whatever number of accesses queued behind it.
+        double hitRatio = totals.ok.get() == 0 ? 0 : Math.max(0, 1 - (double) importerFaults / totals.ok.get());
+        boolean copy = sc.importMode() == ClusterScenarioSettings.ImportMode.COPY;
         long leaked = 0;
         boolean auditsClean = true;
         for (HostCommand.AuditReport a : audits) {
@@ -329,7 +363,15 @@ public final class ClusterScenario implements Scenario {
                 .put("accesses.lost", totals.lost.get())
                 .put("accesses.writes", totals.writes.get())
                 .put("accesses.perSecond", Math.round(ops / Math.max(seconds, 1e-9)))
+                .put("importMode", copy ? "copy" : "per-word")
                 .put("importer.hits", hits)
+                .put("importer.requests", importerFaults)
+                .put("importer.hitRatio", Math.round(hitRatio * 10_000) / 10_000.0)
+                .put("importer.pagesWrittenBack", importerWrittenBack)
+                .put("exporter.remoteAccesses", remoteAccesses)
+                .put("exporter.pagesCopied", pagesCopied)
+                .put("exporter.pagesWrittenBack", writtenBack)
+                .put("exporter.refusedWriteBacks", refusedWriteBacks)
                 .put("importer.faults", faults)
                 .put("importer.staleFaultReplies", staleReplies)
                 .put("importer.attaches", attaches)
@@ -351,11 +393,17 @@ public final class ClusterScenario implements Scenario {
                 .put("cluster.ackDeadlineMs", sc.ackDeadline().toMillis())
                 .put("cluster.slowAckDelayMs", sc.slowAckDelay().toMillis())
                 .put("cluster.slowEvery", sc.slowEvery());
-        r.line(String.format("%d nodes, %d importers: %,d remote accesses (%,d ok, %,d refused: %,d while fenced or"
+        r.line(String.format("%d nodes, %d importers: %,d accesses to imported memory (%,d ok, %,d refused: %,d while fenced or"
                         + " detached, %,d denied, e.g. writes to write-protected pages; %,d lost) in %.1f s",
                 nodes.size(), importers.size(), ops, totals.ok.get(), totals.refused.get(),
                 totals.refusedDetached.get(), totals.refused.get() - totals.refusedDetached.get(), totals.lost.get(),
                 seconds));
+        r.line(copy ? String.format("mapped by ranges (blocks of %d pages): %,d range fetches, %,d pages copied,"
+                        + " %,d written back (%,d refused after a fence), hit ratio %.4f, %,d remote word accesses;"
+                        + " %,d accesses/s", sc.blockPages(), importerFaults, pagesCopied, writtenBack,
+                        refusedWriteBacks, hitRatio, remoteAccesses, Math.round(ops / Math.max(seconds, 1e-9)))
+                : String.format("per-word: %,d remote word accesses, %,d faults, hit ratio %.4f; %,d accesses/s",
+                        remoteAccesses, importerFaults, hitRatio, Math.round(ops / Math.max(seconds, 1e-9))));
         r.line(String.format("cross-node invalidations: %,d batches in %,d messages (%,d coalesced, at most %d in"
                         + " flight per importer); ack latency p50 %,d us, p99 %,d us", batches, sent, coalesced,
                 maxInFlight, latency.getValueAtPercentile(50), latency.getValueAtPercentile(99)));

@@ -6,11 +6,17 @@ import io.shadowmmu.config.Settings;
 import java.time.Duration;
 
 /** Settings of the cluster scenario ({@code shadowmmu.cluster.scenario}). */
-record ClusterScenarioSettings(int nodes, int processesPerNode, int segmentPages, int window, double writeFraction,
+record ClusterScenarioSettings(int nodes, int processesPerNode, int segmentPages, ImportMode importMode,
+                               int blockPages, int window, double writeFraction,
                                Duration ackDeadline, Duration slowAckDelay, int slowEvery,
                                Duration sleepyAckDelay,
                                int churnersPerProcess, Duration churnInterval,
                                long defaultOps) {
+    /** How the importers map the segments: by ranges into local copies, or one message per 8-byte access. */
+    enum ImportMode {
+        COPY, PER_WORD
+    }
+
     static ClusterScenarioSettings read(Settings settings) {
         ConfigReader r = settings.reader().section("cluster.scenario");
         int percent;
@@ -26,6 +32,8 @@ record ClusterScenarioSettings(int nodes, int processesPerNode, int segmentPages
                 r.intBetween("nodes", 2, 9),
                 r.intBetween("processes-per-node", 1, 64),
                 r.intBetween("segment-pages", 1, 1 << 16),
+                r.enumValue("import-mode", ImportMode.class),
+                r.intBetween("block-pages", 1, 1 << 16),
                 r.intBetween("window", 1, 1024),
                 percent / 100.0,
                 r.duration("ack-deadline", Duration.ofMillis(1), Duration.ofMinutes(1)),
