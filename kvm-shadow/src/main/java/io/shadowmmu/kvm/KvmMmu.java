@@ -90,6 +90,13 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     private long guestPageFaults;
     private long guestFaults;
     private long fences;
+    /** Faults answered from the host's published page table, without a host round trip. */
+    private long fastInstalls;
+    /**
+     * The lockless host-PTE path is on, except in the no_fault_retry variant: that variant breaks the re-check after
+     * the host round trip, and the fast path, which has no round trip, would take most faults out of its window.
+     */
+    private final boolean fastPath;
 
     public static Behavior<KvmCommand> create(Config config) {
         return Behaviors.setup(ctx -> new KvmMmu(ctx, config));
@@ -98,6 +105,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     private KvmMmu(ActorContext<KvmCommand> context, Config config) {
         super(context);
         this.config = config;
+        this.fastPath = config.variant() != Variant.NO_FAULT_RETRY;
         this.view = config.view();
         PhysicalMemory memory = config.memory();
         this.agent = view.agent() >= 0 ? view.agent() : AgentIds.next();
@@ -186,6 +194,15 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             return;
         }
         long sampled = notifier.readBegin(); // mmu_invalidate_seq, read before asking the host
+        if (fastPath) {
+            // hva_to_pfn_fast: a present host PTE is read without the host; sampled and checked in this handler.
+            HostPteFastPath.Page page = HostPteFastPath.lookup(notifier.pageTable(), config.memory(), f.hva, f.write);
+            if (page != null && !notifier.readRetry(sampled, f.hva)) {
+                fastInstalls++;
+                install(f, page.pfn(), page.generation(), page.writable());
+                return;
+            }
+        }
         long ptSampled = guestWrites.ptSequence();
         getContext().ask(PageReply.class, config.mm(), HOST_TIMEOUT,
                 replyTo -> new MmCommand.GetUserPage(f.hva, f.write, replyTo),
@@ -210,7 +227,8 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
             retry(f);
             return this;
         }
-        install(f, (PageReply.Granted) p.reply());
+        PageReply.Granted g = (PageReply.Granted) p.reply();
+        install(f, g.pfn(), g.generation(), g.writable());
         return this;
     }
 
@@ -220,16 +238,16 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         handle(f);
     }
 
-    private void install(Fault f, PageReply.Granted g) {
+    private void install(Fault f, int pfn, int generation, boolean writable) {
         boolean dirtyLogging = f.slot.dirtyLogging();
         // A read fault maps writable when the host allows it, except under dirty logging: the first write must exit.
-        boolean hostWritable = g.writable() && !f.slot.readOnly() && (f.write || !dirtyLogging);
-        mmu.install(f, g.pfn(), g.generation(), hostWritable);
+        boolean hostWritable = writable && !f.slot.readOnly() && (f.write || !dirtyLogging);
+        mmu.install(f, pfn, generation, hostWritable);
         if (f.write && dirtyLogging) {
             f.slot.markDirty(f.gfn);
         }
         installs++;
-        f.replyTo.tell(new KvmCommand.Resolved(f.retries));
+        f.replyTo.tell(new KvmCommand.Resolved(f.retries, f.address));
     }
 
     private Behavior<KvmCommand> onPtPageIn(PtPageIn p) {
@@ -246,7 +264,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         @Override
         public void guestFault(Fault f, String why) {
             guestFaults++;
-            f.replyTo.tell(new KvmCommand.GuestFault(why));
+            f.replyTo.tell(new KvmCommand.GuestFault(why, f.address));
         }
 
         @Override
