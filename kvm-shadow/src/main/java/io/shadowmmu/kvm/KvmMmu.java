@@ -107,6 +107,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         this.config = config;
         this.fastPath = config.variant() != Variant.NO_FAULT_RETRY;
         this.view = config.view();
+        view.inOrderExits = !fastPath;
         PhysicalMemory memory = config.memory();
         this.agent = view.agent() >= 0 ? view.agent() : AgentIds.next();
         this.slots = new Memslots(config.memslots());

@@ -72,6 +72,11 @@ public final class KvmMmuPort implements KvmPort {
     }
 
     @Override
+    public boolean inOrderExits() {
+        return view.inOrderExits();
+    }
+
+    @Override
     public AccessGrant grant() {
         return view.grant();
     }

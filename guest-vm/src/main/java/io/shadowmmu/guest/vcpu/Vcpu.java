@@ -644,7 +644,8 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         if (deferredSize > 0) {
             replayDeferred(p);
         }
-        if (kernelPending || (draining && (deferredSize > 0 || inFlight > 0))) {
+        if (kernelPending || (draining && (deferredSize > 0 || inFlight > 0))
+                || (deferredSize > 0 && kvm.inOrderExits())) {
             waitUnlessIdle();
             return;
         }
@@ -685,6 +686,10 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
             budget--;
             if (r == EXITED) {
                 defer(va, kind, !behind, false); // behind an earlier access of its page: not looked up yet
+                if (kvm.inOrderExits()) {
+                    waitUnlessIdle(); // the strict vCPU: nothing runs until the exit is answered
+                    return;
+                }
             } else if (r == FAULTED) {
                 defer(va, kind, true, true);
                 waitUnlessIdle();
