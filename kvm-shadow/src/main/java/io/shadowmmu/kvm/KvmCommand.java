@@ -29,8 +29,15 @@ public sealed interface KvmCommand {
     sealed interface FaultReply {
     }
 
-    /** The entry is installed; {@code retries} fault attempts were discarded by the invalidation check. */
-    record Resolved(long retries) implements FaultReply {
+    /**
+     * The entry is installed; {@code retries} fault attempts were discarded by the invalidation check. {@code address}
+     * is the faulting address (gpa or gva) as the vCPU sent it, so a vCPU with several exits in flight knows which
+     * one this answers; -1 when unknown.
+     */
+    record Resolved(long retries, long address) implements FaultReply {
+        public Resolved(long retries) {
+            this(retries, -1);
+        }
     }
 
     /** Shadow mode: the guest's own page table does not allow it; the guest OS must handle a page fault. */
@@ -38,7 +45,10 @@ public sealed interface KvmCommand {
     }
 
     /** The access has no backing: outside every memslot, a write to a read-only slot, or refused by the host. */
-    record GuestFault(String why) implements FaultReply {
+    record GuestFault(String why, long address) implements FaultReply {
+        public GuestFault(String why) {
+            this(why, -1);
+        }
     }
 
     /**

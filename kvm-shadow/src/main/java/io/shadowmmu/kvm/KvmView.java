@@ -17,6 +17,8 @@ public final class KvmView {
     final PageTable tdpTable = new PageTable();
     final ConcurrentHashMap<Long, PageTable> shadowRoots = new ConcurrentHashMap<>();
     volatile AccessGrant grant;
+    /** Set by KVM before any vCPU runs: vCPUs must keep one exit in flight and stop at it (see {@link #inOrderExits}). */
+    volatile boolean inOrderExits;
 
     public KvmView(boolean tdp, long guestFrames) {
         this(tdp, guestFrames, -1);
@@ -46,6 +48,14 @@ public final class KvmView {
     }
 
     /** The grant of the current notifier registration, or null while there is none (then use nothing). */
+    /**
+     * True when vCPUs must stop at an exit until it is answered (one in flight, no running ahead): any race-catalogue
+     * variant, whose window the catalogue measures with the vCPU timing it was written for (D-mixed-perf2-1).
+     */
+    public boolean inOrderExits() {
+        return inOrderExits;
+    }
+
     public AccessGrant grant() {
         return grant;
     }

@@ -97,7 +97,8 @@ class KvmMmuRaceTest {
         MmCommand.GetUserPage second = vm.expectGup();
         second.replyTo().tell(new PageReply.Granted(second.va(), 12, 3, false));
         KvmCommand.FaultReply r = reply.receiveMessage();
-        assertThat(r).isEqualTo(new KvmCommand.Resolved(1));
+        assertThat(r).isInstanceOf(KvmCommand.Resolved.class);
+        assertThat(((KvmCommand.Resolved) r).retries()).isEqualTo(1);
         long spte = vm.view.lookup(0, 5 << 12);
         assertThat(Spte.pfn(spte)).as("never the revoked pfn 11").isEqualTo(12);
         assertThat(Spte.generation(spte)).isEqualTo(3);
@@ -205,7 +206,9 @@ class KvmMmuRaceTest {
         again.replyTo().tell(new MmCommand.Registered(1, 8, new AccessGrant(), List.of(), new PageTable()));
         MmCommand.GetUserPage g = vm.expectGup();
         g.replyTo().tell(new PageReply.Granted(g.va(), 22, 1, false));
-        assertThat(reply.receiveMessage()).isEqualTo(new KvmCommand.Resolved(0));
+        KvmCommand.FaultReply resolved = reply.receiveMessage();
+        assertThat(resolved).isInstanceOf(KvmCommand.Resolved.class);
+        assertThat(((KvmCommand.Resolved) resolved).retries()).isZero();
         // A start for the fenced subscription is answered as done and zaps nothing of the new one.
         vm.start(5, 2);
         assertThat(vm.acks.receiveMessage()).isEqualTo(NotifierReply.Ack.clean(7, 5));

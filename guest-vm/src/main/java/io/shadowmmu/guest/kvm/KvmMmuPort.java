@@ -72,6 +72,11 @@ public final class KvmMmuPort implements KvmPort {
     }
 
     @Override
+    public boolean inOrderExits() {
+        return view.inOrderExits();
+    }
+
+    @Override
     public AccessGrant grant() {
         return view.grant();
     }
@@ -112,12 +117,13 @@ public final class KvmMmuPort implements KvmPort {
     }
 
     private static Vcpu.ExitReply toExitReply(KvmCommand.FaultReply r) {
-        if (r instanceof KvmCommand.Resolved) {
-            return new Vcpu.ExitResolved(((KvmCommand.Resolved) r).retries());
+        if (r instanceof KvmCommand.Resolved resolved) {
+            return new Vcpu.ExitResolved(resolved.retries(), resolved.address());
         }
-        if (r instanceof KvmCommand.GuestPageFault) {
-            return new Vcpu.ExitGuestPageFault();
+        if (r instanceof KvmCommand.GuestPageFault pf) {
+            return new Vcpu.ExitGuestPageFault(pf.gva());
         }
-        return new Vcpu.ExitGuestFault(((KvmCommand.GuestFault) r).why());
+        KvmCommand.GuestFault gf = (KvmCommand.GuestFault) r;
+        return new Vcpu.ExitGuestFault(gf.why(), gf.address());
     }
 }

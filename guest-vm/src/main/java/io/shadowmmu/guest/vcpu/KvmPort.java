@@ -29,6 +29,11 @@ public interface KvmPort {
         return -1;
     }
 
+    /** True when this vCPU must stop at each exit until it is answered (no running ahead of it). */
+    default boolean inOrderExits() {
+        return false;
+    }
+
     /** The grant of the current notifier registration, or null while there is none (then nothing may be used). */
     AccessGrant grant();
 

@@ -29,9 +29,12 @@ import java.util.List;
  * remote TLB flush from KVM or from the guest kernel is served between two slices, never later than one slice. A
  * slice is bracketed by the access grant of KVM's notifier registration. A TLB hit reads or writes the host frame
  * directly: no message, no allocation, no lock. A miss walks the second-level table (TDP, or shadow) like the MMU
- * does, without a message; only when that table has no usable entry does the vCPU exit to KVM, wait for the reply
- * (still serving flushes), and retry the access. A missing guest page-table entry is a guest page fault, handled by
- * the guest kernel.
+ * does, without a message; only when that table has no usable entry does the vCPU exit to KVM and retry the access
+ * when the reply comes. While exits are in flight the vCPU runs ahead ({@link #MAX_EXITS_IN_FLIGHT} exits, like the
+ * out-of-order core behind a missing translation keeps retiring independent accesses): an access that exits is set
+ * aside, and so is every later access to the same guest page, which keeps each page's accesses in program order (what
+ * the golden copy checks); the set-aside accesses are replayed, in order, when an answer comes. A missing guest
+ * page-table entry is a guest page fault, handled by the guest kernel; the vCPU runs nothing until it is answered.
  *
  * <p>In check mode each process keeps a golden copy of its writes and every read is compared with it (I1), and a
  * TLB hit verifies that its frame was not freed and reused since the translation was made (I3).
@@ -90,16 +93,28 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     public sealed interface ExitReply extends Command {
     }
 
-    /** The entry is installed (or the fault should simply be retried): walk again. */
-    public record ExitResolved(long kvmRetries) implements ExitReply {
+    /**
+     * The entry is installed (or the fault should simply be retried): walk again. {@code address} is the exit's
+     * address, telling which of several exits in flight this answers; -1: the oldest.
+     */
+    public record ExitResolved(long kvmRetries, long address) implements ExitReply {
+        public ExitResolved(long kvmRetries) {
+            this(kvmRetries, -1);
+        }
     }
 
     /** Shadow mode: the guest's own page table does not allow the access; the guest kernel must handle it. */
-    public record ExitGuestPageFault() implements ExitReply {
+    public record ExitGuestPageFault(long address) implements ExitReply {
+        public ExitGuestPageFault() {
+            this(-1);
+        }
     }
 
     /** The access cannot be made: outside guest memory, or refused by the host. The guest sees a fault. */
-    public record ExitGuestFault(String why) implements ExitReply {
+    public record ExitGuestFault(String why, long address) implements ExitReply {
+        public ExitGuestFault(String why) {
+            this(why, -1);
+        }
     }
 
     /** A guest page fault for the guest kernel. */
@@ -124,10 +139,30 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     /** Without a grant (KVM not registered yet, or fenced), look again after this long. */
     private static final Duration FENCED_RETRY = Duration.ofMillis(1);
 
+    /** Exits one vCPU keeps in flight while it runs ahead (1 would be the strict in-order vCPU). */
+    static final int MAX_EXITS_IN_FLIGHT = 16;
+    /**
+     * Accesses run at most in one slice while exits are in flight: the slice then ends, so that their answers and
+     * remote flushes (queued behind it) are not kept waiting for a whole slice.
+     */
+    static final int RUN_AHEAD = 256;
+    /** A slice ends after this long even with budget left (looked at every {@link #CLOCK_EVERY} accesses). */
+    private static final long MAX_SLICE_NANOS = 2_000_000;
+    private static final int CLOCK_EVERY = 512;
+    /** Accesses set aside at most; with that many the vCPU waits for an answer. */
+    static final int MAX_DEFERRED = 1024;
+
     private static final int OK = 0;
-    private static final int BLOCKED = -1;
+    /** The access waits for an exit (sent now or already in flight): set it aside. */
+    private static final int EXITED = -1;
     /** {@link #translate}: the access is given up, without blocking. */
     private static final int REFUSED = -2;
+    /** A guest page fault went to the guest kernel for this access: set it aside and run nothing until answered. */
+    private static final int FAULTED = -3;
+
+    /** What KVM answered for an exit page, applied to the first set-aside access that exits on it again. */
+    private static final byte VERDICT_GUEST_PAGE_FAULT = 1;
+    private static final byte VERDICT_GUEST_FAULT = 2;
 
     /** A process pinned to this vCPU with its position in its workload. */
     private static final class Proc {
@@ -156,6 +191,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
             this.golden = previous.golden;
         }
 
+        /** No access left in the workload (set-aside accesses are the vCPU's, see {@link Vcpu#pickProcess}). */
         boolean done() {
             return !more && cursor == batch.size();
         }
@@ -193,10 +229,35 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     private long loadedCr3 = -1;
     private boolean running;
     private boolean sliceQueued;
+    /** Nothing can run until a message comes (an exit answer, or the guest kernel's). */
     private boolean waiting;
-    private boolean retrying;
-    private boolean replay;
-    private long lastExitPage = -1;
+    /** A guest page fault is with the guest kernel: nothing runs until it answers. */
+    private boolean kernelPending;
+    /** The slice budget ran out with other processes waiting: run no new access until the set-aside ones are done. */
+    private boolean draining;
+
+    // Set-aside accesses of the current process, in program order (a ring).
+    private final long[] deferredVa = new long[MAX_DEFERRED];
+    private final byte[] deferredKind = new byte[MAX_DEFERRED];
+    /** Its miss was counted (it exited): its replay takes the uncounted path. */
+    private final boolean[] deferredMissed = new boolean[MAX_DEFERRED];
+    /** It is the access of the guest page fault with the guest kernel. */
+    private final boolean[] deferredFaulted = new boolean[MAX_DEFERRED];
+    private int deferredHead;
+    private int deferredSize;
+    /** Guest pages with a set-aside access: later accesses to them are set aside too, to keep their order. */
+    private final PageSet blockedPages = new PageSet(MAX_DEFERRED);
+
+    // Exits in flight: the page of each exit's address and whether it was a write.
+    private final long[] inFlightPage = new long[MAX_EXITS_IN_FLIGHT];
+    private final boolean[] inFlightWrite = new boolean[MAX_EXITS_IN_FLIGHT];
+    private int inFlight;
+    // Answers that are not "walk again", kept until the set-aside access exits on the page again.
+    private final long[] verdictPage = new long[MAX_EXITS_IN_FLIGHT];
+    private final byte[] verdict = new byte[MAX_EXITS_IN_FLIGHT];
+    private int verdicts;
+    /** Pages answered "resolved" since the last replay: exiting on one again is a retry. */
+    private final PageSet resolvedPages = new PageSet(MAX_EXITS_IN_FLIGHT * 4);
     private long writeSeq;
     /** Instruction fetches read the frame too; folding the value here keeps the read from being optimized away. */
     private long sink;
@@ -329,55 +390,183 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
 
     private Behavior<Command> onExitResolved(ExitResolved m) {
         retries += m.kvmRetries();
-        resume(true);
+        long page = answered(m.address());
+        if (page >= 0) {
+            resolvedPages.add(page);
+        }
+        wake();
         return this;
     }
 
     private Behavior<Command> onExitGuestPageFault(ExitGuestPageFault m) {
-        Proc p = procs.get(current);
-        long va = p.batch.address(p.cursor);
-        guestPageFault(p, va, p.batch.writes(p.cursor));
+        addVerdict(answered(m.address()), VERDICT_GUEST_PAGE_FAULT);
+        wake();
         return this;
     }
 
     private Behavior<Command> onExitGuestFault(ExitGuestFault m) {
-        Proc p = procs.get(current);
-        getContext().getLog().debug("vcpu {} pid {}: guest fault at 0x{}: {}", id, p.pid,
-                Long.toHexString(p.batch.address(p.cursor)), m.why());
-        skipFaultedAccess(p);
+        long page = answered(m.address());
+        getContext().getLog().debug("vcpu {}: guest fault at page 0x{}: {}", id, Long.toHexString(page), m.why());
+        addVerdict(page, VERDICT_GUEST_FAULT);
+        wake();
         return this;
     }
 
     private Behavior<Command> onGuestFaultHandled(GuestFaultHandled m) {
-        Proc p = procs.get(current);
-        if (m.result() == GuestFaultResult.MAPPED) {
-            resume(false);
-        } else {
-            getContext().getLog().debug("vcpu {} pid {}: {} at 0x{}", id, p.pid, m.result(),
-                    Long.toHexString(p.batch.address(p.cursor)));
-            skipFaultedAccess(p);
+        kernelPending = false;
+        if (m.result() != GuestFaultResult.MAPPED) {
+            dropFaultedAccess(m.result());
         }
+        wake();
         return this;
     }
 
-    private void skipFaultedAccess(Proc p) {
-        guestFaults++;
-        p.cursor++;
-        resume(false);
-        replay = false;
+    /** Forgets the exit an answer is for (by its address; -1 or unknown: the oldest); returns its page. */
+    private long answered(long address) {
+        if (inFlight == 0) {
+            return address < 0 ? -1 : address >>> GuestLayout.PAGE_SHIFT;
+        }
+        int k = 0;
+        if (address >= 0) {
+            long page = address >>> GuestLayout.PAGE_SHIFT;
+            for (int i = 0; i < inFlight; i++) {
+                if (inFlightPage[i] == page) {
+                    k = i;
+                    break;
+                }
+            }
+        }
+        long page = inFlightPage[k];
+        inFlight--;
+        System.arraycopy(inFlightPage, k + 1, inFlightPage, k, inFlight - k);
+        System.arraycopy(inFlightWrite, k + 1, inFlightWrite, k, inFlight - k);
+        return page;
     }
 
-    private void resume(boolean afterKvmExit) {
-        waiting = false;
-        retrying = afterKvmExit;
-        replay = true;
-        scheduleSlice();
+    private void addVerdict(long page, byte v) {
+        if (page < 0 || verdicts == verdict.length) {
+            return; // cannot happen: at most one verdict per exit in flight
+        }
+        verdictPage[verdicts] = page;
+        verdict[verdicts] = v;
+        verdicts++;
+    }
+
+    /** The verdict KVM gave for this page, consumed; 0 if none. */
+    private byte takeVerdict(long page) {
+        for (int i = 0; i < verdicts; i++) {
+            if (verdictPage[i] == page) {
+                byte v = verdict[i];
+                verdicts--;
+                System.arraycopy(verdictPage, i + 1, verdictPage, i, verdicts - i);
+                System.arraycopy(verdict, i + 1, verdict, i, verdicts - i);
+                return v;
+            }
+        }
+        return 0;
+    }
+
+    /** The guest kernel did not map the page: the access that faulted is given up (the guest sees a fault). */
+    private void dropFaultedAccess(GuestFaultResult result) {
+        for (int k = 0; k < deferredSize; k++) {
+            int i = (deferredHead + k) % MAX_DEFERRED;
+            if (deferredFaulted[i]) {
+                getContext().getLog().debug("vcpu {}: {} at 0x{}", id, result, Long.toHexString(deferredVa[i]));
+                guestFaults++;
+                removeDeferred(k);
+                return;
+            }
+        }
+    }
+
+    private void wake() {
+        if (!kernelPending) {
+            waiting = false;
+            scheduleSlice();
+        }
     }
 
     private void guestPageFault(Proc p, long va, boolean write) {
         guestPageFaults++;
-        waiting = true;
+        kernelPending = true;
         cfg.guestKernel().tell(new GuestPageFault(id, p.pid, va, write, getContext().getSelf()));
+    }
+
+    // ---- set-aside accesses ------------------------------------------------------------------------------------
+
+    private void defer(long va, byte kind, boolean missed, boolean faulted) {
+        int i = (deferredHead + deferredSize) % MAX_DEFERRED;
+        deferredVa[i] = va;
+        deferredKind[i] = kind;
+        deferredMissed[i] = missed;
+        deferredFaulted[i] = faulted;
+        deferredSize++;
+        blockedPages.add(va >>> GuestLayout.PAGE_SHIFT);
+    }
+
+    private void removeDeferred(int k) {
+        // Rare (a refused guest fault): shift the later entries down by one.
+        for (int j = k; j < deferredSize - 1; j++) {
+            int to = (deferredHead + j) % MAX_DEFERRED;
+            int from = (deferredHead + j + 1) % MAX_DEFERRED;
+            deferredVa[to] = deferredVa[from];
+            deferredKind[to] = deferredKind[from];
+            deferredMissed[to] = deferredMissed[from];
+            deferredFaulted[to] = deferredFaulted[from];
+        }
+        deferredSize--;
+        rebuildBlocked();
+    }
+
+    private void rebuildBlocked() {
+        blockedPages.clear();
+        for (int k = 0; k < deferredSize; k++) {
+            blockedPages.add(deferredVa[(deferredHead + k) % MAX_DEFERRED] >>> GuestLayout.PAGE_SHIFT);
+        }
+    }
+
+    /**
+     * Retries the set-aside accesses in program order. One that still waits stays, and so does every later one of
+     * its page; the others are done. Stops at a guest page fault (the rest stays set aside, in order).
+     */
+    private void replayDeferred(Proc p) {
+        int n = deferredSize;
+        int read = deferredHead;
+        int write = deferredHead;
+        int kept = 0;
+        blockedPages.clear();
+        int k = 0;
+        for (; k < n && !kernelPending; k++) {
+            long va = deferredVa[read];
+            byte kind = deferredKind[read];
+            boolean missed = deferredMissed[read];
+            read = (read + 1) % MAX_DEFERRED;
+            long vpn = va >>> GuestLayout.PAGE_SHIFT;
+            boolean behind = blockedPages.contains(vpn);
+            int r = behind ? EXITED : access(p, va, kind, missed);
+            if (r == EXITED || r == FAULTED) {
+                deferredVa[write] = va;
+                deferredKind[write] = kind;
+                deferredMissed[write] = missed || !behind;
+                deferredFaulted[write] = r == FAULTED;
+                write = (write + 1) % MAX_DEFERRED;
+                kept++;
+                blockedPages.add(vpn);
+            }
+        }
+        for (; k < n; k++) { // after a guest page fault: keep the rest as it is
+            deferredVa[write] = deferredVa[read];
+            deferredKind[write] = deferredKind[read];
+            deferredMissed[write] = deferredMissed[read];
+            deferredFaulted[write] = deferredFaulted[read];
+            blockedPages.add(deferredVa[read] >>> GuestLayout.PAGE_SHIFT);
+            read = (read + 1) % MAX_DEFERRED;
+            write = (write + 1) % MAX_DEFERRED;
+            kept++;
+        }
+        deferredSize = kept;
+        verdicts = 0; // a verdict whose access did not exit on its page again is void (the table changed meanwhile)
+        resolvedPages.clear();
     }
 
     // ---- slices ----------------------------------------------------------------------------------------------
@@ -391,7 +580,7 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
 
     private Behavior<Command> onSlice() {
         sliceQueued = false;
-        if (waiting || !running) {
+        if (waiting || kernelPending || !running) {
             return this;
         }
         Proc p = pickProcess();
@@ -425,16 +614,20 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         return this;
     }
 
-    /** Round robin over processes with work left; a CR3 switch flushes the TLB (no PCIDs). */
+    /**
+     * Round robin over processes with work left; a CR3 switch flushes the TLB (no PCIDs). A process with accesses
+     * set aside or exits in flight keeps the vCPU: their answers and replays belong to its CR3.
+     */
     private Proc pickProcess() {
+        if (current >= 0 && (deferredSize > 0 || inFlight > 0 || kernelPending)) {
+            return procs.get(current);
+        }
+        draining = false;
         int n = procs.size();
         for (int k = 1; k <= n; k++) {
             int i = (current + k) % n;
             Proc p = procs.get(i);
             if (!p.done()) {
-                if (i != current) {
-                    replay = false;
-                }
                 if (current >= 0 && p.cr3 != loadedCr3 && loadedCr3 != -1) {
                     tlb.flushAll();
                     itlb.flushAll();
@@ -448,31 +641,78 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     }
 
     private void runSlice(Proc p) {
+        if (deferredSize > 0) {
+            replayDeferred(p);
+        }
+        if (kernelPending || (draining && (deferredSize > 0 || inFlight > 0))
+                || (deferredSize > 0 && kvm.inOrderExits())) {
+            waitUnlessIdle();
+            return;
+        }
         int budget = cfg.sliceAccesses();
+        long began = System.nanoTime();
+        int ahead = 0;
+        boolean exhausted = false;
         AccessBatch b = p.batch;
         while (budget > 0) {
             if (p.cursor == b.size()) {
                 if (!p.more) {
-                    return;
+                    exhausted = true;
+                    break;
                 }
                 b.clear();
                 p.cursor = 0;
                 p.more = p.workload.fill(b);
                 if (b.size() == 0) {
-                    return;
+                    exhausted = true;
+                    break;
                 }
             }
-            int r = access(p, b.address(p.cursor), b.kind(p.cursor));
-            if (r == BLOCKED) {
+            if (inFlight > 0 && ++ahead > RUN_AHEAD) {
+                break; // end the slice early: the answers (and remote flushes) queued behind it are served now
+            }
+            if ((budget & (CLOCK_EVERY - 1)) == 0 && System.nanoTime() - began > MAX_SLICE_NANOS) {
+                break; // a slow (preempted) slice must not hold a remote flush past the host's ack deadline
+            }
+            if (deferredSize == MAX_DEFERRED) {
+                waitUnlessIdle();
                 return;
             }
+            long va = b.address(p.cursor);
+            byte kind = b.kind(p.cursor);
+            boolean behind = deferredSize > 0 && blockedPages.contains(va >>> GuestLayout.PAGE_SHIFT);
+            int r = behind ? EXITED : access(p, va, kind, false);
             p.cursor++;
             budget--;
+            if (r == EXITED) {
+                defer(va, kind, !behind, false); // behind an earlier access of its page: not looked up yet
+                if (kvm.inOrderExits()) {
+                    waitUnlessIdle(); // the strict vCPU: nothing runs until the exit is answered
+                    return;
+                }
+            } else if (r == FAULTED) {
+                defer(va, kind, true, true);
+                waitUnlessIdle();
+                return;
+            }
+        }
+        if (budget == 0 && procs.size() > 1 && (deferredSize > 0 || inFlight > 0)) {
+            draining = true; // let the other processes in once these are done
+        }
+        if (exhausted || draining) {
+            waitUnlessIdle(); // nothing new to run: wait for the answers, if any are due
+        }
+    }
+
+    /** Waits for an answer, unless none can come (then the next slice replays at once). */
+    private void waitUnlessIdle() {
+        if (kernelPending || inFlight > 0) {
+            waiting = true;
         }
     }
 
     /** One access: the hit path touches only the TLB's arrays and the frame. */
-    private int access(Proc p, long va, byte kind) {
+    private int access(Proc p, long va, byte kind, boolean replay) {
         boolean write = kind == AccessBatch.STORE || kind == AccessBatch.MODIFY;
         Tlb tlb = kind == AccessBatch.IFETCH ? this.itlb : this.tlb;
         long vpn = va >>> GuestLayout.PAGE_SHIFT;
@@ -480,13 +720,11 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         // access replayed after an exit was already counted as a miss: it takes the checked path, uncounted.
         int slot = replay ? -1 : tlb.hit(vpn, write);
         if (slot < 0) {
-            slot = translate(p, va, vpn, write, tlb);
+            slot = translate(p, va, vpn, write, tlb, replay);
             if (slot < 0) {
-                return slot == BLOCKED ? BLOCKED : OK;
+                return slot == REFUSED ? OK : slot;
             }
         }
-        replay = false;
-        retrying = false;
         int word = (int) ((va & (GuestLayout.PAGE_SIZE - 1)) >>> 3);
         long[] frame = tlb.frame(slot);
         accesses++;
@@ -522,23 +760,22 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
 
     /**
      * A first-level miss: the TLB proper, the walk on a miss, and in check mode the generation check of the entry
-     * used. Returns the slot to use, BLOCKED (an exit or a guest page fault was sent), or REFUSED (the access was
-     * given up: the frame KVM handed out is stale too).
+     * used. Returns the slot to use, EXITED (the access waits for an exit), FAULTED (a guest page fault was sent),
+     * or REFUSED (the access was given up: the frame KVM handed out is stale too, or KVM refused it).
      */
-    private int translate(Proc p, long va, long vpn, boolean write, Tlb tlb) {
+    private int translate(Proc p, long va, long vpn, boolean write, Tlb tlb, boolean replay) {
         int slot = replay ? tlb.probe(vpn) : tlb.lookup(vpn);
-        replay = false;
         if (slot < 0 || (write && !tlb.writable(slot))) {
             slot = fill(p, va, write, tlb);
             if (slot < 0) {
-                return BLOCKED;
+                return slot;
             }
         }
         if (checkFrames && memory.generation(tlb.pfn(slot)) != tlb.generation(slot)) {
             staleFrame(p, va, slot, tlb);
             slot = fill(p, va, write, tlb);
             if (slot < 0) {
-                return BLOCKED;
+                return slot;
             }
             if (memory.generation(tlb.pfn(slot)) != tlb.generation(slot)) {
                 // KVM's own entry is stale too: refuse the access rather than touch a reused frame.
@@ -551,8 +788,9 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
     }
 
     /**
-     * TLB miss: the hardware walk. Returns the TLB slot filled, or BLOCKED after sending an exit or a guest page
-     * fault (the access is retried when the answer comes), or after skipping a faulted access.
+     * TLB miss: the hardware walk. Returns the TLB slot filled, EXITED (an exit is in flight for the entry the walk
+     * needs: the access is retried when the answer comes), FAULTED (a guest page fault was sent) or REFUSED (KVM
+     * answered that the access cannot be made: it is given up).
      */
     private int fill(Proc p, long va, boolean write, Tlb tlb) {
         long vpn = va >>> GuestLayout.PAGE_SHIFT;
@@ -565,26 +803,26 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
             for (int level = GuestLayout.LEVELS - 1; level >= 0; level--) {
                 long entryGpa = GuestLayout.entryGpa(table, GuestLayout.index(va, level));
                 if (!kvm.walk(p.cr3, entryGpa, false, walk)) {
-                    return exit(p.cr3, entryGpa, false);
+                    return exit(p, va, write, entryGpa, false);
                 }
                 pte = memory.read(walk.pfn, (int) ((entryGpa & (GuestLayout.PAGE_SIZE - 1)) >>> 3));
                 if (!Pte.isPresent(pte)) {
                     guestPageFault(p, va, write);
-                    return BLOCKED;
+                    return FAULTED;
                 }
                 table = Pte.pfn(pte);
             }
             guestWritable = Pte.isWritable(pte);
             if (write && !guestWritable) {
                 guestPageFault(p, va, true);
-                return BLOCKED;
+                return FAULTED;
             }
             address = (table << GuestLayout.PAGE_SHIFT) | (va & (GuestLayout.PAGE_SIZE - 1));
         } else {
             address = va;
         }
         if (!kvm.walk(p.cr3, address, write, walk) || (write && !walk.writable)) {
-            return exit(p.cr3, address, write);
+            return exit(p, va, write, address, write);
         }
         // A read fill leaves the entry read-only in the TLB, so the first write re-walks and the table records
         // the page dirty, as x86 does with the D bit.
@@ -600,17 +838,42 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         return slot;
     }
 
-    private int exit(long cr3, long address, boolean write) {
-        // KVM answered the previous exit for this very page, yet the entry is missing again: an invalidation
-        // raced the fault (or KVM chose to retry). A 2-D walk exiting for the next table level is not a retry.
-        if (retrying && (address >>> GuestLayout.PAGE_SHIFT) == lastExitPage) {
+    /**
+     * The walk for the access at {@code va} found no usable entry for {@code address}: apply KVM's verdict on that
+     * page if it gave one, else exit unless an exit for it is already in flight (or too many are).
+     */
+    private int exit(Proc p, long va, boolean accessWrite, long address, boolean write) {
+        long page = address >>> GuestLayout.PAGE_SHIFT;
+        if (verdicts > 0) {
+            byte v = takeVerdict(page);
+            if (v == VERDICT_GUEST_PAGE_FAULT) {
+                guestPageFault(p, va, accessWrite);
+                return FAULTED;
+            }
+            if (v == VERDICT_GUEST_FAULT) {
+                guestFaults++;
+                return REFUSED;
+            }
+        }
+        for (int i = 0; i < inFlight; i++) {
+            if (inFlightPage[i] == page && (inFlightWrite[i] || !write)) {
+                return EXITED; // the answer to that exit serves this access too
+            }
+        }
+        if (inFlight == MAX_EXITS_IN_FLIGHT) {
+            return EXITED; // tried again when an answer comes
+        }
+        // KVM answered an exit for this very page, yet the entry is missing again: an invalidation raced the fault
+        // (or KVM chose to retry). A 2-D walk exiting for the next table level is not a retry.
+        if (resolvedPages.contains(page)) {
             retries++;
         }
-        lastExitPage = address >>> GuestLayout.PAGE_SHIFT;
+        inFlightPage[inFlight] = page;
+        inFlightWrite[inFlight] = write;
+        inFlight++;
         exitCount++;
-        waiting = true;
-        exits.exit(cr3, address, write);
-        return BLOCKED;
+        exits.exit(p.cr3, address, write);
+        return EXITED;
     }
 
     private void staleFrame(Proc p, long va, int slot, Tlb tlb) {
