@@ -27,7 +27,6 @@ import io.shadowmmu.hostmm.pressure.PressureCounters;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.hostmm.vma.VmaKind;
 import io.shadowmmu.kvm.KvmStats;
-import io.shadowmmu.scenario.oracle.CoherenceOracle;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -407,9 +406,7 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
             HostCommand.ProcessSpawned p = secondaryProcesses[s];
             long agent = AgentIds.next();
             host.events().agentNamed(agent, spec.name);
-            if (host.events() instanceof CoherenceOracle oracle) {
-                oracle.mirrors(agent, p.mm()); // I2: its translations must be of this process's frames
-            }
+            host.events().mirrors(agent, p.mm()); // I2: its translations must be of this process's frames
             SecondaryContext ctx = new SecondaryContext(spec.name, agent, p.process(), p.mm(), secondaryRegions[s],
                     host.memory(), host.events(), plan.seed() * 1_000_033L + s, done);
             getContext().spawn(spec.factory.apply(ctx), spec.name);
