@@ -41,8 +41,8 @@ public enum Variant {
     /**
      * Variants some part of the emulator can exhibit today; the others are refused. STALE_INFLIGHT_FAULT only does
      * something in the cluster scenario and module (cross-node importers), REGISTER_UNQUIESCED in the gru scenario,
-     * LOST_DIRTY in the VM scenarios on shared-file guest RAM; testkit's catalogue tests force each interleaving (the
-     * CLI says which scenarios cannot exhibit a variant).
+     * LOST_DIRTY in the VM scenarios on shared-file guest RAM; the scenario module's catalogue tests force each
+     * interleaving (the CLI says which scenarios cannot exhibit a variant).
      */
     public static final java.util.Set<Variant> AVAILABLE =
             java.util.EnumSet.of(NONE, NO_FAULT_RETRY, ACK_BEFORE_FLUSH, FREE_BEFORE_ACK, REGISTER_UNQUIESCED,

@@ -122,6 +122,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         this.notifications = context.messageAdapter(MmuNotification.class, Notified::new);
         this.registrations = context.messageAdapter(MmCommand.Registered.class, Registered::new);
         config.events().agentNamed(agent, "kvm " + config.name());
+        config.events().mirrors(agent, config.mmId()); // I2: sptes and the vCPUs' TLB entries map this mm's frames
         register();
     }
 

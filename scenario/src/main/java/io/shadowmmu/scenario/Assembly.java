@@ -27,7 +27,6 @@ import io.shadowmmu.hostmm.pressure.PressureCounters;
 import io.shadowmmu.hostmm.vma.Protection;
 import io.shadowmmu.hostmm.vma.VmaKind;
 import io.shadowmmu.kvm.KvmStats;
-import io.shadowmmu.scenario.oracle.CoherenceOracle;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -197,7 +196,8 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
         }
         for (int d = 0; d < plan.devices().size(); d++) {
             GruSpec g = plan.devices().get(d);
-            devices.add(context.spawn(GruDevice.create(g.name, plan.gru(), host.memory()), g.name));
+            devices.add(context.spawn(GruDevice.create(g.name, plan.gru(), host.memory(), host.settings().variant()),
+                    g.name));
             users[d] = new HostCommand.ProcessSpawned[g.processes];
             regions[d] = new Range[g.processes];
             waitingToStart += g.processes;
@@ -406,9 +406,7 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
             HostCommand.ProcessSpawned p = secondaryProcesses[s];
             long agent = AgentIds.next();
             host.events().agentNamed(agent, spec.name);
-            if (host.events() instanceof CoherenceOracle oracle) {
-                oracle.mirrors(agent, p.mm()); // I2: its translations must be of this process's frames
-            }
+            host.events().mirrors(agent, p.mm()); // I2: its translations must be of this process's frames
             SecondaryContext ctx = new SecondaryContext(spec.name, agent, p.process(), p.mm(), secondaryRegions[s],
                     host.memory(), host.events(), plan.seed() * 1_000_033L + s, done);
             getContext().spawn(spec.factory.apply(ctx), spec.name);
@@ -440,6 +438,9 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
         }
         ActorRef<GruProcess.Result> gruDone = getContext().messageAdapter(GruProcess.Result.class,
                 GruFinished::new);
+        // I1 for the GRU users needs word contents, and is the oracle's: checked in check mode with FULL contents.
+        io.shadowmmu.hostmm.events.CoherenceEvents golden = host.memory().checkMode()
+                && host.memory().contentMode() == io.shadowmmu.config.ContentMode.FULL ? host.memory().events() : null;
         for (int d = 0; d < devices.size(); d++) {
             GruSpec g = plan.devices().get(d);
             long each = g.instructions / g.processes;
@@ -447,10 +448,12 @@ final class Assembly extends AbstractBehavior<Assembly.Command> {
             for (int p = 0; p < g.processes; p++) {
                 long share = p == 0 ? g.instructions - each * (g.processes - 1) : each;
                 HostCommand.ProcessSpawned u = users[d][p];
-                getContext().spawn(GruProcess.create(devices.get(d), u.process(), u.mm(), u.name(),
-                        List.of(regions[d][p]), plan.gru(), plan.seed() * 1_000_003L + d * 7_919L + p, share,
-                        gruDone), g.name + "-proc" + p);
-                targets.add(new GruStressor.Target(u.process(), regions[d][p]));
+                ActorRef<GruProcess.Command> user = getContext().spawn(GruProcess.create(devices.get(d),
+                        u.process(), u.mm(), u.name(), List.of(regions[d][p]), plan.gru(),
+                        plan.seed() * 1_000_003L + d * 7_919L + p, share, () -> false, golden, gruDone),
+                        g.name + "-proc" + p);
+                // The stressor tells the user of its discards, so the golden copy forgets what they zeroed.
+                targets.add(new GruStressor.Target(u.process(), regions[d][p], user));
             }
             if (g.stress) {
                 gruStressors.add(getContext().spawn(GruStressor.create(targets, plan.gru().stressPages(),

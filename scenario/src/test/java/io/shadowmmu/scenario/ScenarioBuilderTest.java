@@ -38,6 +38,11 @@ class ScenarioBuilderTest {
             assertThat(o.kvms()).hasSize(2);
             assertThat(o.stressors()).hasSize(2).allSatisfy(d -> assertThat(d.rounds()).isPositive());
             assertThat(o.gruProcesses()).extracting(GruProcess.Result::name).hasSize(2);
+            assertThat(o.gruProcesses()).as("I1: the GRU users check their device reads against golden copies")
+                    .allSatisfy(r -> {
+                        assertThat(r.checkedReads()).isPositive();
+                        assertThat(r.staleReads()).isZero();
+                    });
             assertThat(o.deviceInstructions()).isEqualTo(20_000);
             assertThat(o.devices()).singleElement().satisfies(d -> assertThat(d.dropins()).isPositive());
             assertThat(o.audit().clean()).as("frame audit").isTrue();

@@ -150,6 +150,7 @@ public final class ExportProxy extends AbstractBehavior<ToProxy> {
         this.queue = new InvalidationQueue(settings.invalidationsInFlight());
         this.name = "importer " + importer.path() + " of segment " + segment.id();
         events.agentNamed(agent, name);
+        events.mirrors(agent, segment.mmId()); // I2: the importer's translations are of the exporting mm's frames
         // Liveness of the importer's node: the cluster's failure detector, then the split-brain resolver's downing,
         // end in Terminated here (the remote death watch).
         context.watch(importer);

@@ -25,12 +25,12 @@ public interface Scenario {
         if (variant == io.shadowmmu.config.Variant.REGISTER_UNQUIESCED) {
             return "scenario " + name() + " cannot exhibit variant register_unquiesced: its secondaries register"
                     + " before any invalidation (run --scenario gru, whose devices re-register while slow-acked RANGE"
-                    + " invalidations are in flight; also proven in testkit's RegisterUnquiescedTest)";
+                    + " invalidations are in flight; also proven in the scenario module's RegisterUnquiescedTest)";
         }
         if (variant == io.shadowmmu.config.Variant.LOST_DIRTY) {
             return "scenario " + name() + " cannot exhibit variant lost_dirty: no secondary here writes a shared"
                     + " file page that reclaim then evicts (run it with vm-tdp, vm-shadow or overcommit, whose guest"
-                    + " RAM it puts in a shared file; also proven in testkit's LostDirtyTest)";
+                    + " RAM it puts in a shared file; also proven in the scenario module's LostDirtyTest)";
         }
         if (variant == io.shadowmmu.config.Variant.STALE_INFLIGHT_FAULT) {
             return "scenario " + name() + " cannot exhibit variant stale_inflight_fault: it needs fault replies that"

@@ -8,8 +8,8 @@ import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.scenario.VmHostStressor;
 
 /**
- * The host side of a VM scenario: the testkit's {@link VmHostStressor} (ballooned pages discarded, remapped and
- * write-protected; live pages moved and paged out; VMM forks), with the VM scenarios' settings.
+ * The host side of a VM scenario: the scenario module's {@link VmHostStressor} (ballooned pages discarded, remapped
+ * and write-protected; live pages moved and paged out; VMM forks), with the VM scenarios' settings.
  */
 final class HostStressor {
 

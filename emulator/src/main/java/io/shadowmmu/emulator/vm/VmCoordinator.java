@@ -23,9 +23,9 @@ import java.util.function.BiFunction;
 
 /**
  * A VM run as a plan: how many VMs, their paging, their guest processes and workloads, whether a host stressor runs
- * next to each. The testkit's {@link ScenarioBuilder} assembles and runs it (a host, one VMM process per VM with
- * guest RAM mapped, a GuestVm with its KvmMmu, the stressors; at the end the counters, every VMM exited and the
- * host's frame audit).
+ * next to each. The scenario module's {@link ScenarioBuilder} assembles and runs it (a host, one VMM process per VM
+ * with guest RAM mapped, a GuestVm with its KvmMmu, the stressors; at the end the counters, every VMM exited and
+ * the host's frame audit).
  */
 final class VmCoordinator {
 

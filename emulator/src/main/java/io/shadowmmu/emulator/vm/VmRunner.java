@@ -15,7 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Runs a {@link VmCoordinator} plan through the testkit's scenario builder and turns its outcome into a result. */
+/** Runs a {@link VmCoordinator} plan through the scenario module's builder and turns its outcome into a result. */
 final class VmRunner {
     private VmRunner() {
     }

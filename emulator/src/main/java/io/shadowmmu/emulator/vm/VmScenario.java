@@ -84,7 +84,8 @@ public final class VmScenario implements Scenario {
         long perProcess = Math.max(1, ops / processes);
         VmCoordinator.Plan plan = plan(p, guest, tdp, mixed, perProcess, run.seed(), UnaryOperator.identity());
         VmCoordinator.Outcome o = VmRunner.run(run, plan, perProcess * processes);
-        ScenarioResult r = new ScenarioResult().put("ops", perProcess * processes).put("mode", mixed ? "tdp+shadow" : tdp ? "tdp" : "shadow");
+        ScenarioResult r = new ScenarioResult().put("ops", perProcess * processes)
+                .put("mode", mixed ? "tdp+shadow" : tdp ? "tdp" : "shadow");
         VmRunner.report(r, o);
         stressors(r, o);
         return r;

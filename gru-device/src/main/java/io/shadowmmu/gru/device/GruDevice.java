@@ -178,6 +178,7 @@ public final class GruDevice extends AbstractBehavior<GruCommand> {
         if (b == null) {
             b = bind(o.mm(), o.mmId(), AgentIds.next());
             events.agentNamed(b.agent, name + "/mm" + o.mmId());
+            events.mirrors(b.agent, o.mmId()); // I2: the contexts' TLB entries map this mm's frames
             register(b);
         }
         GruContext c = new GruContext(nextContext++, b);

@@ -11,7 +11,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A small I3 checker for this module's tests (the full oracle lives in testkit, which depends on this module):
+ * A small I3 checker for this module's tests (the full oracle lives in the scenario module, which depends on this one):
  * counts live device translations per frame generation, from the devices' install/remove events, and flags a frame
  * freed while one still lives; plus any violation an agent reports itself. This catches a stale translation even
  * when no instruction happens to hit it afterwards, which the devices' own hit-path check cannot.

@@ -43,6 +43,11 @@ public final class KvmAgentCapture implements CoherenceEvents {
     }
 
     @Override
+    public void mirrors(long agent, long mm) {
+        sink.mirrors(agent, mm);
+    }
+
+    @Override
     public void frameAllocated(int pfn, int generation, long owner) {
         sink.frameAllocated(pfn, generation, owner);
     }

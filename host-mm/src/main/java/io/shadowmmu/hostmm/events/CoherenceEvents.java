@@ -27,6 +27,13 @@ public interface CoherenceEvents {
     default void agentNamed(long agent, String name) {
     }
 
+    /**
+     * {@code agent} is a secondary MMU of mm {@code mm}: what it translates must be frames that mm holds (I2). A
+     * secondary says so once, when it subscribes, before its first install.
+     */
+    default void mirrors(long agent, long mm) {
+    }
+
     default void frameAllocated(int pfn, int generation, long owner) {
     }
 

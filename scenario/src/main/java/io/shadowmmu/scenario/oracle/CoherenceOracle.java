@@ -170,6 +170,7 @@ public final class CoherenceOracle implements CoherenceEvents {
      * (reported under an agent that is never bound, with the mm id as space) say which frames an mm holds. Call it
      * before the agent's first install; an agent that is never bound is not checked for I2.
      */
+    @Override
     public void mirrors(long agent, long mm) {
         mirrors.put(agent, mm);
         mirrored.add(mm);

@@ -4,7 +4,6 @@ import io.shadowmmu.hostmm.events.CoherenceEvents;
 import io.shadowmmu.hostmm.events.Invariant;
 import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.hostmm.phys.PhysicalMemory;
-import io.shadowmmu.scenario.oracle.CoherenceOracle;
 
 import java.util.HashMap;
 import java.util.Iterator;
@@ -37,9 +36,7 @@ public final class TranslationCache {
         this.agent = agent;
         this.mmId = mmId;
         this.name = name;
-        if (events instanceof CoherenceOracle oracle) {
-            oracle.mirrors(agent, mmId); // I2: every install must be of a frame mm mmId holds
-        }
+        events.mirrors(agent, mmId); // I2: every install must be of a frame mm mmId holds
     }
 
     public boolean holds(long page) {

@@ -31,14 +31,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * KVM's race-catalogue variants, each played message by message against the real oracle: a TestProbe is the host mm
- * (it frees the frame the moment it may), another is a vCPU whose TLB holds the translation. The correct protocol is
- * clean; each broken one is caught as I3.
+ * (it frees the frame the moment it may, and reports its own PTE of the page, as a real mm does, so KVM's installs
+ * are judged for I2 too), another is a vCPU whose TLB holds the translation. The correct protocol is clean; each
+ * broken one is caught as I3.
  */
 class KvmRaceCatalogueTest {
     @RegisterExtension
     static final ShadowTestKit kit = ShadowTestKit.create();
     static final long HVA = 0x4000_0000L;
     static final long VM_AGENT = 7_000_001;
+    static final long HOST_AGENT = 7_000_002;
+    static final long MM = 1;
 
     private static final class Vm {
         final CoherenceOracle oracle = new CoherenceOracle(8);
@@ -50,11 +53,22 @@ class KvmRaceCatalogueTest {
         final TestProbe<NotifierReply> acks = kit.createTestProbe();
 
         Vm(Variant variant) {
-            kvm = kit.spawn(KvmMmu.create(new KvmMmu.Config("vm", host.getRef(), 1,
+            kvm = kit.spawn(KvmMmu.create(new KvmMmu.Config("vm", host.getRef(), MM,
                     List.of(new Memslot(0, 0, 16, HVA, false)), view, memory, oracle, 0, variant)));
             MmCommand.Register reg = host.expectMessageClass(MmCommand.Register.class);
             notifications = reg.subscriber();
             reg.replyTo().tell(new MmCommand.Registered(1, 3, new AccessGrant(), List.of(), new PageTable()));
+        }
+
+        /** The host's PTE of the page now maps this frame. */
+        int hostMaps(int pfn) {
+            oracle.translationInstalled(HOST_AGENT, 0, MM, HVA, pfn, memory.generation(pfn), true);
+            return pfn;
+        }
+
+        /** The host clears its PTE (before it notifies). */
+        void hostUnmaps(int pfn, int generation) {
+            oracle.translationRemoved(HOST_AGENT, 0, MM, HVA, pfn, generation);
         }
 
         void start(long batch) {
@@ -71,12 +85,13 @@ class KvmRaceCatalogueTest {
     @EnumSource(value = Variant.class, names = {"NONE", "NO_FAULT_RETRY"})
     void aGrantThatPredatesAnInvalidationIsNeverInstalled(Variant variant) {
         Vm vm = new Vm(variant);
-        int pfn = vm.memory.allocate(1, PhysicalMemory.FLAG_ANON);
+        int pfn = vm.hostMaps(vm.memory.allocate(1, PhysicalMemory.FLAG_ANON));
         int gen = vm.memory.generation(pfn);
         TestProbe<KvmCommand.FaultReply> fault = kit.createTestProbe();
         vm.kvm.tell(new KvmCommand.TdpFault(0, 0, false, fault.getRef()));
         MmCommand.GetUserPage gup = vm.host.expectMessageClass(MmCommand.GetUserPage.class);
         // The host revokes the page and frees the frame before its earlier answer arrives.
+        vm.hostUnmaps(pfn, gen);
         vm.start(1);
         vm.acks.expectMessageClass(NotifierReply.Ack.class);
         vm.end(1);
@@ -84,7 +99,7 @@ class KvmRaceCatalogueTest {
         gup.replyTo().tell(new PageReply.Granted(gup.va(), pfn, gen, true));
         if (variant == Variant.NONE) {
             MmCommand.GetUserPage again = vm.host.expectMessageClass(MmCommand.GetUserPage.class);
-            int fresh = vm.memory.allocate(1, PhysicalMemory.FLAG_ANON);
+            int fresh = vm.hostMaps(vm.memory.allocate(1, PhysicalMemory.FLAG_ANON));
             again.replyTo().tell(new PageReply.Granted(again.va(), fresh, vm.memory.generation(fresh), true));
             assertThat(fault.receiveMessage()).isInstanceOf(KvmCommand.Resolved.class);
             assertThat(vm.oracle.violations()).isEmpty();
@@ -100,7 +115,7 @@ class KvmRaceCatalogueTest {
         Vm vm = new Vm(variant);
         TestProbe<KvmCommand.FlushTlb> vcpu = kit.createTestProbe();
         vm.kvm.tell(new KvmCommand.ConnectVcpu(0, vcpu.getRef()));
-        int pfn = vm.memory.allocate(1, PhysicalMemory.FLAG_ANON);
+        int pfn = vm.hostMaps(vm.memory.allocate(1, PhysicalMemory.FLAG_ANON));
         TestProbe<KvmCommand.FaultReply> fault = kit.createTestProbe();
         vm.kvm.tell(new KvmCommand.TdpFault(0, 0, false, fault.getRef()));
         MmCommand.GetUserPage gup = vm.host.expectMessageClass(MmCommand.GetUserPage.class);
@@ -110,6 +125,7 @@ class KvmRaceCatalogueTest {
         // The vCPU fills its TLB from the spte (cache 1 of the VM's agent).
         vm.oracle.translationInstalled(VM_AGENT, 1, 0, 0, Spte.pfn(spte), Spte.generation(spte), true);
 
+        vm.hostUnmaps(pfn, vm.memory.generation(pfn));
         vm.start(1);
         if (variant == Variant.NONE) {
             KvmCommand.FlushTlb flush = vcpu.receiveMessage();
