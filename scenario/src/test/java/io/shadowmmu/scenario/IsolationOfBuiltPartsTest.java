@@ -1,0 +1,217 @@
+package io.shadowmmu.scenario;
+
+import io.shadowmmu.guest.workload.WorkloadKind;
+import io.shadowmmu.hostmm.events.CoherenceEvents;
+import io.shadowmmu.hostmm.events.Invariant;
+import io.shadowmmu.hostmm.notifier.InvalidationEvent;
+import io.shadowmmu.hostmm.notifier.Range;
+import io.shadowmmu.scenario.oracle.CoherenceOracle;
+import io.shadowmmu.scenario.oracle.Violation;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * I2 for the parts the builder assembles: KVM's sptes and the vCPUs' TLBs are bound to the VMM process, a GRU
+ * device's entries to its user process. A correct run of a VM next to a GRU user is clean; a KVM, a vCPU TLB or a
+ * device that installs a frame of the other process (the sink below turns some of its installs into installs of a
+ * frame the other process's page table maps right now) is caught as I2, under that part's agent.
+ */
+class IsolationOfBuiltPartsTest {
+
+    /** Which part's installs are falsified. */
+    enum Liar {
+        NONE, KVM_SPTE, VCPU_TLB, GRU_DEVICE
+    }
+
+    private static final int LIES = 20;
+
+    /**
+     * Forwards everything to the oracle, except up to {@link #LIES} installs of the chosen part, which it reports as
+     * installs of the frame another bound process's PTE mapped most recently.
+     */
+    private static final class LyingEvents implements CoherenceEvents {
+        private final CoherenceOracle oracle;
+        private final Liar liar;
+        private final Map<Long, Long> boundTo = new ConcurrentHashMap<>();
+        private final Map<Long, String> names = new ConcurrentHashMap<>();
+        /** By mm id: the frame and generation its page table mapped last. */
+        private final Map<Long, long[]> lastMapped = new ConcurrentHashMap<>();
+        final AtomicInteger lies = new AtomicInteger();
+        volatile long liarAgent = -1;
+
+        LyingEvents(CoherenceOracle oracle, Liar liar) {
+            this.oracle = oracle;
+            this.liar = liar;
+        }
+
+        boolean lying(long agent, int cache) {
+            String name = names.getOrDefault(agent, "");
+            switch (liar) {
+                case KVM_SPTE:
+                    return name.startsWith("kvm ") && cache == 0;
+                case VCPU_TLB:
+                    return name.startsWith("kvm ") && cache > 0;
+                case GRU_DEVICE:
+                    return name.startsWith("gru0/");
+                default:
+                    return false;
+            }
+        }
+
+        @Override
+        public boolean enabled() {
+            return true;
+        }
+
+        @Override
+        public void agentNamed(long agent, String name) {
+            names.merge(agent, name, (a, b) -> a.startsWith("kvm ") ? a : b); // the VM's agent is named twice
+            oracle.agentNamed(agent, name);
+        }
+
+        @Override
+        public void mirrors(long agent, long mm) {
+            boundTo.put(agent, mm);
+            oracle.mirrors(agent, mm);
+        }
+
+        @Override
+        public void translationInstalled(long agent, int cache, long space, long va, int pfn, int generation,
+                                         boolean writable) {
+            Long mm = boundTo.get(agent);
+            if (mm == null && boundTo.containsValue(space)) {
+                lastMapped.put(space, new long[] {pfn, generation}); // a host PTE of a bound process
+            }
+            if (mm != null && lying(agent, cache) && lies.get() < LIES) {
+                for (Map.Entry<Long, long[]> e : lastMapped.entrySet()) {
+                    if (!e.getKey().equals(mm)) {
+                        lies.incrementAndGet();
+                        liarAgent = agent;
+                        oracle.translationInstalled(agent, cache, space, va, (int) e.getValue()[0],
+                                (int) e.getValue()[1], writable);
+                        return;
+                    }
+                }
+            }
+            oracle.translationInstalled(agent, cache, space, va, pfn, generation, writable);
+        }
+
+        @Override
+        public void translationRemoved(long agent, int cache, long space, long va, int pfn, int generation) {
+            oracle.translationRemoved(agent, cache, space, va, pfn, generation);
+        }
+
+        @Override
+        public void frameAllocated(int pfn, int generation, long owner) {
+            oracle.frameAllocated(pfn, generation, owner);
+        }
+
+        @Override
+        public void frameFreed(int pfn, int generation) {
+            oracle.frameFreed(pfn, generation);
+        }
+
+        @Override
+        public void frameDirtiedBySecondary(long agent, int pfn, int generation) {
+            oracle.frameDirtiedBySecondary(agent, pfn, generation);
+        }
+
+        @Override
+        public void pageCacheEvicted(int pfn, int generation, boolean writtenBack) {
+            oracle.pageCacheEvicted(pfn, generation, writtenBack);
+        }
+
+        @Override
+        public void agentRevoked(long agent, String why) {
+            oracle.agentRevoked(agent, why);
+        }
+
+        @Override
+        public void invalidationStarted(long mm, long batch, List<Range> ranges, InvalidationEvent event) {
+            oracle.invalidationStarted(mm, batch, ranges, event);
+        }
+
+        @Override
+        public void invalidationAcked(long mm, long batch, long subscription) {
+            oracle.invalidationAcked(mm, batch, subscription);
+        }
+
+        @Override
+        public void invalidationFenced(long mm, long batch, long subscription) {
+            oracle.invalidationFenced(mm, batch, subscription);
+        }
+
+        @Override
+        public void invalidationCompleted(long mm, long batch, long elapsedNanos) {
+            oracle.invalidationCompleted(mm, batch, elapsedNanos);
+        }
+
+        @Override
+        public void violation(Invariant invariant, long agent, String detail) {
+            oracle.violation(invariant, agent, detail);
+        }
+    }
+
+    private record Run(CoherenceOracle oracle, long liarAgent) {
+    }
+
+    private static Run run(Liar liar, boolean shadow) throws Exception {
+        CoherenceOracle oracle = new CoherenceOracle(16);
+        LyingEvents events = new LyingEvents(oracle, liar);
+        try (Scenario s = ScenarioBuilder.seed(7)
+                .host(h -> h.memory("32m"))
+                .vm("vm0", v -> {
+                    if (shadow) {
+                        v.shadow();
+                    } else {
+                        v.tdp();
+                    }
+                    v.vcpus(2).memory("4m").workload(WorkloadKind.UNIFORM, 8_000, 0.3, 1 << 20);
+                })
+                .gruDevice("gru0", g -> g.processes(1).instructions(8_000).region("128k").stressed())
+                .stressor(st -> st.interval(Duration.ofMillis(2)).livePages(8))
+                .events(events)
+                .build()) {
+            ScenarioOutcome o = s.run(Duration.ofMinutes(2));
+            oracle.audit(o.audit());
+            oracle.checkLiveness(Duration.ZERO);
+        }
+        assertThat(events.boundTo).as("the VM's agent and the device's binding are bound to their processes")
+                .hasSize(2);
+        assertThat(events.boundTo.values()).doesNotHaveDuplicates();
+        if (liar != Liar.NONE) {
+            assertThat(events.lies.get()).as("installs falsified").isPositive();
+        }
+        return new Run(oracle, events.liarAgent);
+    }
+
+    @Test
+    void aVmNextToAGruUserRunsCleanWithBothBound() throws Exception {
+        for (boolean shadow : new boolean[] {false, true}) {
+            CoherenceOracle oracle = run(Liar.NONE, shadow).oracle();
+            assertThat(oracle.violations()).as("shadow paging: %s", shadow).isEmpty();
+            assertThat(oracle.clean()).isTrue();
+        }
+    }
+
+    @ParameterizedTest(name = "{0} installing a frame of the other process is I2")
+    @EnumSource(value = Liar.class, names = {"KVM_SPTE", "VCPU_TLB", "GRU_DEVICE"})
+    void aPartThatInstallsAFrameOfAnotherProcessIsCaughtAsI2(Liar liar) throws Exception {
+        Run r = run(liar, false);
+        CoherenceOracle oracle = r.oracle();
+        assertThat(oracle.count(Invariant.I2)).as("I2 violations: %s", oracle.violations()).isPositive();
+        assertThat(oracle.violations()).filteredOn(v -> v.invariant() == Invariant.I2)
+                .extracting(Violation::agent).containsOnly(r.liarAgent());
+        assertThat(oracle.violations()).filteredOn(v -> v.invariant() == Invariant.I2).first()
+                .satisfies(v -> assertThat(v.detail()).contains("does not hold"));
+    }
+}
