@@ -64,8 +64,14 @@ class StaleReadTest {
 
     @Test
     void aDeviceThatLosesItsRangeFlushesIsCaughtReadingStaleData() {
+        // Whether a discard lands while the device still has work to do on that page is up to the scheduler (the
+        // stressor runs beside the user), so one run may end before a kept entry is read again. A fresh run is
+        // independent; the lossy device must be caught within a few of them, each one checked in full.
         Run lossy = run(true);
-        assertThat(lossy.result().staleReads()).isPositive();
+        for (int attempt = 1; attempt < 4 && lossy.result().staleReads() == 0; attempt++) {
+            lossy = run(true);
+        }
+        assertThat(lossy.result().staleReads()).as("stale reads of the lossy device within 4 runs").isPositive();
         assertThat(lossy.violations()).anySatisfy(v -> assertThat(v).startsWith("I1 ").contains("user (mm")
                 .contains("no longer maps"));
     }
