@@ -1,10 +1,8 @@
 package io.shadowmmu.scenario;
 
 import io.shadowmmu.guest.workload.WorkloadKind;
-import io.shadowmmu.hostmm.events.CoherenceEvents;
+import io.shadowmmu.hostmm.events.ForwardingEvents;
 import io.shadowmmu.hostmm.events.Invariant;
-import io.shadowmmu.hostmm.notifier.InvalidationEvent;
-import io.shadowmmu.hostmm.notifier.Range;
 import io.shadowmmu.scenario.oracle.CoherenceOracle;
 import io.shadowmmu.scenario.oracle.Violation;
 import org.junit.jupiter.api.Test;
@@ -12,7 +10,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -36,20 +33,22 @@ class IsolationOfBuiltPartsTest {
 
     /**
      * Forwards everything to the oracle, except up to {@link #LIES} installs of the chosen part, which it reports as
-     * installs of the frame another bound process's PTE mapped most recently.
+     * installs of a frame another bound process's PTE maps now.
      */
-    private static final class LyingEvents implements CoherenceEvents {
-        private final CoherenceOracle oracle;
+    private static final class LyingEvents extends ForwardingEvents {
         private final Liar liar;
         private final Map<Long, Long> boundTo = new ConcurrentHashMap<>();
         private final Map<Long, String> names = new ConcurrentHashMap<>();
-        /** By mm id: the frame and generation its page table mapped last. */
-        private final Map<Long, long[]> lastMapped = new ConcurrentHashMap<>();
+        /**
+         * By mm id, then virtual address: the frame and generation its page table maps now. A lie must name a frame
+         * that is still mapped (a freed one would be I3, not I2); the stressor unmaps the GRU user's pages often.
+         */
+        private final Map<Long, Map<Long, long[]>> mappedNow = new ConcurrentHashMap<>();
         final AtomicInteger lies = new AtomicInteger();
         volatile long liarAgent = -1;
 
         LyingEvents(CoherenceOracle oracle, Liar liar) {
-            this.oracle = oracle;
+            super(oracle);
             this.liar = liar;
         }
 
@@ -75,89 +74,45 @@ class IsolationOfBuiltPartsTest {
         @Override
         public void agentNamed(long agent, String name) {
             names.merge(agent, name, (a, b) -> a.startsWith("kvm ") ? a : b); // the VM's agent is named twice
-            oracle.agentNamed(agent, name);
+            sink.agentNamed(agent, name);
         }
 
         @Override
         public void mirrors(long agent, long mm) {
             boundTo.put(agent, mm);
-            oracle.mirrors(agent, mm);
+            sink.mirrors(agent, mm);
         }
 
         @Override
         public void translationInstalled(long agent, int cache, long space, long va, int pfn, int generation,
                                          boolean writable) {
             Long mm = boundTo.get(agent);
-            if (mm == null && boundTo.containsValue(space)) {
-                lastMapped.put(space, new long[] {pfn, generation}); // a host PTE of a bound process
+            if (mm == null && boundTo.containsValue(space)) { // a host PTE of a bound process
+                mappedNow.computeIfAbsent(space, k -> new ConcurrentHashMap<>()).put(va, new long[] {pfn, generation});
             }
             if (mm != null && lying(agent, cache) && lies.get() < LIES) {
-                for (Map.Entry<Long, long[]> e : lastMapped.entrySet()) {
+                for (Map.Entry<Long, Map<Long, long[]>> e : mappedNow.entrySet()) {
                     if (!e.getKey().equals(mm)) {
-                        lies.incrementAndGet();
-                        liarAgent = agent;
-                        oracle.translationInstalled(agent, cache, space, va, (int) e.getValue()[0],
-                                (int) e.getValue()[1], writable);
-                        return;
+                        for (long[] frame : e.getValue().values()) {
+                            lies.incrementAndGet();
+                            liarAgent = agent;
+                            sink.translationInstalled(agent, cache, space, va, (int) frame[0], (int) frame[1],
+                                    writable);
+                            return;
+                        }
                     }
                 }
             }
-            oracle.translationInstalled(agent, cache, space, va, pfn, generation, writable);
+            sink.translationInstalled(agent, cache, space, va, pfn, generation, writable);
         }
 
         @Override
         public void translationRemoved(long agent, int cache, long space, long va, int pfn, int generation) {
-            oracle.translationRemoved(agent, cache, space, va, pfn, generation);
-        }
-
-        @Override
-        public void frameAllocated(int pfn, int generation, long owner) {
-            oracle.frameAllocated(pfn, generation, owner);
-        }
-
-        @Override
-        public void frameFreed(int pfn, int generation) {
-            oracle.frameFreed(pfn, generation);
-        }
-
-        @Override
-        public void frameDirtiedBySecondary(long agent, int pfn, int generation) {
-            oracle.frameDirtiedBySecondary(agent, pfn, generation);
-        }
-
-        @Override
-        public void pageCacheEvicted(int pfn, int generation, boolean writtenBack) {
-            oracle.pageCacheEvicted(pfn, generation, writtenBack);
-        }
-
-        @Override
-        public void agentRevoked(long agent, String why) {
-            oracle.agentRevoked(agent, why);
-        }
-
-        @Override
-        public void invalidationStarted(long mm, long batch, List<Range> ranges, InvalidationEvent event) {
-            oracle.invalidationStarted(mm, batch, ranges, event);
-        }
-
-        @Override
-        public void invalidationAcked(long mm, long batch, long subscription) {
-            oracle.invalidationAcked(mm, batch, subscription);
-        }
-
-        @Override
-        public void invalidationFenced(long mm, long batch, long subscription) {
-            oracle.invalidationFenced(mm, batch, subscription);
-        }
-
-        @Override
-        public void invalidationCompleted(long mm, long batch, long elapsedNanos) {
-            oracle.invalidationCompleted(mm, batch, elapsedNanos);
-        }
-
-        @Override
-        public void violation(Invariant invariant, long agent, String detail) {
-            oracle.violation(invariant, agent, detail);
+            Map<Long, long[]> mapped = boundTo.get(agent) == null ? mappedNow.get(space) : null;
+            if (mapped != null) {
+                mapped.remove(va);
+            }
+            sink.translationRemoved(agent, cache, space, va, pfn, generation);
         }
     }
 
