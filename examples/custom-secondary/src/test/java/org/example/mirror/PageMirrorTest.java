@@ -56,14 +56,22 @@ class PageMirrorTest {
     @ParameterizedTest
     @EnumSource(value = PageMirror.Flaw.class, names = {"ACK_BEFORE_DROP", "NO_SEQUENCE_CHECK"})
     void aBrokenSecondaryIsCaught(PageMirror.Flaw flaw, ActorSystem<?> system) throws Exception {
-        try (Scenario s = scenario(system, flaw)) {
-            ScenarioOutcome o = s.run(Duration.ofMinutes(2));
-            assertThat(o.gruStress().munmaps() + o.gruStress().dontneeds()).isPositive();
-            // The host frees (or hands on) frames the secondary still maps or maps again from a stale answer: a use
-            // after free (I3), or a frame of another address space (I2).
-            assertThat(s.oracle().count(Invariant.I3) + s.oracle().count(Invariant.I2))
-                    .as("%s: %s", flaw, s.oracle().counts()).isPositive();
-            assertThat(s.oracle().violations().get(0).agentName()).contains("mirror");
+        // The race a flaw loses needs the stressor's invalidation to meet a fault or a use, which is up to the
+        // scheduler: on a loaded machine one run can miss it. Runs are independent; the flaw must be caught within
+        // three, and every run is checked in full.
+        long caught = 0;
+        for (int run = 0; run < 3 && caught == 0; run++) {
+            try (Scenario s = scenario(system, flaw)) {
+                ScenarioOutcome o = s.run(Duration.ofMinutes(2));
+                assertThat(o.gruStress().munmaps() + o.gruStress().dontneeds()).isPositive();
+                // The host frees (or hands on) frames the secondary still maps or maps again from a stale answer: a
+                // use after free (I3), or a frame of another address space (I2).
+                caught = s.oracle().count(Invariant.I3) + s.oracle().count(Invariant.I2);
+                if (caught > 0) {
+                    assertThat(s.oracle().violations().get(0).agentName()).contains("mirror");
+                }
+            }
         }
+        assertThat(caught).as("%s caught as I2 or I3 within three runs", flaw).isPositive();
     }
 }
