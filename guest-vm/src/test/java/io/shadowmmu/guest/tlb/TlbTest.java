@@ -288,4 +288,27 @@ class TlbTest {
         }
         assertThat(tlb.stats().hits()).isEqualTo(3004);
     }
+
+    @Test
+    void aMovedWindowAdmitsOnlyWhatTheFirstLevelHoldsWithItsWritabilityAndRevalidationStillDropsIt() {
+        Tlb tlb = new Tlb(new TlbGeometry(64, 4));
+        long[][] words = new long[4][512];
+        tlb.insert(0, 0, 1, true, words[0]);
+        tlb.insert(1000, 1, 1, false, words[1]);  // read-only, outside the window [0, 128)
+        tlb.insert(1001, 2, 1, true, words[2]);
+        for (int i = 0; i < 3000; i++) {
+            tlb.hitFrame(1000 + (i & 1), false);
+        }
+        assertThat(tlb.windowBase()).isEqualTo(896);
+        assertThat(tlb.hitFrame(1000, false)).isSameAs(words[1]);
+        assertThat(tlb.hitFrame(1000, true)).as("read-only in the window too").isNull();
+        assertThat(tlb.hitFrame(1001, true)).isSameAs(words[2]);
+        assertThat(tlb.hitFrame(1002, false)).as("in the window's range, never filled").isNull();
+        // Check mode: page 1001's frame was freed and reused; the slice's revalidation must drop it from the window.
+        int[] generations = {1, 1, 2};
+        tlb.revalidate(pfn -> generations[pfn]);
+        assertThat(tlb.hitFrame(1001, false)).isNull();
+        assertThat(tlb.hitFrame(1000, false)).isSameAs(words[1]);
+        assertThat(tlb.hitFrame(0, false)).as("left behind: the tag compare").isSameAs(words[0]);
+    }
 }
