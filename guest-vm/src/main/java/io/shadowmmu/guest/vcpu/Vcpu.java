@@ -717,16 +717,19 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
         Tlb tlb = kind == AccessBatch.IFETCH ? this.itlb : this.tlb;
         long vpn = va >>> GuestLayout.PAGE_SHIFT;
         // The TLB's first level was revalidated when the slice began (check mode), so its hits need no check. An
-        // access replayed after an exit was already counted as a miss: it takes the checked path, uncounted.
-        int slot = replay ? -1 : tlb.hit(vpn, write);
-        if (slot < 0) {
+        // access replayed after an exit was already counted as a miss: it takes the checked path, uncounted. A
+        // first-level hit hands back the frame's words (never null) and no slot: the rare paths below that need the
+        // slot find it with probe.
+        long[] frame = replay ? null : tlb.hitFrame(vpn, write);
+        int slot = -1;
+        if (frame == null) {
             slot = translate(p, va, vpn, write, tlb, replay);
             if (slot < 0) {
                 return slot == REFUSED ? OK : slot;
             }
+            frame = tlb.frame(slot);
         }
         int word = (int) ((va & (GuestLayout.PAGE_SIZE - 1)) >>> 3);
-        long[] frame = tlb.frame(slot);
         accesses++;
         if (kind == AccessBatch.IFETCH) {
             fetches++;
@@ -739,7 +742,8 @@ public final class Vcpu extends AbstractBehavior<Vcpu.Command> {
                 i1Checks++;
                 long expected = p.golden.expected(va);
                 if (actual != expected) {
-                    staleRead(p, va, expected, actual, tlb.pfn(slot), tlb.generation(slot));
+                    int used = slot >= 0 ? slot : tlb.probe(vpn);
+                    staleRead(p, va, expected, actual, tlb.pfn(used), tlb.generation(used));
                 }
             }
         }

@@ -187,4 +187,128 @@ class TlbTest {
         assertThat(new TlbGeometry(TlbGeometry.MAX_ENTRIES, 4).entries()).isEqualTo(65536);
         assertThatThrownBy(() -> new TlbGeometry(2 * TlbGeometry.MAX_ENTRIES, 4)).hasMessageContaining("at most");
     }
+
+    @Test
+    void theWindowAnswersItsPagesWithTheirWordsCounted() {
+        // 64 entries: 128 first-level slots, so the window is pages [0, 128) once page 0 is filled.
+        Tlb tlb = new Tlb(new TlbGeometry(64, 4));
+        long[][] words = new long[48][512];
+        for (int p = 0; p < 48; p++) {
+            tlb.insert(p, p, 1, p != 7, words[p]);
+        }
+        assertThat(tlb.windowBase()).isZero();
+        for (int p = 0; p < 48; p++) {
+            assertThat(tlb.hitFrame(p, false)).isSameAs(words[p]);
+        }
+        assertThat(tlb.hitFrame(3, true)).isSameAs(words[3]);
+        assertThat(tlb.hitFrame(7, true)).as("read-only: a write re-walks").isNull();
+        assertThat(tlb.hitFrame(50, false)).as("in the window's range, not in the TLB").isNull();
+        assertThat(tlb.hitFrame(128 + 5, false)).as("outside it, sharing page 5's slot").isNull();
+        assertThat(tlb.stats().hits()).isEqualTo(49);
+        // Outside the window the tag compare answers, also counted.
+        long[] far = new long[512];
+        tlb.insert(1000, 99, 1, true, far);
+        assertThat(tlb.hitFrame(1000, true)).isSameAs(far);
+        assertThat(tlb.stats().hits()).isEqualTo(50);
+        // An entry without cached words never answers here (its accesses take the checked path).
+        tlb.insert(60, 60, 1, true, null);
+        assertThat(tlb.hitFrame(60, false)).isNull();
+        assertThat(tlb.hit(60, false)).isNotNegative();
+    }
+
+    @Test
+    void everyWayOfDroppingAnEntryDropsItFromTheWindow() {
+        Tlb tlb = new Tlb(new TlbGeometry(8, 2));
+        long[][] words = new long[12][512];
+        for (int v = 0; v < 4; v++) {
+            tlb.insert(v, v, 1, true, words[v]);
+        }
+        tlb.flushRange(1, 2, 33);
+        assertThat(tlb.hitFrame(1, false)).isNull();
+        tlb.invalidate(tlb.probe(2));
+        assertThat(tlb.hitFrame(2, false)).isNull();
+        int[] generations = {1, 1, 1, 1};
+        generations[3] = 2;
+        tlb.revalidate(pfn -> generations[pfn]);
+        assertThat(tlb.hitFrame(3, false)).as("stale frame: must take the checked path").isNull();
+        assertThat(tlb.probe(3)).isNotNegative();
+        assertThat(tlb.hitFrame(0, false)).isSameAs(words[0]);
+        tlb.flushAll();
+        assertThat(tlb.hitFrame(0, false)).isNull();
+        // Eviction: set 0 has two ways; a third page evicts one, which must not answer.
+        tlb.insert(0, 0, 1, true, words[0]);
+        tlb.insert(4, 4, 1, true, words[4]);
+        tlb.insert(8, 8, 1, true, words[8]);
+        long gone = tlb.probe(0) < 0 ? 0 : 4;
+        assertThat(tlb.probe(gone)).isEqualTo(-1);
+        assertThat(tlb.hitFrame(gone, false)).isNull();
+        assertThat(tlb.hitFrame(8, false)).isSameAs(words[8]);
+        // A refill of the same page replaces the words the window hands out.
+        long[] fresh = new long[512];
+        tlb.insert(8, 9, 2, true, fresh);
+        assertThat(tlb.hitFrame(8, true)).isSameAs(fresh);
+    }
+
+    @Test
+    void windowEntriesAgeByTheirLastStampAndCountAsMoreRecentThanOthers() {
+        // Fully associative, 4 entries, 8 first-level slots: pages 0-3 are in the window [0, 8), page 1001 is not.
+        Tlb tlb = new Tlb(TlbGeometry.fullyAssociative(4));
+        List<Long> dropped = new ArrayList<>();
+        tlb.setDropListener((vpn, pfn, gen) -> dropped.add(vpn));
+        tlb.insert(0, 0, 1, false, new long[512]);
+        tlb.insert(1001, 1, 1, false, new long[512]);
+        tlb.insert(2, 2, 1, false, new long[512]);
+        tlb.insert(3, 3, 1, false, new long[512]);
+        tlb.lookup(1001);  // stamped most recent of all, but outside the window
+        tlb.hitFrame(0, false);  // a window hit: not stamped
+        tlb.insert(4, 4, 1, false, new long[512]);
+        assertThat(dropped).as("the entry outside the window goes first").containsExactly(1001L);
+        // Among window entries, the oldest stamp goes (page 0's fill), window hits notwithstanding.
+        tlb.hitFrame(0, false);
+        tlb.insert(5, 5, 1, false, new long[512]);
+        assertThat(dropped).containsExactly(1001L, 0L);
+    }
+
+    @Test
+    void theWindowMovesToWhereTheFirstLevelsOtherHitsAre() {
+        Tlb tlb = new Tlb(new TlbGeometry(64, 4));
+        long[][] words = new long[8][512];
+        for (int p = 0; p < 4; p++) {
+            tlb.insert(p, p, 1, true, words[p]);
+            tlb.insert(1000 + p, 10 + p, 1, true, words[4 + p]);
+        }
+        assertThat(tlb.windowBase()).isZero();
+        for (int i = 0; i < 3000; i++) {
+            assertThat(tlb.hitFrame(1000 + (i & 3), false)).isSameAs(words[4 + (i & 3)]);
+        }
+        assertThat(tlb.windowBase()).isEqualTo(896);  // 1000 rounded down to a multiple of 128
+        // The pages left behind are still first-level hits, through the tag compare.
+        for (int p = 0; p < 4; p++) {
+            assertThat(tlb.hitFrame(p, true)).isSameAs(words[p]);
+        }
+        assertThat(tlb.stats().hits()).isEqualTo(3004);
+    }
+
+    @Test
+    void aMovedWindowAdmitsOnlyWhatTheFirstLevelHoldsWithItsWritabilityAndRevalidationStillDropsIt() {
+        Tlb tlb = new Tlb(new TlbGeometry(64, 4));
+        long[][] words = new long[4][512];
+        tlb.insert(0, 0, 1, true, words[0]);
+        tlb.insert(1000, 1, 1, false, words[1]);  // read-only, outside the window [0, 128)
+        tlb.insert(1001, 2, 1, true, words[2]);
+        for (int i = 0; i < 3000; i++) {
+            tlb.hitFrame(1000 + (i & 1), false);
+        }
+        assertThat(tlb.windowBase()).isEqualTo(896);
+        assertThat(tlb.hitFrame(1000, false)).isSameAs(words[1]);
+        assertThat(tlb.hitFrame(1000, true)).as("read-only in the window too").isNull();
+        assertThat(tlb.hitFrame(1001, true)).isSameAs(words[2]);
+        assertThat(tlb.hitFrame(1002, false)).as("in the window's range, never filled").isNull();
+        // Check mode: page 1001's frame was freed and reused; the slice's revalidation must drop it from the window.
+        int[] generations = {1, 1, 2};
+        tlb.revalidate(pfn -> generations[pfn]);
+        assertThat(tlb.hitFrame(1001, false)).isNull();
+        assertThat(tlb.hitFrame(1000, false)).isSameAs(words[1]);
+        assertThat(tlb.hitFrame(0, false)).as("left behind: the tag compare").isSameAs(words[0]);
+    }
 }

@@ -50,12 +50,16 @@ class HitPathAllocationTest {
                 tlb.revalidate(generations);  // a slice begins (check mode)
             }
             long va = ((long) (i & 31) << 12) | ((i * 8L) & 4095);
-            // The vCPU's order: the first level, then the TLB proper (here every other access, to cover both).
-            int slot = (i & 1) == 0 ? tlb.hit(va >>> 12, true) : -1;
-            if (slot < 0) {
-                slot = tlb.lookup(va >>> 12);
+            // The vCPU's order: the first level (its window, or outside it the tag compare), then the TLB proper;
+            // here every third access each way, to cover all three.
+            long[] f = i % 3 == 0 ? tlb.hitFrame(va >>> 12, true) : null;
+            int slot = i % 3 == 1 ? tlb.hit(va >>> 12, true) : -1;
+            if (f == null) {
+                if (slot < 0) {
+                    slot = tlb.lookup(va >>> 12);
+                }
+                f = tlb.frame(slot);
             }
-            long[] f = tlb.frame(slot);
             int w = (int) ((va & 4095) >>> 3);
             f[w] = i;
             golden.wrote(va, i);
