@@ -77,8 +77,8 @@ public final class ClusterScenario implements Scenario {
         Variant variant = run.settings().variant();
         if (variant == Variant.SKIP_WRITE_BACK && sc.importMode() != ClusterScenarioSettings.ImportMode.COPY) {
             // Per word nothing is copied, so nothing is written back: the broken run would look clean.
-            throw new IllegalArgumentException("variant skip_write_back needs cluster.scenario.import-mode = copy"
-                    + " (per word, importers hold no copies to write back)");
+            throw run.settings().reader().section("cluster.scenario").fail("import-mode", "must be copy for"
+                    + " variant skip_write_back (per word, importers hold no copies to write back)");
         }
         if (variant == Variant.STALE_INFLIGHT_FAULT && cs.faultReplyDelay().isZero()) {
             // The race needs a fault answer that spends a while on the wire.
