@@ -26,7 +26,13 @@ public enum Variant {
      * The host drops the dirty ranges secondaries report in their acks: a page written through a secondary mapping
      * behind a clean host PTE leaves the page cache without being written back (I6).
      */
-    LOST_DIRTY("the host ignores dirty ranges reported by secondaries");
+    LOST_DIRTY("the host ignores dirty ranges reported by secondaries"),
+    /**
+     * A cross-node importer mapping by ranges drops its dirty copies at an invalidation without writing them back to
+     * the exporter: the importer's writes are lost, and a later read of the page (fetched again) returns the old
+     * value (I1, seen by the cluster scenario's golden copies).
+     */
+    SKIP_WRITE_BACK("a cross-node importer drops a dirty copy without writing it back to the exporter");
 
     private final String meaning;
 
@@ -40,13 +46,14 @@ public enum Variant {
 
     /**
      * Variants some part of the emulator can exhibit today; the others are refused. STALE_INFLIGHT_FAULT only does
-     * something in the cluster scenario and module (cross-node importers), REGISTER_UNQUIESCED in the gru scenario,
-     * LOST_DIRTY in the VM scenarios on shared-file guest RAM; the scenario module's catalogue tests force each
-     * interleaving (the CLI says which scenarios cannot exhibit a variant).
+     * something in the cluster scenario and module (cross-node importers), SKIP_WRITE_BACK in the cluster scenario
+     * mapping by ranges (import-mode = copy), REGISTER_UNQUIESCED in the gru scenario, LOST_DIRTY in the VM scenarios
+     * on shared-file guest RAM; the scenario module's catalogue tests force each interleaving (the CLI says which
+     * scenarios cannot exhibit a variant).
      */
     public static final java.util.Set<Variant> AVAILABLE =
             java.util.EnumSet.of(NONE, NO_FAULT_RETRY, ACK_BEFORE_FLUSH, FREE_BEFORE_ACK, REGISTER_UNQUIESCED,
-                    LOST_DIRTY, STALE_INFLIGHT_FAULT);
+                    LOST_DIRTY, STALE_INFLIGHT_FAULT, SKIP_WRITE_BACK);
 
     static Variant read(ConfigReader r) {
         Variant v = r.enumValue("variant", Variant.class);

@@ -86,6 +86,9 @@ class VmRaceCatalogueTest {
         CliRun stale = CliRun.of("run", "--scenario", "vm-tdp", "-q", "--variant", "stale_inflight_fault");
         assertThat(stale.exit()).isEqualTo(2);
         assertThat(stale.err()).contains("cannot exhibit variant stale_inflight_fault").contains("--scenario cluster");
+        CliRun skip = CliRun.of("run", "--scenario", "vm-tdp", "-q", "--variant", "skip_write_back");
+        assertThat(skip.exit()).isEqualTo(2);
+        assertThat(skip.err()).contains("cannot exhibit variant skip_write_back").contains("--scenario cluster");
         CliRun cluster = CliRun.of("run", "--scenario", "cluster", "-q", "--variant", "no_fault_retry");
         assertThat(cluster.exit()).isEqualTo(2);
         assertThat(cluster.err()).contains("cannot exhibit variant no_fault_retry");

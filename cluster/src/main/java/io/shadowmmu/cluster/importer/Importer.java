@@ -52,7 +52,8 @@ import java.util.Set;
  * cache, see {@link LocalCopies}), and a hit reads or writes them with no message at all. An invalidation drops the
  * copies it names and sends back what they wrote ({@link ToProxy.WriteBack}) just before the ack, so the data lands
  * in the exporter's frames before the mm may free or move them. A fence drops the copies unwritten: the writes made
- * since the last invalidation are lost with the attachment (the exporter assumes its frames were written).
+ * since the last invalidation are lost with the attachment (the exporter assumes its frames were written). The race
+ * catalogue's {@code SKIP_WRITE_BACK} drops the copies an invalidation names unwritten too, and acks.
  */
 public final class Importer extends AbstractBehavior<ToImporter> {
 
@@ -399,7 +400,8 @@ public final class Importer extends AbstractBehavior<ToImporter> {
         if (copies.has(page, a.write())) {
             hits++;
             int word = (int) ((va & (PhysicalMemory.PAGE_SIZE - 1)) >>> 3);
-            a.replyTo().tell(AccessResult.ok(a.offset(), copies.access(page, word, a.write(), a.value())));
+            a.replyTo().tell(AccessResult.ok(a.offset(), copies.access(page, word, a.write(), a.value()),
+                    attachment));
             return this;
         }
         List<Access> queue = waiting.computeIfAbsent(page, k -> new ArrayList<>(2));
@@ -688,7 +690,8 @@ public final class Importer extends AbstractBehavior<ToImporter> {
                     return; // fenced meanwhile: the fence dropped the copies
                 }
                 List<PageWrite> written = new ArrayList<>();
-                copies.drop(inv.spans(), written);
+                // Broken on purpose under SKIP_WRITE_BACK: the dirty copies go unwritten, their writes are lost.
+                copies.drop(inv.spans(), variant == Variant.SKIP_WRITE_BACK ? null : written);
                 if (!written.isEmpty()) {
                     proxy.tell(new ToProxy.WriteBack(attachment, written));
                 }

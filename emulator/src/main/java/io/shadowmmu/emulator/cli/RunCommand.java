@@ -48,8 +48,9 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--variant", paramLabel = "NAME",
             description = "Run a deliberately BROKEN protocol from the race catalogue (for testing the oracle): "
                     + "no_fault_retry, ack_before_flush, free_before_ack, lost_dirty (VM scenarios: selects shared-file"
-                    + " guest RAM), stale_inflight_fault (cluster scenario only), register_unquiesced (gru scenario"
-                    + " only: sets notifier.strategy=range, gru.context-churn and gru.slow-ack unless given).")
+                    + " guest RAM), stale_inflight_fault and skip_write_back (cluster scenario only),"
+                    + " register_unquiesced (gru scenario only: sets notifier.strategy=range, gru.context-churn and"
+                    + " gru.slow-ack unless given).")
     String variant;
 
     @Option(names = "--file", paramLabel = "FILE", description = "Input of the trace scenario (a Lackey trace).")

@@ -40,7 +40,9 @@ import java.util.function.BooleanSupplier;
  * invalidation of the exporter's range reaches each importer, which writes back and acks (or is fenced);
  * {@code per-word} sends every 8-byte access to the exporter instead. One importer per node is now and then slow enough to be fenced and
  * re-attach; another always acks a little late, so invalidations queue behind it and are coalesced.
- * Each node has its own oracle (frames are per node); their verdicts are merged into the run's.
+ * Each node has its own oracle (frames are per node); their verdicts are merged into the run's. Each word of a
+ * segment has one writer (a node: {@link WordOwners}); every importer's driver checks its reads of the words it
+ * wrote against its golden copy (I1), so a write lost on the way back to the exporter is caught.
  */
 public final class ClusterScenario implements Scenario {
     private static final Duration STEP = Duration.ofSeconds(30);
@@ -57,15 +59,15 @@ public final class ClusterScenario implements Scenario {
                 + " invalidations, fencing; mapped by ranges or per word (--ops = accesses to imported memory)";
     }
 
-    /** Its only secondaries are cross-node importers: the race it shows is theirs (no KVM, no device TLB here). */
+    /** Its only secondaries are cross-node importers: the races it shows are theirs (no KVM, no device TLB here). */
     @Override
     public String cannotExhibit(Variant variant) {
-        if (variant == Variant.NONE || variant == Variant.STALE_INFLIGHT_FAULT) {
+        if (variant == Variant.NONE || variant == Variant.STALE_INFLIGHT_FAULT || variant == Variant.SKIP_WRITE_BACK) {
             return null;
         }
         return "scenario cluster cannot exhibit variant " + variant.name().toLowerCase(java.util.Locale.ROOT)
-                + ": its secondaries are cross-node importers, which only exhibit stale_inflight_fault (run this"
-                + " variant with vm-tdp, vm-shadow or host-churn)";
+                + ": its secondaries are cross-node importers, which only exhibit stale_inflight_fault and"
+                + " skip_write_back (run this variant with vm-tdp, vm-shadow or host-churn)";
     }
 
     @Override
@@ -73,6 +75,11 @@ public final class ClusterScenario implements Scenario {
         ClusterScenarioSettings sc = ClusterScenarioSettings.read(run.settings());
         ClusterSettings cs = ClusterSettings.read(run.settings()).withAckDeadline(sc.ackDeadline());
         Variant variant = run.settings().variant();
+        if (variant == Variant.SKIP_WRITE_BACK && sc.importMode() != ClusterScenarioSettings.ImportMode.COPY) {
+            // Per word nothing is copied, so nothing is written back: the broken run would look clean.
+            throw run.settings().reader().section("cluster.scenario").fail("import-mode", "must be copy for"
+                    + " variant skip_write_back (per word, importers hold no copies to write back)");
+        }
         if (variant == Variant.STALE_INFLIGHT_FAULT && cs.faultReplyDelay().isZero()) {
             // The race needs a fault answer that spends a while on the wire.
             cs = cs.withFaultReplyDelay(Duration.ofMillis(2));
@@ -110,16 +117,18 @@ public final class ClusterScenario implements Scenario {
         }
     }
 
-    private record Exported(ClusterNode node, ActorRef<MmCommand> mm, long start, long segment) {
+    /** A segment exported by node {@code nodeIndex}, with the discards its churn makes (for the golden copies). */
+    private record Exported(ClusterNode node, int nodeIndex, ActorRef<MmCommand> mm, long start, long segment,
+                            Discards discards) {
     }
 
     private ScenarioResult drive(ScenarioRun run, ClusterScenarioSettings sc, ClusterSettings cs, Variant variant,
                                  long ops, List<ClusterNode> nodes, List<OracleSupport> oracles) throws Exception {
         // Every node's processes map, fill and export a segment.
         List<Exported> exports = new ArrayList<>();
-        for (ClusterNode n : nodes) {
+        for (int i = 0; i < nodes.size(); i++) {
             for (int p = 0; p < sc.processesPerNode(); p++) {
-                exports.add(export(n, "exporter-" + p, sc.segmentPages()));
+                exports.add(export(nodes.get(i), i, "exporter-" + p, sc.segmentPages()));
             }
         }
         // Every node imports every other node's segments.
@@ -127,8 +136,10 @@ public final class ClusterScenario implements Scenario {
         ImportDriver.Totals totals = new ImportDriver.Totals();
         List<ActorRef<ToImporter>> importers = new ArrayList<>();
         List<ClusterNode> importerNodes = new ArrayList<>();
+        List<ImportDriver.Checking> checks = new ArrayList<>();
         int driverCount = 0;
-        for (ClusterNode n : nodes) {
+        for (int ni = 0; ni < nodes.size(); ni++) {
+            ClusterNode n = nodes.get(ni);
             int k = 0;
             for (Exported e : exports) {
                 if (e.node() != n) {
@@ -138,6 +149,9 @@ public final class ClusterScenario implements Scenario {
                     k++;
                     ActorRef<ToImporter> imp = n.spawn(importer(sc, n, e, ackDelay, every, cs, variant),
                             "importer-" + importers.size());
+                    checks.add(new ImportDriver.Checking(new WordOwners(nodes.size(), ni), e.discards(),
+                            oracles.get(ni).events(), "driver of importer-" + importers.size() + " (node "
+                            + n.hostPort() + ", segment " + e.segment() + ")"));
                     importers.add(imp);
                     importerNodes.add(n);
                     driverCount++;
@@ -156,7 +170,8 @@ public final class ClusterScenario implements Scenario {
             Exported e = exports.get(i);
             for (int c = 0; c < sc.churnersPerProcess(); c++) {
                 churners.add(e.node().spawn(ExportChurn.create(e.mm(), e.start(), sc.segmentPages(),
-                        sc.churnInterval(), run.seed() * 31 + i * 16L + c, churnOps, churnStopped),
+                        sc.churnInterval(), run.seed() * 31 + i * 16L + c, churnOps, churnStopped,
+                        new WordOwners(nodes.size(), e.nodeIndex()), e.discards()),
                         "churn-" + i + "-" + c));
             }
         }
@@ -164,7 +179,8 @@ public final class ClusterScenario implements Scenario {
         long started = System.nanoTime();
         for (int i = 0; i < importers.size(); i++) {
             importerNodes.get(i).spawn(ImportDriver.create(importers.get(i), sc.segmentPages() * PAGE, sc.window(),
-                    sc.writeFraction(), run.seed() * 17 + i, opsLeft, totals, driversDone), "driver-" + i);
+                    sc.writeFraction(), run.seed() * 17 + i, opsLeft, totals, driversDone, checks.get(i)),
+                    "driver-" + i);
         }
         CompletableFuture<Void> done = CompletableFuture.runAsync(() -> {
             try {
@@ -213,7 +229,7 @@ public final class ClusterScenario implements Scenario {
         return Importer.create(e.node().exporter(), e.segment(), ackDelay, every, cs.reattachBackoff(), variant);
     }
 
-    private static Exported export(ClusterNode n, String name, int pages) throws Exception {
+    private static Exported export(ClusterNode n, int nodeIndex, String name, int pages) throws Exception {
         HostCommand.ProcessSpawned p = AskPattern.<HostCommand, HostCommand.ProcessSpawned>ask(n.hostActor(),
                 r -> new HostCommand.SpawnProcess(name, r), STEP, n.system().scheduler()).toCompletableFuture().get();
         MmResult mapped = AskPattern.<MmCommand, MmResult>ask(p.process(),
@@ -231,7 +247,7 @@ public final class ClusterScenario implements Scenario {
         if (e.error() != null) {
             throw new IllegalStateException(e.error());
         }
-        return new Exported(n, p.process(), start, e.segment());
+        return new Exported(n, nodeIndex, p.process(), start, e.segment(), new Discards(pages));
     }
 
     private static Importer.Stats stats(ClusterNode n, ActorRef<ToImporter> imp) {
@@ -362,6 +378,8 @@ public final class ClusterScenario implements Scenario {
                 .put("accesses.refusedDenied", totals.refused.get() - totals.refusedDetached.get())
                 .put("accesses.lost", totals.lost.get())
                 .put("accesses.writes", totals.writes.get())
+                .put("accesses.checkedReads", totals.checkedReads.get())
+                .put("accesses.staleReads", totals.staleReads.get())
                 .put("accesses.perSecond", Math.round(ops / Math.max(seconds, 1e-9)))
                 .put("importMode", copy ? "copy" : "per-word")
                 .put("importer.hits", hits)
@@ -398,6 +416,8 @@ public final class ClusterScenario implements Scenario {
                 nodes.size(), importers.size(), ops, totals.ok.get(), totals.refused.get(),
                 totals.refusedDetached.get(), totals.refused.get() - totals.refusedDetached.get(), totals.lost.get(),
                 seconds));
+        r.line(String.format("golden copies (I1): %,d reads of words the importers wrote checked, %,d stale",
+                totals.checkedReads.get(), totals.staleReads.get()));
         r.line(copy ? String.format("mapped by ranges (blocks of %d pages): %,d range fetches, %,d pages copied,"
                         + " %,d written back (%,d refused after a fence), hit ratio %.4f, %,d remote word accesses;"
                         + " %,d accesses/s", sc.blockPages(), importerFaults, pagesCopied, writtenBack,

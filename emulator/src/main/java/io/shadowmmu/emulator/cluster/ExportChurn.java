@@ -18,7 +18,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Host churn under an exported segment: the exporting process drops pages (madvise DONTNEED), write-protects and
  * re-opens them (mprotect), and writes its own memory, one operation at a time, each system call returning only
- * after every importer dropped what it invalidated (or was fenced).
+ * after every importer dropped what it invalidated (or was fenced). It writes only the words of the exporting node
+ * ({@link WordOwners}: the importers check theirs) and marks each discard in {@link Discards} while it runs.
  */
 final class ExportChurn extends AbstractBehavior<ExportChurn.Command> {
 
@@ -45,17 +46,27 @@ final class ExportChurn extends AbstractBehavior<ExportChurn.Command> {
     private final AtomicLong operations;
     private final CountDownLatch stopped;
     private final SplittableRandom random;
+    private final WordOwners owners;
+    private final Discards discards;
+    /** The discard in progress (first page, pages), or count 0. */
+    private int discardFirst;
+    private int discardCount;
     private boolean stopping;
     private boolean busy;
 
     static Behavior<Command> create(ActorRef<MmCommand> mm, long start, int pages, Duration interval, long seed,
-                                    AtomicLong operations, CountDownLatch stopped) {
-        return Behaviors.setup(ctx -> new ExportChurn(ctx, mm, start, pages, interval, seed, operations, stopped));
+                                    AtomicLong operations, CountDownLatch stopped, WordOwners owners,
+                                    Discards discards) {
+        return Behaviors.setup(ctx -> new ExportChurn(ctx, mm, start, pages, interval, seed, operations, stopped,
+                owners, discards));
     }
 
     private ExportChurn(ActorContext<Command> context, ActorRef<MmCommand> mm, long start, int pages,
-                        Duration interval, long seed, AtomicLong operations, CountDownLatch stopped) {
+                        Duration interval, long seed, AtomicLong operations, CountDownLatch stopped,
+                        WordOwners owners, Discards discards) {
         super(context);
+        this.owners = owners;
+        this.discards = discards;
         this.mm = mm;
         this.start = start;
         this.pages = pages;
@@ -72,6 +83,10 @@ final class ExportChurn extends AbstractBehavior<ExportChurn.Command> {
                 .onMessageEquals(Tick.INSTANCE, this::onTick)
                 .onMessage(Done.class, d -> {
                     busy = false;
+                    if (discardCount > 0) {
+                        discards.end(discardFirst, discardCount);
+                        discardCount = 0;
+                    }
                     operations.incrementAndGet();
                     return stopping ? finish() : schedule();
                 })
@@ -109,6 +124,12 @@ final class ExportChurn extends AbstractBehavior<ExportChurn.Command> {
         long length = count * 4096L;
         int pick = random.nextInt(10);
         busy = true;
+        if (pick < 4) {
+            // Before the call: the importers' golden copies stop vouching for these pages from now on.
+            discardFirst = first;
+            discardCount = count;
+            discards.begin(first, count);
+        }
         getContext().ask(MmResult.class, mm, CALL_TIMEOUT, replyTo -> {
             if (pick < 4) {
                 return new MmCommand.MadviseDontneed(va, length, replyTo);
@@ -117,7 +138,8 @@ final class ExportChurn extends AbstractBehavior<ExportChurn.Command> {
                 return new MmCommand.Mprotect(va, length, random.nextBoolean() ? Protection.READ
                         : Protection.READ_WRITE, replyTo);
             }
-            return new MmCommand.Access(va + 8L * random.nextInt(512), true, random.nextLong(), replyTo);
+            long offset = owners.claim(first * 4096L + 8L * random.nextInt(512));
+            return new MmCommand.Access(start + offset, true, random.nextLong(), replyTo);
         }, (reply, failure) -> new Done(reply));
         return this;
     }

@@ -19,7 +19,8 @@ public interface Scenario {
      * table itself and registers while a barrier invalidation is in flight: the gru scenario's devices (D54);
      * LOST_DIRTY needs a secondary writing a shared file page behind a clean host PTE, then reclaim of that page: the
      * VM scenarios with shared-file guest RAM.
-     * STALE_INFLIGHT_FAULT needs cross-node importers: only the cluster scenario has them.
+     * STALE_INFLIGHT_FAULT needs cross-node importers: only the cluster scenario has them; SKIP_WRITE_BACK too (its
+     * importers' copies, mapped by ranges).
      */
     default String cannotExhibit(io.shadowmmu.config.Variant variant) {
         if (variant == io.shadowmmu.config.Variant.REGISTER_UNQUIESCED) {
@@ -35,6 +36,10 @@ public interface Scenario {
         if (variant == io.shadowmmu.config.Variant.STALE_INFLIGHT_FAULT) {
             return "scenario " + name() + " cannot exhibit variant stale_inflight_fault: it needs fault replies that"
                     + " cross nodes (run --scenario cluster)";
+        }
+        if (variant == io.shadowmmu.config.Variant.SKIP_WRITE_BACK) {
+            return "scenario " + name() + " cannot exhibit variant skip_write_back: it needs cross-node importers"
+                    + " that copy pages (run --scenario cluster)";
         }
         return null;
     }

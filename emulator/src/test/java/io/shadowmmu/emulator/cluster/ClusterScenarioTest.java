@@ -65,6 +65,10 @@ class ClusterScenarioTest {
         assertThat(tree.at("/exporter/pagesWrittenBack").asLong()).isPositive();
         assertThat(tree.at("/importer/hitRatio").asDouble()).isGreaterThan(0.0);
         assertThat(printed).contains("mapped by ranges").contains("accesses/s");
+        // Reads of the words the importers wrote are checked against their golden copies, and all match.
+        assertThat(tree.at("/accesses/checkedReads").asLong()).isPositive();
+        assertThat(tree.at("/accesses/staleReads").asLong()).isZero();
+        assertThat(printed).contains("golden copies (I1)");
     }
 
     @Test
@@ -76,6 +80,7 @@ class ClusterScenarioTest {
         assertThat(tree.at("/importMode").asText()).isEqualTo("per-word");
         assertThat(tree.at("/exporter/remoteAccesses").asLong()).isPositive();
         assertThat(tree.at("/exporter/pagesCopied").asLong()).isZero();
+        assertThat(tree.at("/accesses/checkedReads").asLong()).isPositive();
         assertThat(tree.at("/fences/deadline").asLong()).isPositive();
         assertThat(tree.at("/frames/leaked").asLong()).isZero();
     }
@@ -102,6 +107,46 @@ class ClusterScenarioTest {
         assertThat(broken.exit()).as(broken.printed()).isEqualTo(Main.EXIT_VIOLATION);
         assertThat(broken.json().at("/oracle/violations/I3").asLong()).isPositive();
         assertThat(broken.json().at("/exporter/staleAccesses").asLong()).isPositive();
+    }
+
+    /**
+     * Mapped by ranges, an importer that drops its dirty copies at an invalidation without writing them back (the
+     * variant) loses its writes: its driver reads them back, fetched again from the exporter, as older values (I1).
+     * The correct protocol under the same run (seed, budget, settings) checks reads too and finds none stale.
+     */
+    @Test
+    void theSkipWriteBackVariantIsCaughtAsLostWritesWhileTheCorrectProtocolIsClean(@TempDir Path dir)
+            throws Exception {
+        Run correct = run(dir.resolve("correct.json"));
+        assertThat(correct.exit()).as(correct.printed()).isZero();
+        assertThat(correct.json().at("/oracle/clean").asBoolean()).isTrue();
+        assertThat(correct.json().at("/accesses/checkedReads").asLong()).isPositive();
+        assertThat(correct.json().at("/accesses/staleReads").asLong()).isZero();
+        assertThat(correct.json().at("/exporter/pagesWrittenBack").asLong()).isPositive();
+
+        Run broken = run(dir.resolve("skip.json"), "--variant", "skip_write_back");
+        assertThat(broken.exit()).as(broken.printed()).isEqualTo(Main.EXIT_VIOLATION);
+        assertThat(broken.json().at("/oracle/violations/I1").asLong()).isPositive();
+        assertThat(broken.json().at("/accesses/staleReads").asLong()).isPositive();
+        assertThat(broken.json().at("/oracle/stories/0").asText()).contains("I1").contains("a write was lost");
+        assertThat(broken.json().at("/importMode").asText()).isEqualTo("copy");
+    }
+
+    @Test
+    void theSkipWriteBackVariantIsRefusedPerWord(@TempDir Path dir) throws Exception {
+        PrintStream old = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit;
+        try {
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            exit = Main.commandLine().execute("run", "--scenario", "cluster", "--ops", "100", "-q", "--no-report",
+                    "--variant", "skip_write_back", "--set", "cluster.scenario.import-mode=per-word");
+        } finally {
+            System.setErr(old);
+        }
+        // Per word nothing is copied: a clean run of the broken variant would prove nothing.
+        assertThat(exit).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("import-mode").contains("skip_write_back");
     }
 
     /**
