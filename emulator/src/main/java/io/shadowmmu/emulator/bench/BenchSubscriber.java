@@ -1,6 +1,9 @@
 package io.shadowmmu.emulator.bench;
 
 import akka.actor.typed.Behavior;
+import akka.actor.typed.ExtensibleBehavior;
+import akka.actor.typed.Signal;
+import akka.actor.typed.TypedActorContext;
 import akka.actor.typed.javadsl.Behaviors;
 import io.shadowmmu.hostmm.notifier.MmuNotification;
 import io.shadowmmu.hostmm.notifier.NotifierReply;
@@ -19,27 +22,39 @@ import java.util.concurrent.TimeUnit;
  * {@code Thread.sleep(1)} takes about 1.1 ms; the executor waits about as long as the sleep does, so both sides'
  * subscribers take the same 1 ms (BENCHMARKS.md, issue 16).
  */
-final class BenchSubscriber {
-    private BenchSubscriber() {
+final class BenchSubscriber extends ExtensibleBehavior<MmuNotification> {
+    private final long delayNanos;
+    private final ScheduledExecutorService timer;
+
+    private BenchSubscriber(long delayNanos, ScheduledExecutorService timer) {
+        this.delayNanos = delayNanos;
+        this.timer = timer;
     }
 
     static Behavior<MmuNotification> create(Duration ackDelay, ScheduledExecutorService timer) {
-        long delayNanos = ackDelay.toNanos();
-        return Behaviors.receive(MmuNotification.class)
-                .onMessage(MmuNotification.InvalidateStart.class, s -> {
-                    NotifierReply ack = NotifierReply.Ack.clean(s.subscription(), s.batch());
-                    if (delayNanos == 0) {
-                        s.replyTo().tell(ack);
-                    } else {
-                        timer.schedule(() -> s.replyTo().tell(ack), delayNanos, TimeUnit.NANOSECONDS);
-                    }
-                    return Behaviors.same();
-                })
-                .onMessage(MmuNotification.Release.class, r -> {
-                    r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
-                    return Behaviors.same();
-                })
-                .onMessage(MmuNotification.class, other -> Behaviors.same())
-                .build();
+        return new BenchSubscriber(ackDelay.toNanos(), timer);
+    }
+
+    /** One method for every notification, without Akka's javadsl receive (which allocates per message). */
+    @Override
+    public Behavior<MmuNotification> receive(TypedActorContext<MmuNotification> ctx, MmuNotification msg) {
+        if (msg instanceof MmuNotification.InvalidateStart) {
+            MmuNotification.InvalidateStart s = (MmuNotification.InvalidateStart) msg;
+            NotifierReply ack = NotifierReply.Ack.clean(s.subscription(), s.batch());
+            if (delayNanos == 0) {
+                s.replyTo().tell(ack);
+            } else {
+                timer.schedule(() -> s.replyTo().tell(ack), delayNanos, TimeUnit.NANOSECONDS);
+            }
+        } else if (msg instanceof MmuNotification.Release) {
+            MmuNotification.Release r = (MmuNotification.Release) msg;
+            r.replyTo().tell(NotifierReply.Ack.clean(r.subscription(), r.batch()));
+        }
+        return this;
+    }
+
+    @Override
+    public Behavior<MmuNotification> receiveSignal(TypedActorContext<MmuNotification> ctx, Signal signal) {
+        return Behaviors.unhandled();
     }
 }

@@ -2,10 +2,10 @@ package io.shadowmmu.emulator.bench;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
-import akka.actor.typed.javadsl.AbstractBehavior;
-import akka.actor.typed.javadsl.ActorContext;
+import akka.actor.typed.ExtensibleBehavior;
+import akka.actor.typed.Signal;
+import akka.actor.typed.TypedActorContext;
 import akka.actor.typed.javadsl.Behaviors;
-import akka.actor.typed.javadsl.Receive;
 import io.shadowmmu.hostmm.mm.MmCommand;
 import io.shadowmmu.hostmm.mm.MmResult;
 import io.shadowmmu.hostmm.pagetable.PageTable;
@@ -17,15 +17,17 @@ import java.util.concurrent.atomic.LongAdder;
  * One of the delivery comparison's operations in a loop, as an actor: discard its own few pages (DONTNEED, replied
  * once every subscriber acknowledged) and write each again (refaults). A thread of the process, in actor form. The
  * writes go in one {@link MmCommand.Accesses} (one message and one reply for all of them, each still a fault of its
- * own); the synchronous baseline makes one call per write, each under the mm's lock.
+ * own); the synchronous baseline makes one call per write, each under the mm's lock. It takes its one kind of
+ * message in one method, without Akka's javadsl receive (which allocates per message), like the mm.
  */
-final class DeliveryWorker extends AbstractBehavior<MmResult> {
+final class DeliveryWorker extends ExtensibleBehavior<MmResult> {
 
     /** Sent to the coordinator when the worker stopped. */
     interface Done {
     }
 
     private final ActorRef<MmCommand> mm;
+    private final ActorRef<MmResult> self;
     private final long start;
     private final int pages;
     private final LongAdder completed;
@@ -40,12 +42,13 @@ final class DeliveryWorker extends AbstractBehavior<MmResult> {
 
     static Behavior<MmResult> create(ActorRef<MmCommand> mm, long start, int pages, LongAdder completed,
                                      AtomicBoolean stop, ActorRef<Done> done, Done doneMessage) {
-        return Behaviors.setup(ctx -> new DeliveryWorker(ctx, mm, start, pages, completed, stop, done, doneMessage));
+        return Behaviors.setup(ctx -> new DeliveryWorker(ctx.getSelf(), mm, start, pages, completed, stop, done,
+                doneMessage));
     }
 
-    private DeliveryWorker(ActorContext<MmResult> context, ActorRef<MmCommand> mm, long start, int pages,
+    private DeliveryWorker(ActorRef<MmResult> self, ActorRef<MmCommand> mm, long start, int pages,
                            LongAdder completed, AtomicBoolean stop, ActorRef<Done> done, Done doneMessage) {
-        super(context);
+        this.self = self;
         this.mm = mm;
         this.start = start;
         this.pages = pages;
@@ -63,13 +66,18 @@ final class DeliveryWorker extends AbstractBehavior<MmResult> {
     }
 
     @Override
-    public Receive<MmResult> createReceive() {
-        return newReceiveBuilder().onMessage(MmResult.class, this::onResult).build();
+    public Behavior<MmResult> receive(TypedActorContext<MmResult> ctx, MmResult r) {
+        return onResult(r);
+    }
+
+    @Override
+    public Behavior<MmResult> receiveSignal(TypedActorContext<MmResult> ctx, Signal signal) {
+        return Behaviors.unhandled();
     }
 
     private void discard() {
         discarding = true;
-        mm.tell(new MmCommand.MadviseDontneed(start, pages * PageTable.PAGE_SIZE, getContext().getSelf()));
+        mm.tell(new MmCommand.MadviseDontneed(start, pages * PageTable.PAGE_SIZE, self));
     }
 
     private Behavior<MmResult> onResult(MmResult r) {
@@ -78,7 +86,7 @@ final class DeliveryWorker extends AbstractBehavior<MmResult> {
         }
         if (discarding) {
             discarding = false;
-            mm.tell(new MmCommand.Accesses(vas, true, values, getContext().getSelf()));
+            mm.tell(new MmCommand.Accesses(vas, true, values, self));
             return this;
         }
         completed.increment();

@@ -2,10 +2,11 @@ package io.shadowmmu.hostmm.mm;
 
 import akka.actor.typed.ActorRef;
 import akka.actor.typed.Behavior;
-import akka.actor.typed.javadsl.AbstractBehavior;
+import akka.actor.typed.ExtensibleBehavior;
+import akka.actor.typed.Signal;
+import akka.actor.typed.TypedActorContext;
 import akka.actor.typed.javadsl.ActorContext;
 import akka.actor.typed.javadsl.Behaviors;
-import akka.actor.typed.javadsl.Receive;
 import akka.actor.typed.javadsl.StashBuffer;
 import akka.actor.typed.javadsl.TimerScheduler;
 import io.shadowmmu.hostmm.events.AgentIds;
@@ -35,9 +36,11 @@ import java.util.function.Consumer;
  * pressure daemons ask in {@link PressureOps}, and the notifier machinery (subscriptions, batches, deadlines, fences,
  * aging queries) in {@link MmNotifier}. An mm with no subscriber never enters the notifier path.
  */
-public final class MmActor extends AbstractBehavior<MmCommand> {
+public final class MmActor extends ExtensibleBehavior<MmCommand> {
 
     private static final int STASH_CAPACITY = 1_000_000;
+
+    private final ActorContext<MmCommand> context;
 
     private final ActorRef<HostCommand> hostActor;
     private final AddressSpace space;
@@ -107,7 +110,7 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     private MmActor(ActorContext<MmCommand> context, HostContext host, ActorRef<HostCommand> hostActor,
                     AddressSpace space, StashBuffer<MmCommand> stash, TimerScheduler<MmCommand> timers,
                     boolean notifierBypassed) {
-        super(context);
+        this.context = context;
         this.notifierBypassed = notifierBypassed;
         this.hostActor = hostActor;
         this.space = space;
@@ -128,12 +131,21 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
         }
     }
 
+    /**
+     * Every message goes straight to {@link #handle}: the handlers are found by class there, so Akka's javadsl
+     * receive (which tries its cases one by one and allocates an {@code OptionVal} per message, issue 16) has
+     * nothing left to do.
+     */
     @Override
-    public Receive<MmCommand> createReceive() {
-        return newReceiveBuilder().onMessage(MmCommand.class, msg -> {
-            handle(msg);
-            return next();
-        }).build();
+    public Behavior<MmCommand> receive(TypedActorContext<MmCommand> ctx, MmCommand msg) {
+        handle(msg);
+        return next();
+    }
+
+    /** The mm reacts to no signal: its watches deliver {@code SubscriberDied} messages instead. */
+    @Override
+    public Behavior<MmCommand> receiveSignal(TypedActorContext<MmCommand> ctx, Signal signal) {
+        return Behaviors.unhandled();
     }
 
     // ---- dispatch --------------------------------------------------------------------------------------------------
@@ -213,7 +225,7 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
     /** Runs {@code msg}'s handler now: a fresh message, or one that waited (parked, or retried after a wait). */
     private void handle(MmCommand msg) {
         if (!handlers.handle(msg)) {
-            getContext().getLog().warn("mm {}: unexpected message {}", space.id(), msg);
+            context.getLog().warn("mm {}: unexpected message {}", space.id(), msg);
         }
     }
 
@@ -255,7 +267,8 @@ public final class MmActor extends AbstractBehavior<MmCommand> {
         if (!notifier.barrierActive() && !stash.isEmpty()) {
             unstashPending = true;
         }
-        List<MmCommand> waiting = parked.remove(batch);
+        // Checked first: most batches have nothing parked, and the lookup would box the id.
+        List<MmCommand> waiting = parked.isEmpty() ? null : parked.remove(batch);
         if (waiting != null) {
             // The faults that waited for this batch retry now, ahead of anything that arrived after them.
             for (MmCommand c : waiting) {

@@ -92,7 +92,7 @@ final class PressureOps {
         if (b == null) {
             finish.run();
         } else {
-            b.onComplete.add(finish);
+            b.onComplete(finish);
         }
     }
 
@@ -147,7 +147,7 @@ final class PressureOps {
         if (b == null) {
             reply.run();
         } else {
-            b.onComplete.add(reply);
+            b.onComplete(reply);
         }
     }
 
@@ -226,7 +226,7 @@ final class PressureOps {
         if (b == null) {
             reply.run();
         } else {
-            b.onComplete.add(reply);
+            b.onComplete(reply);
         }
     }
 }

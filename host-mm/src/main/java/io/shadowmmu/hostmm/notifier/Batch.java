@@ -1,10 +1,9 @@
 package io.shadowmmu.hostmm.notifier;
 
-
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.Arrays;
+import java.util.BitSet;
 import java.util.List;
-import java.util.Map;
 
 /**
  * One invalidation in flight: who was told, who still owes an ack, and the frames whose references it holds until
@@ -15,8 +14,12 @@ public final class Batch {
     static final class Part {
         final Subscription sub;
         final List<List<Range>> messages;
-        /** Which messages were answered: a duplicated reply must not count twice. */
-        private final java.util.BitSet replied = new java.util.BitSet();
+        /**
+         * Which messages were answered, so that a duplicated reply does not count twice: a bit mask for the usual
+         * part of at most 64 messages, a {@link BitSet} (made on first use) for the per-page strategies' longer ones.
+         */
+        private long repliedMask;
+        private BitSet repliedMore;
         int awaiting;
         boolean nacked;
 
@@ -28,10 +31,24 @@ public final class Batch {
 
         /** Counts the reply to message {@code index}; false for one already counted or out of range. */
         boolean reply(int index) {
-            if (awaiting == 0 || index < 0 || index >= messages.size() || replied.get(index)) {
+            if (awaiting == 0 || index < 0 || index >= messages.size()) {
                 return false;
             }
-            replied.set(index);
+            if (index < Long.SIZE) {
+                long bit = 1L << index;
+                if ((repliedMask & bit) != 0) {
+                    return false;
+                }
+                repliedMask |= bit;
+            } else {
+                if (repliedMore == null) {
+                    repliedMore = new BitSet();
+                }
+                if (repliedMore.get(index)) {
+                    return false;
+                }
+                repliedMore.set(index);
+            }
             awaiting--;
             return true;
         }
@@ -59,34 +76,98 @@ public final class Batch {
     }
 
     public final long id;
+    /** {@link #id} boxed once, the batch's key in its mm's table of batches in flight. */
+    final Long key;
     final InvalidationEvent event;
     final List<Range> ranges;
     final boolean blockable;
     /** True when the PTEs change only once every subscriber acked (a barrier). */
     final boolean barrier;
     final long startedNanos;
-    final Map<Long, Part> parts = new LinkedHashMap<>();
-    /** Subscriptions registered while this batch was in flight: they get the End, not the Start. */
-    final List<Subscription> lateJoiners = new ArrayList<>();
-    final List<AccessGrant> fencedGrants = new ArrayList<>();
-    public final List<Runnable> onComplete = new ArrayList<>();
+    /**
+     * Every subscriber's part, in the order they were told. An array searched by subscription id, not a map: an mm
+     * has a handful of subscribers, and a map with its entries per batch was a measurable share of every
+     * invalidation's allocation (issue 16).
+     */
+    private Part[] parts = new Part[2];
+    private int partCount;
+    /**
+     * Subscriptions registered while this batch was in flight (they get the End, not the Start), grants of fenced
+     * subscribers, and the work to run at the end: each list is made on first use, most batches need one at most.
+     */
+    List<Subscription> lateJoiners = List.of();
+    List<AccessGrant> fencedGrants = List.of();
+    List<Runnable> onComplete = List.of();
     /** Work that needs the held frames one last time (swap write-back), run just before they are released. */
-    final List<Runnable> beforeRelease = new ArrayList<>();
+    List<Runnable> beforeRelease = List.of();
     /** For barrier batches: the change to apply once everybody acked. */
     Runnable change;
-    long[] vas = new long[0];
-    int[] pfns = new int[0];
+    long[] vas = NO_VAS;
+    int[] pfns = NO_PFNS;
     boolean changeApplied;
     boolean ended;
     boolean nacked;
 
+    private static final long[] NO_VAS = new long[0];
+    private static final int[] NO_PFNS = new int[0];
+
     Batch(long id, InvalidationEvent event, List<Range> ranges, boolean blockable, boolean barrier, long nowNanos) {
         this.id = id;
+        this.key = id;
         this.event = event;
         this.ranges = ranges;
         this.blockable = blockable;
         this.barrier = barrier;
         this.startedNanos = nowNanos;
+    }
+
+    /** Runs {@code r} once the batch completed (every subscriber acked or was fenced, frames released). */
+    public void onComplete(Runnable r) {
+        onComplete = added(onComplete, r);
+    }
+
+    void beforeRelease(Runnable r) {
+        beforeRelease = added(beforeRelease, r);
+    }
+
+    void lateJoiner(Subscription s) {
+        lateJoiners = added(lateJoiners, s);
+    }
+
+    void fenced(AccessGrant grant) {
+        fencedGrants = added(fencedGrants, grant);
+    }
+
+    private static <E> List<E> added(List<E> list, E e) {
+        List<E> out = list.isEmpty() ? new ArrayList<>(2) : list;
+        out.add(e);
+        return out;
+    }
+
+    void addPart(Part p) {
+        if (partCount == parts.length) {
+            parts = Arrays.copyOf(parts, partCount * 2);
+        }
+        parts[partCount++] = p;
+    }
+
+    /** The part of subscription {@code subscription}, or null when it was not told of this batch. */
+    Part part(long subscription) {
+        for (int i = 0; i < partCount; i++) {
+            if (parts[i].sub.id == subscription) {
+                return parts[i];
+            }
+        }
+        return null;
+    }
+
+    int partCount() {
+        return partCount;
+    }
+
+    /** Part {@code i} (0 <= i < {@link #partCount()}), in the order the subscribers were told. */
+    Part part(int i) {
+        return parts[i];
     }
 
     void hold(Gather gather) {
@@ -101,8 +182,8 @@ public final class Batch {
     }
 
     boolean allReplied() {
-        for (Part p : parts.values()) {
-            if (p.awaiting > 0) {
+        for (int i = 0; i < partCount; i++) {
+            if (parts[i].awaiting > 0) {
                 return false;
             }
         }

@@ -64,8 +64,9 @@ final class Fencing {
         long now = System.nanoTime();
         long nextDeadline = Long.MAX_VALUE;
         for (Batch b : List.copyOf(batches.values())) {
-            for (Batch.Part part : List.copyOf(b.parts.values())) {
-                if (part.awaiting == 0 || !batches.containsKey(b.id)) {
+            for (int i = 0; i < b.partCount(); i++) {
+                Batch.Part part = b.part(i);
+                if (part.awaiting == 0 || !batches.containsKey(b.key)) {
                     continue;
                 }
                 long deadline = b.startedNanos + part.sub.ackDeadlineNanos;
@@ -96,11 +97,11 @@ final class Fencing {
         counters.sent(s.id);
         context.getLog().info("mm {}: fenced {}: {}", mm, s, reason);
         for (Batch b : List.copyOf(batches.values())) {
-            Batch.Part part = b.parts.get(s.id);
+            Batch.Part part = b.part(s.id);
             if (part != null) {
                 boolean owed = part.awaiting > 0;
                 part.awaiting = 0;
-                b.fencedGrants.add(s.grant);
+                b.fenced(s.grant);
                 if (owed) {
                     events.invalidationFenced(mm, b.id, s.id);
                 }

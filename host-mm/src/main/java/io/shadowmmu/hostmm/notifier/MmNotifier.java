@@ -35,18 +35,6 @@ public final class MmNotifier {
         void batchCompleted(long batch);
     }
 
-    /** A subscriber acknowledged (part of) a batch, adapted into the mm's protocol. */
-    record AckReceived(NotifierReply.Ack ack) implements MmCommand.Internal {
-    }
-
-    /** A subscriber refused a non-blockable start. */
-    record NackReceived(NotifierReply.Nack nack) implements MmCommand.Internal {
-    }
-
-    /** A subscriber answered an aging query. */
-    record YoungReported(NotifierReply.YoungReport report) implements MmCommand.Internal {
-    }
-
     /**
      * The mm's one ack-deadline timer fired: some batch's earliest deadline may have passed. One timer per mm, not
      * per batch: batches are acked long before their deadline, and arming and cancelling a timer for each was a
@@ -72,7 +60,12 @@ public final class MmNotifier {
     private final Variant variant;
     private final Gather gather;
     private final Owner owner;
-    private final ActorRef<NotifierReply> replyAdapter;
+    /**
+     * Where subscribers answer: the mm's own ref, narrowed to the replies, which are mm messages themselves. Not a
+     * message adapter: that wrapped every ack twice (an adapter message, then a protocol record) and ran a function
+     * on it, one more hop per ack (issue 16).
+     */
+    private final ActorRef<NotifierReply> replyTo;
     private final Subscriptions subscriptions;
     private final YoungQueries young;
     private final Map<Long, Batch> batches = new LinkedHashMap<>();
@@ -96,9 +89,9 @@ public final class MmNotifier {
         this.variant = variant;
         this.gather = gather;
         this.owner = owner;
-        this.replyAdapter = context.messageAdapter(NotifierReply.class, MmNotifier::adapt);
+        this.replyTo = context.getSelf().narrow();
         this.subscriptions = new Subscriptions(context);
-        this.young = new YoungQueries(space, subscriptions, timers, replyAdapter);
+        this.young = new YoungQueries(space, subscriptions, timers, replyTo);
         this.dirty = new DirtyTracker(space.pageTable(), memory, batches, variant);
         this.fencing = new Fencing(this, context, timers, space.id(), counters, events, subscriptions, dirty, batches);
     }
@@ -149,27 +142,13 @@ public final class MmNotifier {
      */
     public HandlerTable<MmCommand> addHandlers(HandlerTable<MmCommand> table) {
         return table
-                .on(AckReceived.class, m -> onAck(m.ack()))
-                .on(NackReceived.class, m -> onNack(m.nack()))
-                .on(YoungReported.class, m -> young.onReport(m.report()))
+                .on(NotifierReply.Ack.class, this::onAck)
+                .on(NotifierReply.Nack.class, this::onNack)
+                .on(NotifierReply.YoungReport.class, young::onReport)
                 .on(AckDeadline.class, m -> fencing.onAckDeadline())
                 .on(FencePoll.class, m -> onFencePoll(m.batch()))
                 .on(YoungQueries.Timeout.class, young::onTimeout)
                 .on(Subscriptions.SubscriberDied.class, m -> fencing.onSubscriberDied(m.ref()));
-    }
-
-    /**
-     * The one place a reply's kind is told apart: the reply ref handed to subscribers takes every {@link
-     * NotifierReply}, and each kind becomes its own message so the receive can dispatch on type.
-     */
-    private static MmCommand adapt(NotifierReply reply) {
-        if (reply instanceof NotifierReply.Ack) {
-            return new AckReceived((NotifierReply.Ack) reply);
-        }
-        if (reply instanceof NotifierReply.Nack) {
-            return new NackReceived((NotifierReply.Nack) reply);
-        }
-        return new YoungReported((NotifierReply.YoungReport) reply);
     }
 
     private void onFencePoll(long batchId) {
@@ -191,7 +170,7 @@ public final class MmNotifier {
         if (b == null) {
             then.run();
         } else {
-            b.onComplete.add(then);
+            b.onComplete(then);
         }
     }
 
@@ -228,7 +207,7 @@ public final class MmNotifier {
             return null;
         }
         if (beforeRelease != null) {
-            b.beforeRelease.add(beforeRelease);
+            b.beforeRelease(beforeRelease);
         }
         return b;
     }
@@ -254,7 +233,7 @@ public final class MmNotifier {
             apply.accept(gather);
             b.hold(gather);
         };
-        b.onComplete.add(() -> then.accept(!b.nacked));
+        b.onComplete(() -> then.accept(!b.nacked));
     }
 
     /** Tells every overlapping subscriber; null when none overlaps. */
@@ -271,16 +250,16 @@ public final class MmNotifier {
                 counters.batches++;
             }
             Batch.Part part = new Batch.Part(s, fitted(strategy.messages(mine, settings.maxRangesPerMessage())));
-            b.parts.put(s.id, part);
+            b.addPart(part);
             for (int m = 0; m < part.messages.size(); m++) {
                 s.ref.tell(new MmuNotification.InvalidateStart(s.id, space.id(), Batch.notificationId(b.id, m),
-                        part.messages.get(m), event, blockable, replyAdapter));
+                        part.messages.get(m), event, blockable, replyTo));
                 counters.sent(s.id);
             }
             fencing.trackDeadline(b, s);
         }
         if (b != null) {
-            batches.put(b.id, b);
+            batches.put(b.key, b);
             if (isBarrier) {
                 barrier = b;
             }
@@ -316,12 +295,12 @@ public final class MmNotifier {
             return;
         }
         Batch release = new Batch(nextBatch++, InvalidationEvent.RELEASE, List.of(), true, true, System.nanoTime());
-        batches.put(release.id, release);
+        batches.put(release.key, release);
         barrier = release;
         for (Subscription s : subscriptions.all()) {
             Batch.Part part = new Batch.Part(s, List.of(List.of()));
-            release.parts.put(s.id, part);
-            s.ref.tell(new MmuNotification.Release(s.id, space.id(), release.id, replyAdapter));
+            release.addPart(part);
+            s.ref.tell(new MmuNotification.Release(s.id, space.id(), release.id, replyTo));
             counters.sent(s.id);
             fencing.trackDeadline(release, s);
         }
@@ -333,8 +312,8 @@ public final class MmNotifier {
             // Having released, a subscriber holds nothing: what it still owed older batches is settled.
             for (Batch other : List.copyOf(batches.values())) {
                 if (other != release) {
-                    for (Batch.Part part : other.parts.values()) {
-                        part.awaiting = 0;
+                    for (int i = 0; i < other.partCount(); i++) {
+                        other.part(i).awaiting = 0;
                     }
                     tryFinish(other);
                 }
@@ -359,7 +338,7 @@ public final class MmNotifier {
         }
         counters.acked(b.startedNanos, System.nanoTime());
         dirty.reported(ack.dirty());
-        if (b.parts.get(ack.subscription()).awaiting == 0) {
+        if (b.part(ack.subscription()).awaiting == 0) {
             events.invalidationAcked(space.id(), b.id, ack.subscription());
         }
         tryFinish(b);
@@ -371,7 +350,7 @@ public final class MmNotifier {
             return;
         }
         counters.nacks++;
-        b.parts.get(nack.subscription()).nacked = true;
+        b.part(nack.subscription()).nacked = true;
         b.nacked = true;
         tryFinish(b);
     }
@@ -383,7 +362,7 @@ public final class MmNotifier {
             counters.ignoredReplies++;
             return null; // late reply from a fenced subscriber, or a duplicate: the batch is gone
         }
-        Batch.Part part = b.parts.get(subscription);
+        Batch.Part part = b.part(subscription);
         if (part == null || !part.reply(Batch.messageOf(id))) {
             counters.ignoredReplies++;
             return null; // a duplicate (or a reply to a message never sent) must not end the batch early
@@ -394,7 +373,7 @@ public final class MmNotifier {
     /** Clears what {@code s} still owes every batch, finishing those that waited only for it. */
     void settle(Subscription s) {
         for (Batch b : List.copyOf(batches.values())) {
-            Batch.Part part = b.parts.get(s.id);
+            Batch.Part part = b.part(s.id);
             if (part != null && part.awaiting > 0) {
                 part.awaiting = 0;
                 tryFinish(b);
@@ -404,7 +383,7 @@ public final class MmNotifier {
 
     /** Moves a batch forward once everybody replied: apply (barrier), end, then free after fenced grants drain. */
     void tryFinish(Batch b) {
-        if (!b.allReplied() || !batches.containsKey(b.id)) {
+        if (!b.allReplied() || !batches.containsKey(b.key)) {
             return;
         }
         if (b.barrier && !b.changeApplied) {
@@ -426,7 +405,7 @@ public final class MmNotifier {
                 return;
             }
         }
-        batches.remove(b.id);
+        batches.remove(b.key);
         for (Runnable r : b.beforeRelease) {
             r.run();
         }
@@ -446,7 +425,8 @@ public final class MmNotifier {
         if (b.event == InvalidationEvent.RELEASE) {
             return;
         }
-        for (Batch.Part part : b.parts.values()) {
+        for (int i = 0; i < b.partCount(); i++) {
+            Batch.Part part = b.part(i);
             if (subscriptions.contains(part.sub.id)) {
                 for (int m = 0; m < part.messages.size(); m++) {
                     part.sub.ref.tell(new MmuNotification.InvalidateEnd(part.sub.id, space.id(),
@@ -477,7 +457,7 @@ public final class MmNotifier {
             List<Range> mine = s.interest.clip(b.ranges);
             if (!mine.isEmpty()) {
                 inFlight.add(new MmCommand.InFlight(b.id, mine));
-                b.lateJoiners.add(s);
+                b.lateJoiner(s);
             }
         }
         r.replyTo().tell(new MmCommand.Registered(space.id(), s.id, s.grant, inFlight, space.pageTable()));

@@ -1,9 +1,14 @@
 package io.shadowmmu.hostmm.notifier;
 
+import io.shadowmmu.hostmm.mm.MmCommand;
+
 import java.util.List;
 
-/** Subscriber to host: answers to {@link MmuNotification}s. */
-public sealed interface NotifierReply {
+/**
+ * Subscriber to host: answers to {@link MmuNotification}s. They are the mm's own messages too, so a subscriber
+ * answers on the mm's ref, narrowed to this protocol, and the mm handles each kind directly.
+ */
+public sealed interface NotifierReply extends MmCommand.Internal {
     long subscription();
 
     /**
