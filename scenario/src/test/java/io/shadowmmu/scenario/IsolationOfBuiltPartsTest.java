@@ -46,6 +46,12 @@ class IsolationOfBuiltPartsTest {
         private final Map<Long, Map<Long, long[]>> mappedNow = new ConcurrentHashMap<>();
         final AtomicInteger lies = new AtomicInteger();
         volatile long liarAgent = -1;
+        /**
+         * The liar's last honest install (agent, cache, space, va, writable), kept so that a lie can still be told
+         * when the other process maps a frame only after the liar's installs are over: on a loaded machine the two
+         * workloads need not overlap.
+         */
+        private volatile long[] lastHonest;
 
         LyingEvents(CoherenceOracle oracle, Liar liar) {
             super(oracle);
@@ -89,6 +95,12 @@ class IsolationOfBuiltPartsTest {
             Long mm = boundTo.get(agent);
             if (mm == null && boundTo.containsValue(space)) { // a host PTE of a bound process
                 mappedNow.computeIfAbsent(space, k -> new ConcurrentHashMap<>()).put(va, new long[] {pfn, generation});
+                sink.translationInstalled(agent, cache, space, va, pfn, generation, writable);
+                lieLate(space, pfn, generation);
+                return;
+            }
+            if (mm != null && lying(agent, cache)) {
+                lastHonest = new long[] {agent, cache, space, va, writable ? 1 : 0};
             }
             if (mm != null && lying(agent, cache) && lies.get() < LIES) {
                 for (Map.Entry<Long, Map<Long, long[]>> e : mappedNow.entrySet()) {
@@ -106,6 +118,19 @@ class IsolationOfBuiltPartsTest {
             sink.translationInstalled(agent, cache, space, va, pfn, generation, writable);
         }
 
+        /** The other process just mapped {@code pfn}: if the liar has not lied yet, it lies now with that frame. */
+        private void lieLate(long space, int pfn, int generation) {
+            long[] honest = lastHonest;
+            if (honest == null || lies.get() > 0 || boundTo.get(honest[0]).equals(space)) {
+                return;
+            }
+            if (lies.compareAndSet(0, 1)) {
+                liarAgent = honest[0];
+                sink.translationInstalled(honest[0], (int) honest[1], honest[2], honest[3], pfn, generation,
+                        honest[4] == 1);
+            }
+        }
+
         @Override
         public void translationRemoved(long agent, int cache, long space, long va, int pfn, int generation) {
             Map<Long, long[]> mapped = boundTo.get(agent) == null ? mappedNow.get(space) : null;
@@ -116,7 +141,7 @@ class IsolationOfBuiltPartsTest {
         }
     }
 
-    private record Run(CoherenceOracle oracle, long liarAgent) {
+    private record Run(CoherenceOracle oracle, long liarAgent, int lies) {
     }
 
     private static Run run(Liar liar, boolean shadow) throws Exception {
@@ -143,10 +168,7 @@ class IsolationOfBuiltPartsTest {
         assertThat(events.boundTo).as("the VM's agent and the device's binding are bound to their processes")
                 .hasSize(2);
         assertThat(events.boundTo.values()).doesNotHaveDuplicates();
-        if (liar != Liar.NONE) {
-            assertThat(events.lies.get()).as("installs falsified").isPositive();
-        }
-        return new Run(oracle, events.liarAgent);
+        return new Run(oracle, events.liarAgent, events.lies.get());
     }
 
     @Test
@@ -161,7 +183,12 @@ class IsolationOfBuiltPartsTest {
     @ParameterizedTest(name = "{0} installing a frame of the other process is I2")
     @EnumSource(value = Liar.class, names = {"KVM_SPTE", "VCPU_TLB", "GRU_DEVICE"})
     void aPartThatInstallsAFrameOfAnotherProcessIsCaughtAsI2(Liar liar) throws Exception {
+        // A run in which the liar found no frame of the other process to lie with tests nothing; it is run again.
         Run r = run(liar, false);
+        for (int attempt = 1; attempt < 3 && r.lies() == 0; attempt++) {
+            r = run(liar, false);
+        }
+        assertThat(r.lies()).as("installs falsified").isPositive();
         CoherenceOracle oracle = r.oracle();
         assertThat(oracle.count(Invariant.I2)).as("I2 violations: %s", oracle.violations()).isPositive();
         assertThat(oracle.violations()).filteredOn(v -> v.invariant() == Invariant.I2)
