@@ -95,7 +95,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
     /**
      * The lockless host-PTE path is on, except in the race-catalogue variants: no_fault_retry breaks the re-check after
      * the host round trip, which the fast path (no round trip) would take most faults out of; the others keep the
-     * fault timing their bounded catalogue runs were written for (D-mixed-perf2-2).
+     * fault timing their bounded catalogue runs were written for (D81).
      */
     private final boolean fastPath;
 
@@ -108,7 +108,7 @@ public final class KvmMmu extends AbstractBehavior<KvmCommand> {
         this.config = config;
         this.fastPath = config.variant() == Variant.NONE;
         this.view = config.view();
-        view.inOrderExits = !fastPath; // the race catalogue's timing (D-mixed-perf2-1)
+        view.inOrderExits = !fastPath; // the race catalogue's timing (D80)
         PhysicalMemory memory = config.memory();
         this.agent = view.agent() >= 0 ? view.agent() : AgentIds.next();
         this.slots = new Memslots(config.memslots());

@@ -50,7 +50,7 @@ public final class KvmView {
     /** The grant of the current notifier registration, or null while there is none (then use nothing). */
     /**
      * True when vCPUs must stop at an exit until it is answered (one in flight, no running ahead): any race-catalogue
-     * variant, whose window the catalogue measures with the vCPU timing it was written for (D-mixed-perf2-1).
+     * variant, whose window the catalogue measures with the vCPU timing it was written for (D80).
      */
     public boolean inOrderExits() {
         return inOrderExits;
