@@ -39,7 +39,10 @@ final class TestNode implements AutoCloseable {
     }
 
     static Settings settings() {
-        return Settings.withOverrides(Map.of("host.memory", "16m", "reclaim.enabled", "off"));
+        // One host batch per operation: these tests count what the exporter does with each (its own queueing and
+        // in-flight window), so GATHER's coalescing on the host (D88) would change what they count.
+        return Settings.withOverrides(Map.of("host.memory", "16m", "reclaim.enabled", "off",
+                "notifier.coalesce", "off"));
     }
 
     static TestNode start(ClusterSettings cs) {

@@ -10,12 +10,14 @@ import java.util.Set;
  * @param strategy            the delivery design
  * @param ackDeadline         past it an unacknowledged subscriber is fenced
  * @param maxRangesPerMessage ranges one notification carries before it is split
- * @param maxPagesPerBatch    pages one operation gathers before it notifies and starts a new batch
+ * @param maxPagesPerBatch    pages one coalesced batch carries at most before the next change starts another
  * @param fencePollInterval   how often the host re-checks a fenced subscriber's access section
  * @param nackRetryDelay      delay before a non-blockable operation that got a Nack is retried
+ * @param coalesce            GATHER tells the changes an mm made before it served its mailbox in one batch
  */
 public record NotifierSettings(DeliveryStrategyKind strategy, Duration ackDeadline, int maxRangesPerMessage,
-                               int maxPagesPerBatch, Duration fencePollInterval, Duration nackRetryDelay) {
+                               int maxPagesPerBatch, Duration fencePollInterval, Duration nackRetryDelay,
+                               boolean coalesce) {
 
     /** Strategies with an implementation; any other would be refused with a clear error. */
     public static final Set<DeliveryStrategyKind> AVAILABLE = EnumSet.allOf(DeliveryStrategyKind.class);
@@ -31,17 +33,24 @@ public record NotifierSettings(DeliveryStrategyKind strategy, Duration ackDeadli
                 r.intBetween("max-ranges-per-message", 1, 1 << 20),
                 r.intBetween("max-pages-per-batch", 1, 1 << 30),
                 r.duration("fence-poll-interval", Duration.ofNanos(100_000), Duration.ofSeconds(1)),
-                r.duration("nack-retry-delay", Duration.ofNanos(100_000), Duration.ofSeconds(10)));
+                r.duration("nack-retry-delay", Duration.ofNanos(100_000), Duration.ofSeconds(10)),
+                r.getBoolean("coalesce"));
     }
 
     /** The same settings with another strategy: used by scenarios that compare strategies side by side. */
     public NotifierSettings withStrategy(DeliveryStrategyKind other) {
         return new NotifierSettings(other, ackDeadline, maxRangesPerMessage, maxPagesPerBatch, fencePollInterval,
-                nackRetryDelay);
+                nackRetryDelay, coalesce);
     }
 
     public NotifierSettings withAckDeadline(Duration deadline) {
         return new NotifierSettings(strategy, deadline, maxRangesPerMessage, maxPagesPerBatch, fencePollInterval,
-                nackRetryDelay);
+                nackRetryDelay, coalesce);
+    }
+
+    /** The same settings with coalescing on or off: tests that count one batch per operation turn it off. */
+    public NotifierSettings withCoalesce(boolean on) {
+        return new NotifierSettings(strategy, ackDeadline, maxRangesPerMessage, maxPagesPerBatch, fencePollInterval,
+                nackRetryDelay, on);
     }
 }

@@ -24,10 +24,6 @@ public final class AfterChangeTiming implements ChangeTiming {
         gather.reset();
         apply.accept(gather);
         List<Range> changed = gather.ranges();
-        Batch b = changed.isEmpty() ? null : notifier.open(event, List.copyOf(changed), blockable, false);
-        if (b != null) {
-            b.applied(gather);
-        }
-        return b;
+        return changed.isEmpty() ? null : notifier.openAfterChange(event, List.copyOf(changed), blockable, gather);
     }
 }

@@ -79,7 +79,8 @@ public final class Batch {
     /** {@link #id} boxed once, the batch's key in its mm's table of batches in flight. */
     final Long key;
     final InvalidationEvent event;
-    final List<Range> ranges;
+    /** The changed ranges; they grow while the batch is queued and later changes join it (coalescing, GATHER). */
+    List<Range> ranges;
     final boolean blockable;
     /** True when the PTEs change only once every subscriber acked (a barrier). */
     final boolean barrier;
@@ -105,6 +106,13 @@ public final class Batch {
     long[] vas = NO_VAS;
     int[] pfns = NO_PFNS;
     boolean changeApplied;
+    /**
+     * Applied, its frames held, but not yet told to anyone: more changes may join until the mm has served what was
+     * in its mailbox (D88). A queued batch has no parts, so it must not count as acknowledged.
+     */
+    boolean queued;
+    /** Changes this batch carries: more than one once changes joined it. */
+    int changes = 1;
     boolean ended;
     boolean nacked;
 
@@ -179,6 +187,22 @@ public final class Batch {
     void applied(Gather gather) {
         hold(gather);
         changeApplied = true;
+    }
+
+    /** A later change of the same kind joins this queued batch: its ranges and released frames become ours. */
+    void join(List<Range> more, Gather gather) {
+        ranges = Range.union(ranges, more);
+        int frames = gather.frameCount();
+        if (frames > 0) {
+            int had = pfns.length;
+            vas = Arrays.copyOf(vas, had + frames);
+            pfns = Arrays.copyOf(pfns, had + frames);
+            for (int i = 0; i < frames; i++) {
+                vas[had + i] = gather.va(i);
+                pfns[had + i] = gather.pfn(i);
+            }
+        }
+        changes++;
     }
 
     boolean allReplied() {

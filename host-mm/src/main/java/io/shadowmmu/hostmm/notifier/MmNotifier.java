@@ -44,6 +44,14 @@ public final class MmNotifier {
         CHECK
     }
 
+    /**
+     * Sent by the mm to itself when it queued a batch: it arrives after every message that was in the mailbox then,
+     * so the changes those messages make join the queued batch before it is told (D88).
+     */
+    enum SendQueued implements MmCommand.Internal {
+        NOW
+    }
+
     /** A fenced subscriber may still be inside its access section: look again before freeing. */
     record FencePoll(long batch) implements MmCommand.Internal {
     }
@@ -74,6 +82,10 @@ public final class MmNotifier {
     private long nextBatch = 1;
     /** The barrier batch holding the "mmap lock", or null. */
     private Batch barrier;
+    /** The batch applied and held but not yet told, which later changes of its kind join; or null (D88). */
+    private Batch queued;
+    /** True while a {@link SendQueued} is on its way: one in the mailbox sends whatever is queued when it arrives. */
+    private boolean sendPending;
 
     public MmNotifier(ActorContext<MmCommand> context, TimerScheduler<MmCommand> timers, AddressSpace space,
                       PhysicalMemory memory, CoherenceEvents events, NotifierSettings settings, Variant variant,
@@ -147,6 +159,10 @@ public final class MmNotifier {
                 .on(NotifierReply.YoungReport.class, young::onReport)
                 .on(AckDeadline.class, m -> fencing.onAckDeadline())
                 .on(FencePoll.class, m -> onFencePoll(m.batch()))
+                .on(SendQueued.class, m -> {
+                    sendPending = false;
+                    sendQueued();
+                })
                 .on(YoungQueries.Timeout.class, young::onTimeout)
                 .on(Subscriptions.SubscriberDied.class, m -> fencing.onSubscriberDied(m.ref()));
     }
@@ -238,6 +254,9 @@ public final class MmNotifier {
 
     /** Tells every overlapping subscriber; null when none overlaps. */
     Batch open(InvalidationEvent event, List<Range> ranges, boolean blockable, boolean isBarrier) {
+        if (queued != null) {
+            sendQueued(); // subscribers hear of changes in the order the mm made them
+        }
         Batch b = null;
         for (Subscription s : subscriptions.all()) {
             List<Range> mine = s.interest.clip(ranges);
@@ -249,14 +268,7 @@ public final class MmNotifier {
                 counters.invalidations++;
                 counters.batches++;
             }
-            Batch.Part part = new Batch.Part(s, fitted(strategy.messages(mine, settings.maxRangesPerMessage())));
-            b.addPart(part);
-            for (int m = 0; m < part.messages.size(); m++) {
-                s.ref.tell(new MmuNotification.InvalidateStart(s.id, space.id(), Batch.notificationId(b.id, m),
-                        part.messages.get(m), event, blockable, replyTo));
-                counters.sent(s.id);
-            }
-            fencing.trackDeadline(b, s);
+            tell(b, s, mine);
         }
         if (b != null) {
             batches.put(b.key, b);
@@ -266,6 +278,104 @@ public final class MmNotifier {
             events.invalidationStarted(space.id(), b.id, ranges, event);
         }
         return b;
+    }
+
+    /** Sends {@code s} its part of {@code b}: the start messages of the ranges it must hear about. */
+    private void tell(Batch b, Subscription s, List<Range> mine) {
+        Batch.Part part = new Batch.Part(s, fitted(strategy.messages(mine, settings.maxRangesPerMessage())));
+        b.addPart(part);
+        for (int m = 0; m < part.messages.size(); m++) {
+            s.ref.tell(new MmuNotification.InvalidateStart(s.id, space.id(), Batch.notificationId(b.id, m),
+                    part.messages.get(m), b.event, b.blockable, replyTo));
+            counters.sent(s.id);
+        }
+        fencing.trackDeadline(b, s);
+    }
+
+    /**
+     * The after-change timing's way in: {@code changed} (a copy the batch may keep) was applied and its released
+     * frames are in {@code gather}. Without coalescing the subscribers are told now. With it (GATHER, D88) the change
+     * joins the batch already queued when it is of the same kind and fits, or becomes a queued batch of its own,
+     * told once the mm has served what its mailbox held: until then it holds its frames and faults over it wait, as
+     * for any batch in flight. Null when no subscriber overlaps.
+     */
+    Batch openAfterChange(InvalidationEvent event, List<Range> changed, boolean blockable, Gather gather) {
+        if (!coalescing(event)) {
+            Batch b = open(event, changed, blockable, false);
+            if (b != null) {
+                b.applied(gather);
+            }
+            return b;
+        }
+        if (!anyOverlaps(changed)) {
+            return null;
+        }
+        counters.invalidations++;
+        Batch q = queued;
+        if (q != null && q.event == event && q.blockable == blockable && fits(q, changed, gather)) {
+            q.join(changed, gather);
+            return q;
+        }
+        if (q != null) {
+            sendQueued();
+        }
+        Batch b = new Batch(nextBatch++, event, changed, blockable, false, System.nanoTime());
+        counters.batches++;
+        b.queued = true;
+        b.applied(gather);
+        batches.put(b.key, b);
+        queued = b;
+        if (!sendPending) {
+            sendPending = true;
+            context.getSelf().tell(SendQueued.NOW);
+        }
+        return b;
+    }
+
+    /** Coalescing is GATHER's, and never for a migration (its own protocol watches the batch's end). */
+    private boolean coalescing(InvalidationEvent event) {
+        return settings.coalesce() && strategy == GatherDelivery.INSTANCE && event != InvalidationEvent.MIGRATE
+                && variant != Variant.FREE_BEFORE_ACK;
+    }
+
+    private boolean anyOverlaps(List<Range> ranges) {
+        for (Subscription s : subscriptions.all()) {
+            for (int i = 0; i < ranges.size(); i++) {
+                if (s.interest.overlaps(ranges.get(i))) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** Whether {@code changed} may join {@code q}: the union still fits one message and the page cap. */
+    private boolean fits(Batch q, List<Range> changed, Gather gather) {
+        if (Range.totalPages(q.ranges) + Range.totalPages(changed) > settings.maxPagesPerBatch()) {
+            return false;
+        }
+        return q.ranges.size() + changed.size() <= settings.maxRangesPerMessage()
+                || Range.union(q.ranges, changed).size() <= settings.maxRangesPerMessage();
+    }
+
+    /** Tells the subscribers about the queued batch, if any; one that nobody overlaps any more completes now. */
+    private void sendQueued() {
+        Batch b = queued;
+        if (b == null) {
+            return;
+        }
+        queued = null;
+        b.queued = false;
+        for (Subscription s : subscriptions.all()) {
+            List<Range> mine = s.interest.clip(b.ranges);
+            if (!mine.isEmpty()) {
+                tell(b, s, mine);
+            }
+        }
+        events.invalidationStarted(space.id(), b.id, b.ranges, b.event);
+        if (b.partCount() == 0) {
+            tryFinish(b); // its subscribers left or were fenced while it was queued
+        }
     }
 
     /** Regroups a part too long for its message indexes to fit a notification id (a per-page storm over >32 GiB). */
@@ -290,6 +400,7 @@ public final class MmNotifier {
      * teardown} runs once all did (at once when nobody is subscribed).
      */
     public void release(Runnable teardown) {
+        sendQueued(); // what the mm changed before it exits is told before the release
         if (subscriptions.isEmpty()) {
             teardown.run();
             return;
@@ -383,7 +494,7 @@ public final class MmNotifier {
 
     /** Moves a batch forward once everybody replied: apply (barrier), end, then free after fenced grants drain. */
     void tryFinish(Batch b) {
-        if (!b.allReplied() || !batches.containsKey(b.key)) {
+        if (b.queued || !b.allReplied() || !batches.containsKey(b.key)) {
             return;
         }
         if (b.barrier && !b.changeApplied) {
@@ -451,7 +562,9 @@ public final class MmNotifier {
         Subscription s = subscriptions.add(r.subscriber(), r.interest(), r.agent(), r.name(), deadline);
         List<MmCommand.InFlight> inFlight = new ArrayList<>();
         for (Batch b : batches.values()) {
-            if (b.ended || b.event == InvalidationEvent.RELEASE || variant == Variant.REGISTER_UNQUIESCED) {
+            if (b.ended || b.queued || b.event == InvalidationEvent.RELEASE
+                    || variant == Variant.REGISTER_UNQUIESCED) {
+                // A queued batch is told to every subscription there is when it is sent, the newcomer included.
                 continue;
             }
             List<Range> mine = s.interest.clip(b.ranges);

@@ -1,5 +1,8 @@
 package io.shadowmmu.hostmm.notifier;
 
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 
 /** A half-open, page-aligned virtual address range {@code [start, end)} of an mm. */
@@ -53,6 +56,40 @@ public record Range(long start, long end) {
             }
         }
         return false;
+    }
+
+    /**
+     * {@code a} and {@code b} merged into sorted, disjoint ranges (touching ones become one): the ranges of a batch
+     * that several changes joined.
+     */
+    public static List<Range> union(List<Range> a, List<Range> b) {
+        Range[] all = new Range[a.size() + b.size()];
+        int n = 0;
+        for (int i = 0; i < a.size(); i++) {
+            all[n++] = a.get(i);
+        }
+        for (int i = 0; i < b.size(); i++) {
+            all[n++] = b.get(i);
+        }
+        Arrays.sort(all, Comparator.comparingLong(Range::start));
+        ArrayList<Range> out = new ArrayList<>(all.length);
+        Range run = null;
+        for (Range r : all) {
+            if (run != null && r.start <= run.end) {
+                if (r.end > run.end) {
+                    run = new Range(run.start, r.end);
+                }
+            } else {
+                if (run != null) {
+                    out.add(run);
+                }
+                run = r;
+            }
+        }
+        if (run != null) {
+            out.add(run);
+        }
+        return out;
     }
 
     public static long totalPages(List<Range> ranges) {
