@@ -103,8 +103,10 @@ public final class Batch {
     List<Runnable> beforeRelease = List.of();
     /** For barrier batches: the change to apply once everybody acked. */
     Runnable change;
+    /** The held frames, {@link #frames} of them (the arrays may be longer: a queued batch grows them). */
     long[] vas = NO_VAS;
     int[] pfns = NO_PFNS;
+    int frames;
     boolean changeApplied;
     /**
      * Applied, its frames held, but not yet told to anyone: more changes may join until the mm has served what was
@@ -113,6 +115,8 @@ public final class Batch {
     boolean queued;
     /** Changes this batch carries: more than one once changes joined it. */
     int changes = 1;
+    /** Pages its ranges cover, kept while it is queued: the cap on joining (max-pages-per-batch). */
+    long pages;
     boolean ended;
     boolean nacked;
 
@@ -181,6 +185,7 @@ public final class Batch {
     void hold(Gather gather) {
         vas = gather.copyVas();
         pfns = gather.copyPfns();
+        frames = pfns.length;
     }
 
     /** The change ran outside the batch (no barrier): keep its gathered frames until every ack. */
@@ -189,20 +194,44 @@ public final class Batch {
         changeApplied = true;
     }
 
-    /** A later change of the same kind joins this queued batch: its ranges and released frames become ours. */
+    /**
+     * Queues this batch for changes to join: its ranges become a sorted list of its own that {@link #join} merges
+     * into, and its page count is kept.
+     */
+    void queue() {
+        queued = true;
+        ranges = Range.union(ranges, List.of());
+        pages = Range.totalPages(ranges);
+    }
+
+    /**
+     * A later change of the same kind joins this queued batch: its ranges and released frames become ours. The
+     * arrays grow by doubling and the ranges are merged in place, so a batch that many changes join costs each
+     * of them about what its own batch would have.
+     */
     void join(List<Range> more, Gather gather) {
-        ranges = Range.union(ranges, more);
-        int frames = gather.frameCount();
-        if (frames > 0) {
-            int had = pfns.length;
-            vas = Arrays.copyOf(vas, had + frames);
-            pfns = Arrays.copyOf(pfns, had + frames);
-            for (int i = 0; i < frames; i++) {
-                vas[had + i] = gather.va(i);
-                pfns[had + i] = gather.pfn(i);
-            }
+        for (int i = 0; i < more.size(); i++) {
+            Range.insert(ranges, more.get(i));
         }
+        pages = Range.totalPages(ranges);
+        int added = gather.frameCount();
+        if (frames + added > pfns.length) {
+            int capacity = Math.max(frames + added, pfns.length * 2);
+            vas = Arrays.copyOf(vas, capacity);
+            pfns = Arrays.copyOf(pfns, capacity);
+        }
+        for (int i = 0; i < added; i++) {
+            vas[frames + i] = gather.va(i);
+            pfns[frames + i] = gather.pfn(i);
+        }
+        frames += added;
         changes++;
+    }
+
+    /** Sent: its ranges stop changing, and subscribers may keep them. */
+    void send() {
+        queued = false;
+        ranges = List.copyOf(ranges);
     }
 
     boolean allReplied() {
@@ -219,6 +248,6 @@ public final class Batch {
     }
 
     int heldFrames() {
-        return pfns.length;
+        return frames;
     }
 }

@@ -53,7 +53,7 @@ final class DirtyTracker {
     }
 
     private void markHeldFrames(Batch b, SortedRanges written) {
-        for (int i = 0; i < b.vas.length; i++) {
+        for (int i = 0; i < b.frames; i++) {
             if (written.contains(b.vas[i])) {
                 memory.setFlag(b.pfns[i], PhysicalMemory.FLAG_DIRTY);
             }

@@ -312,7 +312,7 @@ public final class MmNotifier {
         }
         counters.invalidations++;
         Batch q = queued;
-        if (q != null && q.event == event && q.blockable == blockable && fits(q, changed, gather)) {
+        if (q != null && q.event == event && q.blockable == blockable && fits(q, changed)) {
             q.join(changed, gather);
             return q;
         }
@@ -321,7 +321,7 @@ public final class MmNotifier {
         }
         Batch b = new Batch(nextBatch++, event, changed, blockable, false, System.nanoTime());
         counters.batches++;
-        b.queued = true;
+        b.queue();
         b.applied(gather);
         batches.put(b.key, b);
         queued = b;
@@ -350,8 +350,8 @@ public final class MmNotifier {
     }
 
     /** Whether {@code changed} may join {@code q}: the union still fits one message and the page cap. */
-    private boolean fits(Batch q, List<Range> changed, Gather gather) {
-        if (Range.totalPages(q.ranges) + Range.totalPages(changed) > settings.maxPagesPerBatch()) {
+    private boolean fits(Batch q, List<Range> changed) {
+        if (q.pages + Range.totalPages(changed) > settings.maxPagesPerBatch()) {
             return false;
         }
         return q.ranges.size() + changed.size() <= settings.maxRangesPerMessage()
@@ -365,7 +365,7 @@ public final class MmNotifier {
             return;
         }
         queued = null;
-        b.queued = false;
+        b.send();
         for (Subscription s : subscriptions.all()) {
             List<Range> mine = s.interest.clip(b.ranges);
             if (!mine.isEmpty()) {
@@ -520,8 +520,8 @@ public final class MmNotifier {
         for (Runnable r : b.beforeRelease) {
             r.run();
         }
-        for (int pfn : b.pfns) {
-            memory.put(pfn);
+        for (int i = 0; i < b.frames; i++) {
+            memory.put(b.pfns[i]);
         }
         events.invalidationCompleted(space.id(), b.id, System.nanoTime() - b.startedNanos);
         // The deadline timer is not cancelled: when it fires it finds this batch gone and re-arms for the next.
@@ -605,13 +605,13 @@ public final class MmNotifier {
     public int[] heldPfns() {
         int total = 0;
         for (Batch b : batches.values()) {
-            total += b.pfns.length;
+            total += b.frames;
         }
         int[] pending = new int[total];
         int n = 0;
         for (Batch b : batches.values()) {
-            System.arraycopy(b.pfns, 0, pending, n, b.pfns.length);
-            n += b.pfns.length;
+            System.arraycopy(b.pfns, 0, pending, n, b.frames);
+            n += b.frames;
         }
         return pending;
     }

@@ -92,6 +92,37 @@ public record Range(long start, long end) {
         return out;
     }
 
+    /**
+     * Merges {@code r} into {@code sorted} (sorted and disjoint, as {@link #union} makes them), joining it with the
+     * ranges it overlaps or touches.
+     */
+    static void insert(List<Range> sorted, Range r) {
+        int lo = 0;
+        int hi = sorted.size();
+        while (lo < hi) { // the first range starting after r.start
+            int mid = (lo + hi) >>> 1;
+            if (sorted.get(mid).start <= r.start) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        long start = r.start;
+        long end = r.end;
+        int at = lo;
+        if (at > 0 && sorted.get(at - 1).end >= start) {
+            at--;
+            start = sorted.get(at).start;
+            end = Math.max(end, sorted.get(at).end);
+            sorted.remove(at);
+        }
+        while (at < sorted.size() && sorted.get(at).start <= end) {
+            end = Math.max(end, sorted.get(at).end);
+            sorted.remove(at);
+        }
+        sorted.add(at, start == r.start && end == r.end ? r : new Range(start, end));
+    }
+
     public static long totalPages(List<Range> ranges) {
         long n = 0;
         for (Range r : ranges) {
