@@ -24,7 +24,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * leave: in each, every driving node runs rounds of one access per VM it drives (30% writes), from that node, each
  * read checked against {@link VmModel}. With the per-node driver a node drives the VMs it was given, and sharding
  * places each on the node that first asked, so the accesses are local; after the leave the leaving node's VMs are
- * dealt out to the others. With the first-node driver the first node drives them all.
+ * dealt out to the others, each to the node it came up on. With the first-node driver the first node drives them all.
  */
 final class VmDriver {
     private static final Duration ASK = Duration.ofSeconds(10);
@@ -93,10 +93,20 @@ final class VmDriver {
         List<ClusterNode> takers = sc.driver() == VmsSettings.Driver.PER_NODE ? rest : List.of(rest.get(0));
         for (int i = 0; i < orphans.size(); i++) {
             ClusterNode to = takers.get(i % takers.size());
-            drives.get(to).add(orphans.get(i));
             // Sharding delivers at most once: a message routed to the gone node's region before the coordinator
             // saw it go is lost, so the moved VM is pinged until it answers (not counted as an access).
-            ping(to, orphans.get(i));
+            String ranOn = ping(to, orphans.get(i));
+            if (sc.driver() == VmsSettings.Driver.PER_NODE) {
+                // Usually the ping placed the VM on the node that sent it. But Akka's coordinator re-allocates a
+                // shard itself once its hand-off is done (or its region is gone), on the region with the fewest
+                // shards: the VM is then driven from where it runs, so its accesses stay local.
+                for (ClusterNode n : takers) {
+                    if (n.hostPort().equals(ranOn)) {
+                        to = n;
+                    }
+                }
+            }
+            drives.get(to).add(orphans.get(i));
         }
         phase(drives, ops);
     }
@@ -176,7 +186,8 @@ final class VmDriver {
     }
 
     /** Reads word 0 of page 0 of a VM from {@code from} until it answers; records where it runs now. */
-    private void ping(ClusterNode from, int vm) throws Exception {
+    /** Asks {@code vm} from {@code from} until it answers; returns the node it runs on ({@code host:port}). */
+    private String ping(ClusterNode from, int vm) throws Exception {
         long deadline = System.nanoTime() + REMOVAL.toNanos();
         while (System.nanoTime() < deadline) {
             try {
@@ -187,7 +198,7 @@ final class VmDriver {
                     if (models[vm].ranOn(r.node(), sc.importedRam(), killed)) {
                         t.moves.incrementAndGet();
                     }
-                    return;
+                    return r.node();
                 }
             } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException again) {
                 // lost on the way: ask again
