@@ -9,6 +9,7 @@ import io.shadowmmu.scenario.oracle.Violation;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -72,15 +73,35 @@ public final class OracleSupport {
         return oracle == null ? 0 : oracle.eventsSeen();
     }
 
-    /** Readable accounts of the first violations, stories included. */
+    /**
+     * Readable accounts of the first violations, stories included, in the order they happened: the first of each
+     * broken invariant always among them, so that a run whose first violations are all consequences of one (a stale
+     * translation read as a lost write, say) still shows the one that caused them.
+     */
     public List<String> stories(int max) {
         List<String> out = new ArrayList<>();
-        if (oracle != null) {
-            for (Violation v : oracle.violations()) {
-                if (out.size() == max) {
-                    break;
-                }
-                out.add(v.describe());
+        if (oracle == null || max <= 0) {
+            return out;
+        }
+        List<Violation> all = oracle.violations();
+        boolean[] chosen = new boolean[all.size()];
+        EnumSet<Invariant> seen = EnumSet.noneOf(Invariant.class);
+        int picked = 0;
+        for (int i = 0; i < all.size() && picked < max; i++) {
+            if (seen.add(all.get(i).invariant())) {
+                chosen[i] = true;
+                picked++;
+            }
+        }
+        for (int i = 0; i < all.size() && picked < max; i++) {
+            if (!chosen[i]) {
+                chosen[i] = true;
+                picked++;
+            }
+        }
+        for (int i = 0; i < all.size(); i++) {
+            if (chosen[i]) {
+                out.add(all.get(i).describe());
             }
         }
         return out;

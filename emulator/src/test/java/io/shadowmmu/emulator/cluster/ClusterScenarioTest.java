@@ -10,6 +10,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -95,7 +97,10 @@ class ClusterScenarioTest {
         assertThat(broken.exit()).as(broken.printed()).isEqualTo(Main.EXIT_VIOLATION);
         assertThat(broken.json().at("/oracle/violations/I3").asLong()).isPositive();
         assertThat(broken.json().at("/exporter/staleAccesses").asLong()).isPositive();
-        assertThat(broken.json().at("/oracle/stories/0").asText()).contains("I3").contains("importer");
+        // The stale translation may also be read before it is caught, so the first story may be its I1.
+        List<String> stories = new ArrayList<>();
+        broken.json().at("/oracle/stories").forEach(story -> stories.add(story.asText()));
+        assertThat(stories).anySatisfy(story -> assertThat(story).contains("I3").contains("importer"));
         assertThat(broken.json().at("/importMode").asText()).isEqualTo("copy");
         assertThat(broken.json().at("/exporter/remoteAccesses").asLong()).isZero();
     }

@@ -113,8 +113,6 @@ public final class Batch {
      * in its mailbox (D88). A queued batch has no parts, so it must not count as acknowledged.
      */
     boolean queued;
-    /** Changes this batch carries: more than one once changes joined it. */
-    int changes = 1;
     /** Pages its ranges cover, kept while it is queued: the cap on joining (max-pages-per-batch). */
     long pages;
     boolean ended;
@@ -225,7 +223,6 @@ public final class Batch {
             pfns[frames + i] = gather.pfn(i);
         }
         frames += added;
-        changes++;
     }
 
     /** Sent: its ranges stop changing, and subscribers may keep them. */
