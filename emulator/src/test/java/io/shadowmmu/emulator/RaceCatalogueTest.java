@@ -39,7 +39,7 @@ class RaceCatalogueTest {
         assertThat(broken.path("variant").asText()).isEqualToIgnoringCase(variant);
         assertThat(broken.path("oracle").path("violations").path(invariant).asLong())
                 .as("%s violations of %s", invariant, variant).isPositive();
-        assertThat(broken.path("oracle").path("stories").get(0).asText()).contains(invariant);
+        Stories.assertSomeStoryTells(broken, invariant);
 
         JsonNode correct = run(dir.resolve("correct.json"), "--ops", Integer.toString(ops), "--seed",
                 Long.toString(seed));
